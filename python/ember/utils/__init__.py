@@ -1,0 +1,3 @@
+"""ember.utils: PyTorch's torch.utils (data loading)."""
+
+from . import data  # noqa: F401

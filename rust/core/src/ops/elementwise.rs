@@ -1,0 +1,1073 @@
+//! Elementwise ops: casts, unary math, binary arithmetic, comparisons, where, clamp.
+
+use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
+use crate::cpu::{self, cast_elem};
+use crate::dtype::{result_type, DType, Element, Operand, Scalar};
+use crate::error::Result;
+use crate::layout::{broadcast_shapes, Layout};
+use crate::storage::{CpuData, CpuElement};
+use crate::tensor::Tensor;
+use crate::{bail, dispatch, dispatch_float, rt_err};
+use num_traits::Float;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Neg,
+    Abs,
+    Exp,
+    Exp2,
+    Log,
+    Log2,
+    Log10,
+    Log1p,
+    Expm1,
+    Sqrt,
+    Rsqrt,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Sigmoid,
+    LogSigmoid,
+    Relu,
+    Relu6,
+    Gelu,
+    GeluTanh,
+    Silu,
+    Mish,
+    Hardswish,
+    Hardsigmoid,
+    Erf,
+    Erfc,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Frac,
+    Sign,
+    Reciprocal,
+    Square,
+    BitNot,
+    LogicalNot,
+}
+
+impl Unary {
+    pub fn name(self) -> &'static str {
+        use Unary::*;
+        match self {
+            Neg => "neg",
+            Abs => "abs",
+            Exp => "exp",
+            Exp2 => "exp2",
+            Log => "log",
+            Log2 => "log2",
+            Log10 => "log10",
+            Log1p => "log1p",
+            Expm1 => "expm1",
+            Sqrt => "sqrt",
+            Rsqrt => "rsqrt",
+            Sin => "sin",
+            Cos => "cos",
+            Tan => "tan",
+            Asin => "asin",
+            Acos => "acos",
+            Atan => "atan",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Tanh => "tanh",
+            Asinh => "asinh",
+            Acosh => "acosh",
+            Atanh => "atanh",
+            Sigmoid => "sigmoid",
+            LogSigmoid => "log_sigmoid",
+            Relu => "relu",
+            Relu6 => "relu6",
+            Gelu => "gelu",
+            GeluTanh => "gelu",
+            Silu => "silu",
+            Mish => "mish",
+            Hardswish => "hardswish",
+            Hardsigmoid => "hardsigmoid",
+            Erf => "erf",
+            Erfc => "erfc",
+            Floor => "floor",
+            Ceil => "ceil",
+            Round => "round",
+            Trunc => "trunc",
+            Frac => "frac",
+            Sign => "sign",
+            Reciprocal => "reciprocal",
+            Square => "square",
+            BitNot => "bitwise_not",
+            LogicalNot => "logical_not",
+        }
+    }
+    /// Ops whose result keeps an integer input's dtype.
+    fn int_ok(self) -> bool {
+        use Unary::*;
+        matches!(self, Neg | Abs | Floor | Ceil | Round | Trunc | Sign | Square | Relu | BitNot | LogicalNot)
+    }
+}
+
+const SQRT_2_OVER_PI: f64 = 0.7978845608028654;
+const FRAC_1_SQRT_2PI: f64 = 0.3989422804014327;
+
+#[inline(always)]
+fn f<T: Float>(v: f64) -> T {
+    T::from(v).unwrap_or_else(T::nan)
+}
+#[inline(always)]
+fn erf_t<T: Float + Element>(x: T) -> T {
+    T::from_f64(libm::erf(x.to_f64()))
+}
+#[inline(always)]
+fn sigmoid_t<T: Float>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
+}
+#[inline(always)]
+fn softplus_t<T: Float>(x: T) -> T {
+    // log(1 + exp(x)) without overflow.
+    if x > f(20.0) {
+        x
+    } else {
+        x.exp().ln_1p()
+    }
+}
+#[inline(always)]
+fn round_half_even<T: Float>(x: T) -> T {
+    let r = x.round();
+    if (x - x.trunc()).abs() == f(0.5) {
+        // ties to even
+        let h = (x / f(2.0)).round() * f(2.0);
+        if (h - x).abs() <= f(0.5) {
+            return h;
+        }
+        return r - x.signum();
+    }
+    r
+}
+
+fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Result<Vec<T>> {
+    use Unary::*;
+    macro_rules! m {
+        ($x:ident => $e:expr) => {
+            Ok(cpu::map1::<T, T>(d, l, |$x: T| $e))
+        };
+    }
+    match op {
+        Neg => m!(x => -x),
+        Abs => m!(x => x.abs()),
+        Exp => m!(x => x.exp()),
+        Exp2 => m!(x => x.exp2()),
+        Log => m!(x => x.ln()),
+        Log2 => m!(x => x.log2()),
+        Log10 => m!(x => x.log10()),
+        Log1p => m!(x => x.ln_1p()),
+        Expm1 => m!(x => x.exp_m1()),
+        Sqrt => m!(x => x.sqrt()),
+        Rsqrt => m!(x => x.sqrt().recip()),
+        Sin => m!(x => x.sin()),
+        Cos => m!(x => x.cos()),
+        Tan => m!(x => x.tan()),
+        Asin => m!(x => x.asin()),
+        Acos => m!(x => x.acos()),
+        Atan => m!(x => x.atan()),
+        Sinh => m!(x => x.sinh()),
+        Cosh => m!(x => x.cosh()),
+        Tanh => m!(x => x.tanh()),
+        Asinh => m!(x => x.asinh()),
+        Acosh => m!(x => x.acosh()),
+        Atanh => m!(x => x.atanh()),
+        Sigmoid => m!(x => sigmoid_t(x)),
+        LogSigmoid => m!(x => -softplus_t(-x)),
+        Relu => m!(x => if x > T::zero_v() { x } else if x.is_nan() { x } else { T::zero_v() }),
+        Relu6 => m!(x => if x.is_nan() { x } else { x.max(T::zero_v()).min(f(6.0)) }),
+        Gelu => m!(x => x * f(0.5) * (T::one_v() + erf_t(x * f(std::f64::consts::FRAC_1_SQRT_2)))),
+        GeluTanh => m!(x => f::<T>(0.5) * x * (T::one_v() + (f::<T>(SQRT_2_OVER_PI) * (x + f::<T>(0.044715) * x * x * x)).tanh())),
+        Silu => m!(x => x * sigmoid_t(x)),
+        Mish => m!(x => x * softplus_t(x).tanh()),
+        Hardswish => m!(x => x * (x + f(3.0)).max(T::zero_v()).min(f(6.0)) / f(6.0)),
+        Hardsigmoid => m!(x => (x + f(3.0)).max(T::zero_v()).min(f(6.0)) / f(6.0)),
+        Erf => m!(x => erf_t(x)),
+        Erfc => m!(x => T::from_f64(libm::erfc(x.to_f64()))),
+        Floor => m!(x => x.floor()),
+        Ceil => m!(x => x.ceil()),
+        Round => m!(x => round_half_even(x)),
+        Trunc => m!(x => x.trunc()),
+        Frac => m!(x => x - x.trunc()),
+        Sign => m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { x * T::zero_v() }),
+        Reciprocal => m!(x => x.recip()),
+        Square => m!(x => x * x),
+        BitNot | LogicalNot => Err(rt_err!("{}: not supported for floating point tensors", op.name())),
+    }
+}
+
+fn int_unary<T: CpuElement + num_traits::PrimInt + num_traits::WrappingNeg + num_traits::WrappingMul + num_traits::WrappingSub>(
+    op: Unary,
+    d: &CpuData,
+    l: &Layout,
+) -> Result<Vec<T>> {
+    use Unary::*;
+    let signed = T::DTYPE.is_signed();
+    Ok(match op {
+        Neg => cpu::map1::<T, T>(d, l, |x| x.wrapping_neg()),
+        Abs => cpu::map1::<T, T>(d, l, move |x| if signed && x < T::zero_v() { x.wrapping_neg() } else { x }),
+        Floor | Ceil | Round | Trunc => cpu::map1::<T, T>(d, l, |x| x),
+        Sign => cpu::map1::<T, T>(d, l, |x| {
+            if x > T::zero_v() {
+                T::one_v()
+            } else if x < T::zero_v() {
+                T::zero_v().wrapping_sub(&T::one_v())
+            } else {
+                T::zero_v()
+            }
+        }),
+        Square => cpu::map1::<T, T>(d, l, |x| x.wrapping_mul(&x)),
+        Relu => cpu::map1::<T, T>(d, l, |x| if x > T::zero_v() { x } else { T::zero_v() }),
+        BitNot => cpu::map1::<T, T>(d, l, |x| !x),
+        _ => bail!("{}: not implemented for integer tensors", op.name()),
+    })
+}
+
+impl Tensor {
+    // ---------- creation helpers ----------
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Ok(Tensor::from_cpu(CpuData::zeros(dtype, crate::layout::numel(shape)), shape))
+    }
+    pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
+        Ok(Tensor::from_cpu(CpuData::filled(dtype, crate::layout::numel(shape), v), shape))
+    }
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        Tensor::zeros(self.shape(), self.dtype())
+    }
+    pub fn ones_like(&self) -> Result<Tensor> {
+        Tensor::full(self.shape(), Scalar::Int(1), self.dtype())
+    }
+    /// A 0-dim tensor holding a Python number; promotes as a "wrapped number".
+    pub fn wrapped_scalar(v: Scalar, dtype: DType) -> Tensor {
+        let t = Tensor::scalar_tensor(v, dtype);
+        t.meta().is_view = false;
+        crate::tensor::mark_wrapped(&t);
+        t
+    }
+
+    /// Contiguous copy without autograd.
+    pub fn clone_data(&self) -> Result<Tensor> {
+        let data = self.with_cpu(|d, l| cpu::cast(d, l, self.dtype()))?;
+        Ok(Tensor::from_cpu(data, self.shape()))
+    }
+    /// Cast without autograd.
+    pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
+        let data = self.with_cpu(|d, l| cpu::cast(d, l, dtype))?;
+        Ok(Tensor::from_cpu(data, self.shape()))
+    }
+    /// `self` if contiguous, else a contiguous copy (gradient passes through).
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        let out = self.clone_data()?;
+        Ok(unary_record("CloneBackward0", out, self, vec![], |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())])))
+    }
+    /// torch.clone: always copies, differentiable.
+    pub fn clone_t(&self) -> Result<Tensor> {
+        let out = self.clone_data()?;
+        Ok(unary_record("CloneBackward0", out, self, vec![], |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())])))
+    }
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        let out = self.cast_raw(dtype)?;
+        if self.dtype().is_float() && dtype.is_float() {
+            let src = self.dtype();
+            return Ok(unary_record("ToCopyBackward0", out, self, vec![], move |c: &BackCtx| {
+                Ok(vec![Some(c.grad(0)?.to_dtype(src)?)])
+            }));
+        }
+        Ok(out)
+    }
+
+    // ---------- unary ----------
+    pub fn unary(&self, op: Unary) -> Result<Tensor> {
+        let dt = self.dtype();
+        if dt == DType::Bool {
+            return match op {
+                Unary::LogicalNot | Unary::BitNot => {
+                    let v = self.with_cpu(|d, l| cpu::map1::<bool, bool>(d, l, |x| !x))?;
+                    Ok(Tensor::from_vec(v, self.shape()))
+                }
+                Unary::Neg => bail!("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."),
+                Unary::Abs | Unary::Relu => Ok(self.clone_data()?),
+                _ if op.int_ok() => self.cast_raw(DType::U8)?.unary(op)?.cast_raw(DType::Bool),
+                _ => self.cast_raw(DType::F32)?.unary(op),
+            };
+        }
+        if op == Unary::LogicalNot {
+            let v = dispatch!(dt, T => self.with_cpu(|d, l| cpu::map1::<T, bool>(d, l, |x| x == T::zero_v()))?);
+            return Ok(Tensor::from_vec(v, self.shape()));
+        }
+        if !dt.is_float() {
+            if op.int_ok() {
+                let data = match dt {
+                    DType::U8 => CpuData::U8(self.with_cpu(|d, l| int_unary::<u8>(op, d, l))??),
+                    DType::I8 => CpuData::I8(self.with_cpu(|d, l| int_unary::<i8>(op, d, l))??),
+                    DType::I16 => CpuData::I16(self.with_cpu(|d, l| int_unary::<i16>(op, d, l))??),
+                    DType::I32 => CpuData::I32(self.with_cpu(|d, l| int_unary::<i32>(op, d, l))??),
+                    _ => CpuData::I64(self.with_cpu(|d, l| int_unary::<i64>(op, d, l))??),
+                };
+                return Ok(Tensor::from_cpu(data, self.shape()));
+            }
+            return self.cast_raw(DType::F32)?.unary(op);
+        }
+        let data = dispatch_float!(dt, T => T::wrap(self.with_cpu(|d, l| float_unary::<T>(op, d, l))??), unreachable!());
+        let out = Tensor::from_cpu(data, self.shape());
+        if !any_requires_grad(&[self]) {
+            return Ok(out);
+        }
+        let saved = match op {
+            Unary::Exp | Unary::Sqrt | Unary::Rsqrt | Unary::Tanh | Unary::Sigmoid | Unary::Reciprocal | Unary::Expm1 | Unary::Exp2 => {
+                vec![self.clone(), out.detach()]
+            }
+            _ => vec![self.clone()],
+        };
+        record(&format!("{}Backward0", camel(op.name())), &[&out], &[self], saved, move |c: &BackCtx| {
+            let g = c.grad(0)?;
+            let x = &c.saved[0];
+            // Results saved detached; recompute when building a higher-order graph.
+            let y = || -> Result<Tensor> {
+                if crate::autograd::grad_enabled() || c.saved.len() < 2 {
+                    x.unary(op)
+                } else {
+                    Ok(c.saved[1].clone())
+                }
+            };
+            Ok(vec![Some(unary_backward(op, g, x, y)?)])
+        });
+        Ok(out)
+    }
+}
+
+fn camel(s: &str) -> String {
+    s.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn unary_backward(op: Unary, g: &Tensor, x: &Tensor, y: impl Fn() -> Result<Tensor>) -> Result<Tensor> {
+    use Unary::*;
+    Ok(match op {
+        Neg => g.neg()?,
+        Abs => g.mul(&x.unary(Sign)?)?,
+        Exp => g.mul(&y()?)?,
+        Exp2 => g.mul(&y()?)?.mul_s(std::f64::consts::LN_2)?,
+        Log => g.div(x)?,
+        Log2 => g.div(&x.mul_s(std::f64::consts::LN_2)?)?,
+        Log10 => g.div(&x.mul_s(std::f64::consts::LN_10)?)?,
+        Log1p => g.div(&x.add_s(1.0)?)?,
+        Expm1 => g.mul(&y()?.add_s(1.0)?)?,
+        Sqrt => g.div(&y()?.mul_s(2.0)?)?,
+        Rsqrt => {
+            let y = y()?;
+            g.mul(&y.mul(&y)?.mul(&y)?)?.mul_s(-0.5)?
+        }
+        Sin => g.mul(&x.unary(Cos)?)?,
+        Cos => g.mul(&x.unary(Sin)?)?.neg()?,
+        Tan => {
+            let y = y()?;
+            g.mul(&y.mul(&y)?.add_s(1.0)?)?
+        }
+        Asin => g.div(&x.mul(x)?.neg()?.add_s(1.0)?.unary(Sqrt)?)?,
+        Acos => g.div(&x.mul(x)?.neg()?.add_s(1.0)?.unary(Sqrt)?)?.neg()?,
+        Atan => g.div(&x.mul(x)?.add_s(1.0)?)?,
+        Sinh => g.mul(&x.unary(Cosh)?)?,
+        Cosh => g.mul(&x.unary(Sinh)?)?,
+        Tanh => {
+            let y = y()?;
+            g.mul(&y.mul(&y)?.neg()?.add_s(1.0)?)?
+        }
+        Asinh => g.div(&x.mul(x)?.add_s(1.0)?.unary(Sqrt)?)?,
+        Acosh => g.div(&x.mul(x)?.add_s(-1.0)?.unary(Sqrt)?)?,
+        Atanh => g.div(&x.mul(x)?.neg()?.add_s(1.0)?)?,
+        Sigmoid => {
+            let y = y()?;
+            g.mul(&y.mul(&y.neg()?.add_s(1.0)?)?)?
+        }
+        LogSigmoid => g.mul(&x.neg()?.unary(Sigmoid)?)?,
+        Relu => g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)?,
+        Relu6 => g.mul(&x.gt_s(0.0)?.logical_and(&x.lt_s(6.0)?)?.to_dtype(g.dtype())?)?,
+        Gelu => {
+            // d/dx x*Phi(x) = Phi(x) + x*phi(x)
+            let cdf = x.mul_s(std::f64::consts::FRAC_1_SQRT_2)?.unary(Erf)?.add_s(1.0)?.mul_s(0.5)?;
+            let pdf = x.mul(x)?.mul_s(-0.5)?.unary(Exp)?.mul_s(FRAC_1_SQRT_2PI)?;
+            g.mul(&cdf.add(&x.mul(&pdf)?)?)?
+        }
+        GeluTanh => {
+            let x3 = x.mul(x)?.mul(x)?;
+            let inner = x.add(&x3.mul_s(0.044715)?)?.mul_s(SQRT_2_OVER_PI)?;
+            let t = inner.unary(Tanh)?;
+            let dinner = x.mul(x)?.mul_s(3.0 * 0.044715)?.add_s(1.0)?.mul_s(SQRT_2_OVER_PI)?;
+            let left = t.add_s(1.0)?.mul_s(0.5)?;
+            let right = x.mul_s(0.5)?.mul(&t.mul(&t)?.neg()?.add_s(1.0)?)?.mul(&dinner)?;
+            g.mul(&left.add(&right)?)?
+        }
+        Silu => {
+            let s = x.unary(Sigmoid)?;
+            g.mul(&s.mul(&x.mul(&s.neg()?.add_s(1.0)?)?.add_s(1.0)?)?)?
+        }
+        Mish => {
+            let sp = x.softplus(1.0, 20.0)?;
+            let t = sp.unary(Tanh)?;
+            let s = x.unary(Sigmoid)?;
+            g.mul(&t.add(&x.mul(&s)?.mul(&t.mul(&t)?.neg()?.add_s(1.0)?)?)?)?
+        }
+        Hardswish => {
+            let mid = x.div_s(3.0)?.add_s(0.5)?;
+            let lo = x.lt_s(-3.0)?;
+            let hi = x.gt_s(3.0)?;
+            let d = Tensor::where_(&lo, &x.zeros_like()?, &Tensor::where_(&hi, &x.ones_like()?, &mid)?)?;
+            g.mul(&d)?
+        }
+        Hardsigmoid => g.mul(&x.gt_s(-3.0)?.logical_and(&x.lt_s(3.0)?)?.to_dtype(g.dtype())?)?.div_s(6.0)?,
+        Erf => g.mul(&x.mul(x)?.neg()?.unary(Exp)?.mul_s(std::f64::consts::FRAC_2_SQRT_PI)?)?,
+        Erfc => g.mul(&x.mul(x)?.neg()?.unary(Exp)?.mul_s(-std::f64::consts::FRAC_2_SQRT_PI)?)?,
+        Floor | Ceil | Round | Trunc | Sign => g.zeros_like()?,
+        Frac => g.clone(),
+        Reciprocal => {
+            let y = y()?;
+            g.mul(&y.mul(&y)?)?.neg()?
+        }
+        Square => g.mul(&x.mul_s(2.0)?)?,
+        BitNot | LogicalNot => g.zeros_like()?,
+    })
+}
+
+// ---------- binary ----------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Remainder,
+    Fmod,
+    Pow,
+    Atan2,
+    Maximum,
+    Minimum,
+    Fmax,
+    Fmin,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    LogicalAnd,
+    LogicalOr,
+    LogicalXor,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Binary {
+    pub fn name(self) -> &'static str {
+        use Binary::*;
+        match self {
+            Add => "add",
+            Sub => "sub",
+            Mul => "mul",
+            Div => "div",
+            FloorDiv => "floor_divide",
+            Remainder => "remainder",
+            Fmod => "fmod",
+            Pow => "pow",
+            Atan2 => "atan2",
+            Maximum => "maximum",
+            Minimum => "minimum",
+            Fmax => "fmax",
+            Fmin => "fmin",
+            BitAnd => "bitwise_and",
+            BitOr => "bitwise_or",
+            BitXor => "bitwise_xor",
+            Shl => "bitwise_left_shift",
+            Shr => "bitwise_right_shift",
+            LogicalAnd => "logical_and",
+            LogicalOr => "logical_or",
+            LogicalXor => "logical_xor",
+            Eq => "eq",
+            Ne => "ne",
+            Lt => "lt",
+            Le => "le",
+            Gt => "gt",
+            Ge => "ge",
+        }
+    }
+    fn is_compare(self) -> bool {
+        use Binary::*;
+        matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
+    }
+    fn is_logical(self) -> bool {
+        matches!(self, Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor)
+    }
+    fn is_bitwise(self) -> bool {
+        use Binary::*;
+        matches!(self, BitAnd | BitOr | BitXor | Shl | Shr)
+    }
+}
+
+fn operand(t: &Tensor) -> Operand {
+    if crate::tensor::is_wrapped(t) {
+        // Wrapped numbers keep full precision (f64/i64) but promote as Python scalars.
+        Operand::Scalar(if t.dtype().is_float() { DType::F32 } else { t.dtype() })
+    } else if t.ndim() == 0 {
+        Operand::ZeroDim(t.dtype())
+    } else {
+        Operand::Dim(t.dtype())
+    }
+}
+
+pub fn result_type2(a: &Tensor, b: &Tensor) -> DType {
+    result_type(&[operand(a), operand(b)])
+}
+
+fn float_binary<T: CpuElement + Float>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -> Result<CpuData> {
+    use Binary::*;
+    macro_rules! m {
+        ($x:ident, $y:ident => $e:expr) => {
+            Ok(T::wrap(cpu::map2::<T, T>(a, la, b, lb, |$x: T, $y: T| $e)))
+        };
+    }
+    macro_rules! c {
+        ($x:ident, $y:ident => $e:expr) => {
+            Ok(CpuData::Bool(cpu::map2::<T, bool>(a, la, b, lb, |$x: T, $y: T| $e)))
+        };
+    }
+    match op {
+        Add => m!(x, y => x + y),
+        Sub => m!(x, y => x - y),
+        Mul => m!(x, y => x * y),
+        Div => m!(x, y => x / y),
+        FloorDiv => m!(x, y => {
+            // Python semantics (as PyTorch's div(rounding_mode='floor')).
+            if y == T::zero_v() {
+                x / y
+            } else {
+                let r = x % y;
+                let mut q = (x - r) / y;
+                if r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) {
+                    q = q - T::one_v();
+                }
+                let fq = q.floor();
+                if q - fq > f(0.5) { fq + T::one_v() } else { fq }
+            }
+        }),
+        Remainder => m!(x, y => {
+            let r = x % y;
+            if r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) { r + y } else { r }
+        }),
+        Fmod => m!(x, y => x % y),
+        Pow => m!(x, y => x.powf(y)),
+        Atan2 => m!(x, y => x.atan2(y)),
+        Maximum => m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x > y { x } else { y }),
+        Minimum => m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x < y { x } else { y }),
+        Fmax => m!(x, y => x.max(y)),
+        Fmin => m!(x, y => x.min(y)),
+        Eq => c!(x, y => x == y),
+        Ne => c!(x, y => x != y),
+        Lt => c!(x, y => x < y),
+        Le => c!(x, y => x <= y),
+        Gt => c!(x, y => x > y),
+        Ge => c!(x, y => x >= y),
+        LogicalAnd => c!(x, y => x != T::zero_v() && y != T::zero_v()),
+        LogicalOr => c!(x, y => x != T::zero_v() || y != T::zero_v()),
+        LogicalXor => c!(x, y => (x != T::zero_v()) != (y != T::zero_v())),
+        BitAnd | BitOr | BitXor | Shl | Shr => bail!("\"{}_cpu\" not implemented for '{}'", op.name(), T::DTYPE),
+    }
+}
+
+trait IntOps: CpuElement + num_traits::PrimInt + num_traits::WrappingAdd + num_traits::WrappingSub + num_traits::WrappingMul {}
+impl<T: CpuElement + num_traits::PrimInt + num_traits::WrappingAdd + num_traits::WrappingSub + num_traits::WrappingMul> IntOps for T {}
+
+fn int_binary<T: IntOps>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -> Result<CpuData> {
+    use Binary::*;
+    macro_rules! m {
+        ($x:ident, $y:ident => $e:expr) => {
+            Ok(T::wrap(cpu::map2::<T, T>(a, la, b, lb, |$x: T, $y: T| $e)))
+        };
+    }
+    macro_rules! c {
+        ($x:ident, $y:ident => $e:expr) => {
+            Ok(CpuData::Bool(cpu::map2::<T, bool>(a, la, b, lb, |$x: T, $y: T| $e)))
+        };
+    }
+    let signed = T::DTYPE.is_signed();
+    if matches!(op, FloorDiv | Remainder | Fmod) {
+        let zero = cpu::map1::<T, bool>(b, lb, |y| y == T::zero_v()).into_iter().any(|z| z);
+        if zero {
+            bail!("ZeroDivisionError");
+        }
+    }
+    match op {
+        Add => m!(x, y => x.wrapping_add(&y)),
+        Sub => m!(x, y => x.wrapping_sub(&y)),
+        Mul => m!(x, y => x.wrapping_mul(&y)),
+        FloorDiv => m!(x, y => {
+            let q = x / y;
+            if signed && (x % y != T::zero_v()) && ((x < T::zero_v()) != (y < T::zero_v())) { q - T::one_v() } else { q }
+        }),
+        Remainder => m!(x, y => {
+            let r = x % y;
+            if signed && r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) { r + y } else { r }
+        }),
+        Fmod => m!(x, y => x % y),
+        Pow => {
+            let neg = signed && cpu::map1::<T, bool>(b, lb, |y| y < T::zero_v()).into_iter().any(|z| z);
+            if neg {
+                bail!("Integers to negative integer powers are not allowed.");
+            }
+            m!(x, y => {
+                let mut r = T::one_v();
+                let mut base = x;
+                let mut e = y.to_u64().unwrap_or(0);
+                while e > 0 {
+                    if e & 1 == 1 { r = r.wrapping_mul(&base); }
+                    base = base.wrapping_mul(&base);
+                    e >>= 1;
+                }
+                r
+            })
+        }
+        Maximum | Fmax => m!(x, y => if x > y { x } else { y }),
+        Minimum | Fmin => m!(x, y => if x < y { x } else { y }),
+        BitAnd => m!(x, y => x & y),
+        BitOr => m!(x, y => x | y),
+        BitXor => m!(x, y => x ^ y),
+        Shl => m!(x, y => x.unsigned_shl(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32))),
+        Shr => m!(x, y => x.signed_shr(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32))),
+        Eq => c!(x, y => x == y),
+        Ne => c!(x, y => x != y),
+        Lt => c!(x, y => x < y),
+        Le => c!(x, y => x <= y),
+        Gt => c!(x, y => x > y),
+        Ge => c!(x, y => x >= y),
+        LogicalAnd => c!(x, y => x != T::zero_v() && y != T::zero_v()),
+        LogicalOr => c!(x, y => x != T::zero_v() || y != T::zero_v()),
+        LogicalXor => c!(x, y => (x != T::zero_v()) != (y != T::zero_v())),
+        Div | Atan2 => unreachable!(),
+    }
+}
+
+fn bool_binary(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -> Result<CpuData> {
+    use Binary::*;
+    let r = |f: fn(bool, bool) -> bool| Ok(CpuData::Bool(cpu::map2::<bool, bool>(a, la, b, lb, f)));
+    match op {
+        Add | BitOr | LogicalOr | Maximum | Fmax => r(|x, y| x | y),
+        Mul | BitAnd | LogicalAnd | Minimum | Fmin => r(|x, y| x & y),
+        BitXor | LogicalXor | Ne => r(|x, y| x ^ y),
+        Eq => r(|x, y| x == y),
+        Lt => r(|x, y| !x & y),
+        Le => r(|x, y| x <= y),
+        Gt => r(|x, y| x & !y),
+        Ge => r(|x, y| x >= y),
+        Sub => bail!("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."),
+        _ => {
+            // Integer semantics for the rest (pow, remainder, floor_divide, shifts).
+            let a2 = cpu::cast(a, la, DType::U8);
+            let b2 = cpu::cast(b, lb, DType::U8);
+            let l = Layout::contiguous(&la.shape);
+            int_binary::<u8>(op, &a2, &l, &b2, &l)
+        }
+    }
+}
+
+impl Tensor {
+    /// Elementwise binary op with broadcasting and PyTorch's type promotion.
+    pub fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {
+        if self.device() != other.device() {
+            bail!(
+                "Expected all tensors to be on the same device, but found at least two devices, {} and {}! ({})",
+                self.device(),
+                other.device(),
+                op.name()
+            );
+        }
+        let shape = broadcast_shapes(self.shape(), other.shape()).ok_or_else(|| {
+            rt_err!(
+                "{}: The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                op.name(),
+                mismatch(self.shape(), other.shape()).0,
+                mismatch(self.shape(), other.shape()).1,
+                mismatch(self.shape(), other.shape()).2
+            )
+        })?;
+        let mut ct = result_type2(self, other);
+        if matches!(op, Binary::Div | Binary::Atan2) && !ct.is_float() {
+            ct = DType::F32;
+        }
+        if op.is_bitwise() && ct.is_float() {
+            bail!("\"{}_cpu\" not implemented for '{}'", op.name(), ct);
+        }
+        let a = if self.dtype() == ct { self.clone() } else { self.cast_raw(ct)? };
+        let b = if other.dtype() == ct { other.clone() } else { other.cast_raw(ct)? };
+        let la = a.layout().broadcast_to(&shape)?;
+        let lb = b.layout().broadcast_to(&shape)?;
+        let data = {
+            let ga = a.storage().read();
+            let gb = b.storage().read();
+            let (da, db) = (ga.cpu(), gb.cpu());
+            match ct {
+                DType::Bool => bool_binary(op, da, &la, db, &lb)?,
+                DType::U8 => int_binary::<u8>(op, da, &la, db, &lb)?,
+                DType::I8 => int_binary::<i8>(op, da, &la, db, &lb)?,
+                DType::I16 => int_binary::<i16>(op, da, &la, db, &lb)?,
+                DType::I32 => int_binary::<i32>(op, da, &la, db, &lb)?,
+                DType::I64 => int_binary::<i64>(op, da, &la, db, &lb)?,
+                DType::F16 | DType::BF16 => {
+                    // Compute in float32, round once to the half type.
+                    let a32 = cpu::cast(da, &la, DType::F32);
+                    let b32 = cpu::cast(db, &lb, DType::F32);
+                    let l = Layout::contiguous(&shape);
+                    let r = float_binary::<f32>(op, &a32, &l, &b32, &l)?;
+                    if r.dtype() == DType::Bool {
+                        r
+                    } else {
+                        cpu::cast(&r, &l, ct)
+                    }
+                }
+                DType::F32 => float_binary::<f32>(op, da, &la, db, &lb)?,
+                DType::F64 => float_binary::<f64>(op, da, &la, db, &lb)?,
+            }
+        };
+        let out = Tensor::from_cpu(data, &shape);
+        if op.is_compare() || op.is_logical() || op.is_bitwise() || !out.dtype().is_float() {
+            return Ok(out);
+        }
+        if any_requires_grad(&[self, other]) {
+            binary_record(op, &out, self, other)?;
+        }
+        Ok(out)
+    }
+
+    pub fn add(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, Binary::Add)
+    }
+    pub fn sub(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, Binary::Sub)
+    }
+    pub fn mul(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, Binary::Mul)
+    }
+    pub fn div(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, Binary::Div)
+    }
+    pub fn neg(&self) -> Result<Tensor> {
+        self.unary(Unary::Neg)
+    }
+    fn scalar_op(&self, v: f64, op: Binary) -> Result<Tensor> {
+        self.binary(&Tensor::wrapped_scalar(Scalar::Float(v), DType::F64), op)
+    }
+    pub fn add_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Add)
+    }
+    pub fn mul_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Mul)
+    }
+    pub fn div_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Div)
+    }
+    pub fn pow_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Pow)
+    }
+    pub fn gt_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Gt)
+    }
+    pub fn lt_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Lt)
+    }
+    pub fn ge_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Ge)
+    }
+    pub fn le_s(&self, v: f64) -> Result<Tensor> {
+        self.scalar_op(v, Binary::Le)
+    }
+    pub fn eq_t(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, Binary::Eq)
+    }
+    pub fn logical_and(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(o, Binary::LogicalAnd)
+    }
+
+    pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
+        // where(x*beta > threshold, x, log1p(exp(x*beta))/beta)
+        let xb = self.mul_s(beta)?;
+        let soft = xb.clamp_s(None, Some(threshold))?.unary(Unary::Exp)?.unary(Unary::Log1p)?.div_s(beta)?;
+        Tensor::where_(&xb.gt_s(threshold)?, self, &soft)
+    }
+
+    /// torch.where(cond, a, b) with broadcasting and promotion.
+    pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        let shape = broadcast_shapes(cond.shape(), a.shape())
+            .and_then(|s| broadcast_shapes(&s, b.shape()))
+            .ok_or_else(|| rt_err!("where: shapes {:?}, {:?} and {:?} cannot be broadcast together", cond.shape(), a.shape(), b.shape()))?;
+        let cond = if cond.dtype() == DType::Bool {
+            cond.clone()
+        } else if cond.dtype() == DType::U8 {
+            cond.cast_raw(DType::Bool)?
+        } else {
+            bail!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype());
+        };
+        let ct = result_type2(a, b);
+        let a2 = a.cast_raw_if(ct)?;
+        let b2 = b.cast_raw_if(ct)?;
+        let lc = cond.layout().broadcast_to(&shape)?;
+        let la = a2.layout().broadcast_to(&shape)?;
+        let lb = b2.layout().broadcast_to(&shape)?;
+        let data = {
+            let (gc, ga, gb) = (cond.storage().read(), a2.storage().read(), b2.storage().read());
+            dispatch!(ct, T => T::wrap(cpu::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })))
+        };
+        let out = Tensor::from_cpu(data, &shape);
+        if out.dtype().is_float() && any_requires_grad(&[a, b]) {
+            let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+            let (da, db) = (a.dtype(), b.dtype());
+            record("WhereBackward0", &[&out], &[a, b], vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let z = g.zeros_like()?;
+                let ga = if c.needs[0] { Some(Tensor::where_(&cond, g, &z)?.sum_to(&sa)?.to_dtype(da)?) } else { None };
+                let gb = if c.needs[1] { Some(Tensor::where_(&cond, &z, g)?.sum_to(&sb)?.to_dtype(db)?) } else { None };
+                Ok(vec![ga, gb])
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn cast_raw_if(&self, dt: DType) -> Result<Tensor> {
+        if self.dtype() == dt {
+            Ok(self.clone())
+        } else {
+            self.to_dtype(dt)
+        }
+    }
+
+    /// clamp with optional scalar bounds (NaN propagates, as PyTorch).
+    pub fn clamp_s(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            bail!("torch.clamp: At least one of 'min' or 'max' must not be None");
+        }
+        let dt = self.dtype();
+        if dt == DType::Bool {
+            bail!("\"clamp_cpu\" not implemented for 'Bool'");
+        }
+        let data = if dt.is_float() {
+            dispatch_float!(dt, T => {
+                let lo = min.map(|v| T::from_f64(v));
+                let hi = max.map(|v| T::from_f64(v));
+                T::wrap(self.with_cpu(|d, l| cpu::map1::<T, T>(d, l, |x| {
+                    if x.is_nan() { return x; }
+                    let mut y = x;
+                    if let Some(lo) = lo { if y < lo { y = lo; } }
+                    if let Some(hi) = hi { if y > hi { y = hi; } }
+                    y
+                }))?)
+            }, unreachable!())
+        } else {
+            dispatch!(dt, T => {
+                let lo = min.map(|v| T::from_f64(v));
+                let hi = max.map(|v| T::from_f64(v));
+                T::wrap(self.with_cpu(|d, l| cpu::map1::<T, T>(d, l, |x| {
+                    let mut y = x;
+                    if let Some(lo) = lo { if y < lo { y = lo; } }
+                    if let Some(hi) = hi { if y > hi { y = hi; } }
+                    y
+                }))?)
+            })
+        };
+        let out = Tensor::from_cpu(data, self.shape());
+        Ok(unary_record("ClampBackward1", out, self, vec![self.clone()], move |c: &BackCtx| {
+            let g = c.grad(0)?;
+            let x = &c.saved[0];
+            let mut mask = x.ones_like()?.cast_raw(DType::Bool)?;
+            if let Some(lo) = min {
+                mask = mask.logical_and(&x.ge_s(lo)?)?;
+            }
+            if let Some(hi) = max {
+                mask = mask.logical_and(&x.le_s(hi)?)?;
+            }
+            Ok(vec![Some(g.mul(&mask.to_dtype(g.dtype())?)?)])
+        }))
+    }
+
+    /// clamp with tensor bounds: min(max(x, lo), hi) with PyTorch's gradient routing.
+    pub fn clamp_t(&self, min: Option<&Tensor>, max: Option<&Tensor>) -> Result<Tensor> {
+        let mut y = self.clone();
+        if let Some(lo) = min {
+            y = clamp_bound(&y, lo, true)?;
+        }
+        if let Some(hi) = max {
+            y = clamp_bound(&y, hi, false)?;
+        }
+        if min.is_none() && max.is_none() {
+            bail!("torch.clamp: At least one of 'min' or 'max' must not be None");
+        }
+        Ok(y)
+    }
+}
+
+fn clamp_bound(x: &Tensor, b: &Tensor, lower: bool) -> Result<Tensor> {
+    // x where x is inside the bound (or NaN), else the bound.
+    let inside = if lower { x.binary(b, Binary::Ge)? } else { x.binary(b, Binary::Le)? };
+    let nan = x.binary(x, Binary::Ne)?;
+    let keep = inside.binary(&nan, Binary::LogicalOr)?;
+    Tensor::where_(&keep, x, b)
+}
+
+fn mismatch(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
+    let n = a.len().max(b.len());
+    for i in (0..n).rev() {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        if da != db && da != 1 && db != 1 {
+            return (da, db, i);
+        }
+    }
+    (0, 0, 0)
+}
+
+fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    use Binary::*;
+    let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+    let (da, db) = (a.dtype(), b.dtype());
+    let saved = match op {
+        Add | Sub => vec![],
+        _ => vec![a.clone(), b.clone()],
+    };
+    let name = format!("{}Backward0", camel(op.name()));
+    let fix = Arc::new(move |g: Tensor, shape: &[usize], dt: DType| -> Result<Option<Tensor>> {
+        let g = g.sum_to(shape)?;
+        Ok(Some(if dt.is_float() && g.dtype() != dt { g.to_dtype(dt)? } else { g }))
+    });
+    record(&name, &[out], &[a, b], saved, move |c: &BackCtx| {
+        let g = c.grad(0)?;
+        let (na, nb) = (c.needs[0], c.needs[1]);
+        let f = &fix;
+        let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
+            Add => (Some(g.clone()), Some(g.clone())),
+            Sub => (Some(g.clone()), if nb { Some(g.neg()?) } else { None }),
+            Mul => {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                (if na { Some(g.mul(y)?) } else { None }, if nb { Some(g.mul(x)?) } else { None })
+            }
+            Div => {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                (
+                    if na { Some(g.div(y)?) } else { None },
+                    if nb { Some(g.neg()?.mul(&x.div(y)?.div(y)?)?) } else { None },
+                )
+            }
+            Pow => {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                let ga = if na {
+                    // exponent == 0 -> 0, else g * y * x^(y-1)
+                    let d = y.mul(&x.binary(&y.add_s(-1.0)?, Pow)?)?;
+                    let z = d.zeros_like()?;
+                    Some(g.mul(&Tensor::where_(&y.eq_t(&z.to_dtype(y.dtype())?)?, &z, &d)?)?)
+                } else {
+                    None
+                };
+                let gb = if nb {
+                    let r = x.binary(y, Pow)?;
+                    let d = r.mul(&x.unary(Unary::Log)?)?;
+                    let zx = x.zeros_like()?;
+                    let cond = x.eq_t(&zx)?.logical_and(&y.ge_s(0.0)?)?;
+                    Some(g.mul(&Tensor::where_(&cond, &d.zeros_like()?, &d)?)?)
+                } else {
+                    None
+                };
+                (ga, gb)
+            }
+            Atan2 => {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                let den = x.mul(x)?.add(&y.mul(y)?)?;
+                (
+                    if na { Some(g.mul(&y.div(&den)?)?) } else { None },
+                    if nb { Some(g.mul(&x.neg()?.div(&den)?)?) } else { None },
+                )
+            }
+            Maximum | Minimum | Fmax | Fmin => {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                let sel = if matches!(op, Maximum | Fmax) { x.binary(y, Gt)? } else { x.binary(y, Lt)? };
+                let eq = x.eq_t(y)?;
+                let w = sel.to_dtype(g.dtype())?.add(&eq.to_dtype(g.dtype())?.mul_s(0.5)?)?;
+                let wa = if matches!(op, Fmax | Fmin) {
+                    // fmax/fmin: the non-NaN side takes the gradient.
+                    let xn = x.binary(x, Ne)?;
+                    let yn = y.binary(y, Ne)?;
+                    let w1 = Tensor::where_(&yn, &w.ones_like()?, &w)?;
+                    Tensor::where_(&xn, &w.zeros_like()?, &w1)?
+                } else {
+                    w
+                };
+                (
+                    if na { Some(g.mul(&wa)?) } else { None },
+                    if nb { Some(g.mul(&wa.neg()?.add_s(1.0)?)?) } else { None },
+                )
+            }
+            Remainder | Fmod | FloorDiv => {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                if op == FloorDiv {
+                    (if na { Some(g.zeros_like()?) } else { None }, if nb { Some(g.zeros_like()?) } else { None })
+                } else {
+                    let q = x.div(y)?;
+                    let q = if op == Remainder { q.unary(Unary::Floor)? } else { q.unary(Unary::Trunc)? };
+                    (if na { Some(g.clone()) } else { None }, if nb { Some(g.neg()?.mul(&q)?) } else { None })
+                }
+            }
+            _ => (None, None),
+        };
+        let ga = match ga {
+            Some(t) if na => f(t, &sa, da)?,
+            _ => None,
+        };
+        let gb = match gb {
+            Some(t) if nb => f(t, &sb, db)?,
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    })
+    .pipe_ok()
+}
+
+trait PipeOk {
+    fn pipe_ok(self) -> Result<()>;
+}
+impl PipeOk for () {
+    fn pipe_ok(self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Cast between element types without going through tensors (used by other ops).
+pub fn cast_scalar<T: Element, U: Element>(x: T) -> U {
+    cast_elem::<T, U>(x)
+}

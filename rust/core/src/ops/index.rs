@@ -1,0 +1,353 @@
+//! Index-based ops: gather, scatter(_add), index_select, index_add, masked_fill.
+
+use crate::autograd::{any_requires_grad, record, BackCtx};
+use crate::dtype::{DType, Element, Scalar};
+use crate::error::Result;
+use crate::layout::wrap_dim;
+use crate::storage::CpuElement;
+use crate::tensor::Tensor;
+use crate::{bail, dispatch, idx_err};
+
+/// Visit every multi-index of `shape` in row-major order.
+pub fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return;
+    }
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..n {
+        f(&idx);
+        for k in (0..shape.len()).rev() {
+            idx[k] += 1;
+            if idx[k] < shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+}
+
+fn check_index_dtype(idx: &Tensor, op: &str) -> Result<()> {
+    if idx.dtype() != DType::I64 && idx.dtype() != DType::I32 {
+        bail!("{op}(): Expected dtype int64 for index");
+    }
+    Ok(())
+}
+
+/// Index values as i64 in row-major order.
+pub fn index_values(idx: &Tensor) -> Result<Vec<i64>> {
+    let c = idx.contiguous()?;
+    dispatch!(c.dtype(), T => Ok(c.to_vec::<T>()?.into_iter().map(|x| x.to_i64()).collect()))
+}
+
+fn wrap_index(i: i64, n: usize, op: &str, dim: usize) -> Result<usize> {
+    let ni = n as i64;
+    if i < -ni || i >= ni {
+        return Err(idx_err!("{op}: index {i} is out of bounds for dimension {dim} with size {n}"));
+    }
+    Ok(if i < 0 { (i + ni) as usize } else { i as usize })
+}
+
+impl Tensor {
+    pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        check_index_dtype(index, "gather")?;
+        let nd = self.ndim().max(1);
+        let d = wrap_dim(dim, self.ndim(), "gather")?;
+        if index.ndim().max(1) != nd {
+            bail!("Index tensor must have the same number of dimensions as input tensor");
+        }
+        let xs = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        for k in 0..index.ndim() {
+            if k != d && index.shape()[k] > xs.shape()[k] {
+                bail!(
+                    "Size does not match at dimension {} expected index {:?} to be smaller than self {:?} apart from dimension {}",
+                    k,
+                    index.shape(),
+                    self.shape(),
+                    d
+                );
+            }
+        }
+        let iv = index_values(index)?;
+        let ishape = index.shape().to_vec();
+        let l = xs.layout().clone();
+        let n = l.shape[d];
+        let mut offs = Vec::with_capacity(iv.len());
+        let mut k = 0;
+        let mut err = None;
+        let ishape_it = if ishape.is_empty() { vec![1] } else { ishape.clone() };
+        for_each_index(&ishape_it, |ix| {
+            let mut o = l.offset;
+            for (q, &v) in ix.iter().enumerate() {
+                if q == d {
+                    match wrap_index(iv[k], n, "gather", d) {
+                        Ok(i) => o += i * l.strides[q],
+                        Err(e) => err = Some(e),
+                    }
+                } else {
+                    o += v * l.strides[q];
+                }
+            }
+            offs.push(o);
+            k += 1;
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let out = xs.gather_offsets(&offs, &ishape)?;
+        if out.dtype().is_float() && any_requires_grad(&[self]) {
+            let in_shape = self.shape().to_vec();
+            let idx = index.clone();
+            record("GatherBackward0", &[&out], &[self], vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let z = Tensor::zeros(&in_shape, g.dtype())?;
+                Ok(vec![Some(z.scatter_add(d as i64, &idx, g)?)])
+            });
+        }
+        Ok(out)
+    }
+
+    /// Shared kernel of scatter / scatter_add / scatter_reduce: writes `src` values
+    /// (or a scalar) into a copy of self at index positions along `dim`.
+    fn scatter_impl(&self, dim: i64, index: &Tensor, src: Option<&Tensor>, value: Option<Scalar>, reduce: &str) -> Result<Tensor> {
+        check_index_dtype(index, "scatter")?;
+        let d = wrap_dim(dim, self.ndim(), "scatter")?;
+        if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {
+            bail!("Index tensor must have the same number of dimensions as self tensor");
+        }
+        if let Some(s) = src {
+            if s.ndim() != index.ndim() && !(index.ndim() <= 1 && s.ndim() <= 1) {
+                bail!("Index tensor must have the same number of dimensions as src tensor");
+            }
+            for k in 0..index.ndim() {
+                if index.shape()[k] > s.shape()[k] {
+                    bail!("Expected index {:?} to be smaller than self {:?} apart from dimension {} and to be smaller size than src {:?}", index.shape(), self.shape(), d, s.shape());
+                }
+            }
+        }
+        let out = self.clone_data()?;
+        let iv = index_values(index)?;
+        let ishape = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
+        let ol = if out.ndim() == 0 { crate::layout::Layout::contiguous(&[1]) } else { out.layout().clone() };
+        let n = ol.shape[d];
+        let src_c = match src {
+            Some(s) => Some(s.to_dtype(self.dtype())?),
+            None => None,
+        };
+        let sl = src_c.as_ref().map(|s| if s.ndim() == 0 { crate::layout::Layout::contiguous(&[1]) } else { s.layout().clone() });
+        let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(iv.len());
+        let mut k = 0;
+        let mut err = None;
+        for_each_index(&ishape, |ix| {
+            let mut o = 0;
+            let mut so = sl.as_ref().map(|l| l.offset).unwrap_or(0);
+            for (q, &v) in ix.iter().enumerate() {
+                if q == d {
+                    match wrap_index(iv[k], n, "scatter", d) {
+                        Ok(i) => o += i * ol.strides[q],
+                        Err(e) => err = Some(e),
+                    }
+                } else {
+                    o += v * ol.strides[q];
+                }
+                if let Some(l) = &sl {
+                    so += v * l.strides[q];
+                }
+            }
+            pairs.push((o, so));
+            k += 1;
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        {
+            let mut og = out.storage().write();
+            let sg = src_c.as_ref().map(|s| s.storage().read());
+            dispatch!(self.dtype(), T => {
+                let od = T::slice_mut(og.cpu_mut());
+                let sd: Option<&[T]> = sg.as_ref().map(|g| T::slice(g.cpu()));
+                let val = value.map(T::from_scalar);
+                let mut counts = if reduce == "mean" { vec![1usize; od.len()] } else { vec![] };
+                let mut first = if matches!(reduce, "amax" | "amin" | "prod" | "mean") { vec![true; od.len()] } else { vec![] };
+                let _ = &mut first;
+                for &(o, so) in &pairs {
+                    let v = match (sd, val) { (Some(s), _) => s[so], (None, Some(v)) => v, _ => T::zero_v() };
+                    od[o] = match reduce {
+                        "add" | "sum" => add_e(od[o], v),
+                        "mean" => { counts[o] += 1; add_e(od[o], v) }
+                        "multiply" | "prod" => T::from_f64(od[o].to_f64() * v.to_f64()),
+                        "amax" => if v > od[o] || v.is_nan_v() { v } else { od[o] },
+                        "amin" => if v < od[o] || v.is_nan_v() { v } else { od[o] },
+                        _ => v,
+                    };
+                }
+                if reduce == "mean" {
+                    for (o, &c) in od.iter_mut().zip(&counts) {
+                        if c > 1 {
+                            *o = if T::DTYPE.is_float() { T::from_f64(o.to_f64() / c as f64) } else { T::from_i64(o.to_i64().div_euclid(c as i64)) };
+                        }
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let out = self.scatter_impl(dim, index, Some(src), None, "add")?;
+        if out.dtype().is_float() && any_requires_grad(&[self, src]) {
+            let idx = index.clone();
+            record("ScatterAddBackward0", &[&out], &[self, src], vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                Ok(vec![if c.needs[0] { Some(g.clone()) } else { None }, if c.needs[1] { Some(g.gather(dim, &idx)?) } else { None }])
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let out = self.scatter_impl(dim, index, Some(src), None, "")?;
+        if out.dtype().is_float() && any_requires_grad(&[self, src]) {
+            let idx = index.clone();
+            record("ScatterBackward0", &[&out], &[self, src], vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let gs = if c.needs[0] { Some(g.scatter_value(dim, &idx, Scalar::Float(0.0))?) } else { None };
+                let gsrc = if c.needs[1] { Some(g.gather(dim, &idx)?) } else { None };
+                Ok(vec![gs, gsrc])
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn scatter_value(&self, dim: i64, index: &Tensor, value: Scalar) -> Result<Tensor> {
+        let out = self.scatter_impl(dim, index, None, Some(value), "")?;
+        if out.dtype().is_float() && any_requires_grad(&[self]) {
+            let idx = index.clone();
+            record("ScatterBackward1", &[&out], &[self], vec![], move |c: &BackCtx| {
+                Ok(vec![Some(c.grad(0)?.scatter_value(dim, &idx, Scalar::Float(0.0))?)])
+            });
+        }
+        Ok(out)
+    }
+
+    /// scatter_reduce(dim, index, src, reduce, include_self=True) without autograd
+    /// for amax/amin/prod/mean (sum differentiates like scatter_add).
+    pub fn scatter_reduce(&self, dim: i64, index: &Tensor, src: &Tensor, reduce: &str, include_self: bool) -> Result<Tensor> {
+        if !matches!(reduce, "sum" | "prod" | "mean" | "amax" | "amin") {
+            bail!("reduce argument must be either sum, prod, mean, amax or amin, got {reduce}");
+        }
+        if reduce == "sum" && include_self {
+            return self.scatter_add(dim, index, src);
+        }
+        if !include_self {
+            // Positions that receive values start from the reduction's identity.
+            let ident = match reduce {
+                "sum" | "mean" => Scalar::Float(0.0),
+                "prod" => Scalar::Float(1.0),
+                "amax" => Scalar::Float(f64::NEG_INFINITY),
+                _ => Scalar::Float(f64::INFINITY),
+            };
+            let base = self.scatter_value(dim, index, ident)?;
+            let r = base.scatter_impl(dim, index, Some(src), None, if reduce == "mean" { "sum" } else { reduce })?;
+            if reduce == "mean" {
+                let ones = src.ones_like()?;
+                let cnt = self.zeros_like()?.scatter_impl(dim, index, Some(&ones), None, "add")?;
+                let cnt = cnt.clamp_s(Some(1.0), None)?;
+                let hit = cnt.ge_s(1.0)?;
+                let avg = if self.dtype().is_float() { r.div(&cnt)? } else { r.binary(&cnt, crate::ops::Binary::FloorDiv)? };
+                let touched = self.zeros_like()?.scatter_impl(dim, index, Some(&ones), None, "add")?.gt_s(0.0)?;
+                let _ = hit;
+                return Tensor::where_(&touched, &avg, self);
+            }
+            return Ok(r);
+        }
+        self.scatter_impl(dim, index, Some(src), None, reduce)
+    }
+
+    pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        check_index_dtype(index, "index_select")?;
+        if index.ndim() > 1 {
+            bail!("index_select(): Index is supposed to be a vector");
+        }
+        let xs = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        let d = wrap_dim(dim, xs.ndim(), "index_select")?;
+        let iv = index_values(index)?;
+        let n = xs.shape()[d];
+        let l = xs.layout().clone();
+        let mut shape = l.shape.clone();
+        shape[d] = iv.len();
+        let mut offs = Vec::with_capacity(crate::layout::numel(&shape));
+        let idx: Vec<usize> = iv.iter().map(|&i| wrap_index(i, n, "index_select", d)).collect::<Result<_>>()?;
+        for_each_index(&shape, |ix| {
+            let mut o = l.offset;
+            for (q, &v) in ix.iter().enumerate() {
+                o += if q == d { idx[v] } else { v } * l.strides[q];
+            }
+            offs.push(o);
+        });
+        let out_shape = if self.ndim() == 0 { vec![] } else { shape };
+        let out = xs.gather_offsets(&offs, &out_shape)?;
+        if out.dtype().is_float() && any_requires_grad(&[self]) {
+            let in_shape = self.shape().to_vec();
+            let index = index.clone();
+            record("IndexSelectBackward0", &[&out], &[self], vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let z = Tensor::zeros(&in_shape, g.dtype())?;
+                Ok(vec![Some(z.index_add(d as i64, &index, g, 1.0)?)])
+            });
+        }
+        Ok(out)
+    }
+
+    /// self.index_add(dim, index, source, alpha): out[.., index[i], ..] += alpha * source[.., i, ..]
+    pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor, alpha: f64) -> Result<Tensor> {
+        check_index_dtype(index, "index_add")?;
+        let d = wrap_dim(dim, self.ndim(), "index_add")?;
+        let iv = index_values(index)?;
+        let src = if alpha != 1.0 { source.mul_s(alpha)? } else { source.clone() };
+        let src_b = if source.ndim() == 0 { src.reshape(&[1])? } else { src.clone() };
+        if src_b.ndim() > 0 && src_b.shape()[d.min(src_b.ndim() - 1)] != iv.len() {
+            bail!("index_add_(): Number of indices ({}) should be equal to source.size(dim) ({})", iv.len(), src_b.shape()[d]);
+        }
+        // Expand the 1-d index into a full index tensor for scatter_add.
+        let mut ishape = vec![1usize; src_b.ndim()];
+        ishape[d] = iv.len();
+        let idx = Tensor::from_vec(iv, &ishape).expand(src_b.shape())?.contiguous()?;
+        let out = crate::autograd::no_grad(|| self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add"))?;
+        if out.dtype().is_float() && any_requires_grad(&[self, &src_b]) {
+            let idx2 = idx.clone();
+            record("IndexAddBackward0", &[&out], &[self, &src_b], vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                Ok(vec![if c.needs[0] { Some(g.clone()) } else { None }, if c.needs[1] { Some(g.gather(d as i64, &idx2)?) } else { None }])
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn masked_fill(&self, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            bail!("masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype());
+        }
+        if value.ndim() != 0 {
+            bail!("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s).", value.ndim());
+        }
+        let shape = crate::layout::broadcast_shapes(self.shape(), mask.shape())
+            .ok_or_else(|| crate::rt_err!("masked_fill: The size of the mask {:?} must match the size of the tensor {:?}", mask.shape(), self.shape()))?;
+        if shape != self.shape() {
+            bail!("masked_fill: the mask {:?} must broadcast to the tensor's shape {:?}", mask.shape(), self.shape());
+        }
+        let v = value.to_dtype(self.dtype())?;
+        Tensor::where_(mask, &v, self)
+    }
+}
+
+#[inline(always)]
+fn add_e<T: Element>(a: T, b: T) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(a.to_f64() + b.to_f64())
+    } else if T::DTYPE == DType::Bool {
+        T::from_i64((a.to_i64() != 0 || b.to_i64() != 0) as i64)
+    } else {
+        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
+    }
+}

@@ -1,0 +1,102 @@
+//! In-place ops: compute out of place, write back into self's storage, bump
+//! the version counter and move self's autograd history onto the result.
+
+use crate::autograd::grad_enabled;
+use crate::dtype::{promote_types, DType};
+use crate::error::Result;
+use crate::tensor::Tensor;
+use crate::bail;
+
+fn can_cast(from: DType, to: DType) -> bool {
+    // PyTorch: no float -> integral, no non-bool -> bool in in-place results.
+    !(from.is_float() && !to.is_float()) && !(from != DType::Bool && to == DType::Bool)
+}
+
+impl Tensor {
+    pub fn check_inplace(&self, op: &str) -> Result<()> {
+        if grad_enabled() && self.requires_grad() && self.is_leaf() {
+            bail!("a leaf Variable that requires grad is being used in an in-place operation. ({op})");
+        }
+        Ok(())
+    }
+
+    /// Run `f` on self (out of place), then store the result into self.
+    pub fn apply_inplace(&self, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        self.check_inplace(op)?;
+        let recording = grad_enabled();
+        // Saved tensors of the new node must not alias the storage we overwrite.
+        let src = if recording && self.requires_grad() { self.clone_t()? } else { self.clone() };
+        let result = f(&src)?;
+        if result.dtype() != self.dtype() && !can_cast(result.dtype(), self.dtype()) {
+            bail!("result type {} can't be cast to the desired output type {}", cap(result.dtype()), cap(self.dtype()));
+        }
+        if result.shape() != self.shape() {
+            if crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref() != Some(self.shape()) {
+                bail!(
+                    "output with shape {:?} doesn't match the broadcast shape {:?}",
+                    self.shape(),
+                    crate::layout::broadcast_shapes(result.shape(), self.shape()).unwrap_or_default()
+                );
+            }
+        }
+        let needs_history = recording && result.requires_grad();
+        if needs_history && self.meta().is_view {
+            bail!("{op}: in-place operations on a view of a tensor that requires grad are not supported by ember; use the out-of-place form");
+        }
+        self.copy_raw_from(&result.detach(), false)?;
+        if needs_history && self.dtype().is_float() {
+            let result = if result.dtype() != self.dtype() { result.to_dtype(self.dtype())? } else { result };
+            let result = if result.shape() != self.shape() { result.expand(self.shape())? } else { result };
+            let (gf, nr) = {
+                let m = result.meta();
+                (m.grad_fn.clone(), m.output_nr)
+            };
+            let mut m = self.meta();
+            m.requires_grad = true;
+            m.grad_fn = gf;
+            m.output_nr = nr;
+        }
+        Ok(())
+    }
+
+    /// `self += other` without autograd (gradient accumulation, optimizers).
+    pub fn add_inplace_raw(&self, other: &Tensor) -> Result<()> {
+        let r = crate::autograd::no_grad(|| self.add(other))?;
+        self.copy_raw_from(&r, false)
+    }
+
+    /// copy_(src): broadcast + cast into self; gradient flows to src.
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        if crate::layout::broadcast_shapes(src.shape(), self.shape()).as_deref() != Some(self.shape()) {
+            bail!("copy_: the size of src {:?} must be broadcastable to the size of self {:?}", src.shape(), self.shape());
+        }
+        let dt = self.dtype();
+        let shape = self.shape().to_vec();
+        self.apply_inplace("copy_", |_| {
+            let s = if src.dtype() != dt { src.to_dtype(dt)? } else { src.clone() };
+            let s = s.expand(&shape)?;
+            if crate::autograd::any_requires_grad(&[&s]) {
+                s.clone_t()
+            } else {
+                Ok(s)
+            }
+        })
+    }
+}
+
+fn cap(d: DType) -> String {
+    let n = match d {
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+        DType::F16 => "Half",
+        DType::BF16 => "BFloat16",
+        DType::I64 => "Long",
+        DType::I32 => "Int",
+        DType::I16 => "Short",
+        DType::I8 => "Char",
+        DType::U8 => "Byte",
+        DType::Bool => "Bool",
+    };
+    let _ = promote_types;
+    n.to_string()
+}

@@ -1,0 +1,249 @@
+//! matmul in all of PyTorch's rank combinations, on the packed `gemm` crate.
+
+use crate::autograd::{any_requires_grad, record, BackCtx};
+use crate::dtype::{promote_types, DType, Element};
+use crate::error::Result;
+use crate::layout::{broadcast_shapes, Layout};
+use crate::storage::CpuElement;
+use crate::tensor::Tensor;
+use crate::{bail, rt_err};
+
+fn gemm_f<T: CpuElement + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    a: &[T],
+    a_off: usize,
+    a_rs: usize,
+    a_cs: usize,
+    b: &[T],
+    b_off: usize,
+    b_rs: usize,
+    b_cs: usize,
+    beta: T,
+) {
+    let par = if m * n * k >= 48 * 48 * 48 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for d in dst.iter_mut() {
+            *d = T::zero_v();
+        }
+        return;
+    }
+    // SAFETY: offsets and strides come from valid layouts of these slices;
+    // dst is a fresh contiguous m x n buffer.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr().add(a_off),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr().add(b_off),
+            b_cs as isize,
+            b_rs as isize,
+            T::zero_v(),
+            beta,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+fn gemm_int<T: CpuElement>(m: usize, n: usize, k: usize, dst: &mut [T], a: &[T], ao: usize, ars: usize, acs: usize, b: &[T], bo: usize, brs: usize, bcs: usize) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0i64;
+            for p in 0..k {
+                acc = acc.wrapping_add(a[ao + i * ars + p * acs].to_i64().wrapping_mul(b[bo + p * brs + j * bcs].to_i64()));
+            }
+            dst[i * n + j] = T::from_i64(acc);
+        }
+    }
+}
+
+impl Tensor {
+    /// Batched matrix product of tensors with >= 2 dims, broadcasting batch dims.
+    fn matmul_nd(&self, other: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self, other);
+        let (an, bn) = (a.ndim(), b.ndim());
+        let (m, k) = (a.shape()[an - 2], a.shape()[an - 1]);
+        let (k2, n) = (b.shape()[bn - 2], b.shape()[bn - 1]);
+        if k != k2 {
+            bail!(
+                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+                a.shape()[..an - 1].iter().product::<usize>(),
+                k,
+                k2,
+                n
+            );
+        }
+        let batch = broadcast_shapes(&a.shape()[..an - 2], &b.shape()[..bn - 2]).ok_or_else(|| {
+            rt_err!("matmul: batch dimensions {:?} and {:?} cannot be broadcast", &a.shape()[..an - 2], &b.shape()[..bn - 2])
+        })?;
+        let dt = promote_types(a.dtype(), b.dtype());
+        if a.dtype() != b.dtype() {
+            bail!("expected m1 and m2 to have the same dtype, but got: {} != {}", a.dtype(), b.dtype());
+        }
+        let mut full_a = batch.clone();
+        full_a.extend([m, k]);
+        let mut full_b = batch.clone();
+        full_b.extend([k, n]);
+        let la = a.layout().broadcast_to(&full_a)?;
+        let lb = b.layout().broadcast_to(&full_b)?;
+        let nb = batch.len();
+        let bl_a = Layout { shape: batch.clone(), strides: la.strides[..nb].to_vec(), offset: la.offset };
+        let bl_b = Layout { shape: batch.clone(), strides: lb.strides[..nb].to_vec(), offset: lb.offset };
+        let offs_a = bl_a.offsets();
+        let offs_b = bl_b.offsets();
+        let (ars, acs) = (la.strides[nb], la.strides[nb + 1]);
+        let (brs, bcs) = (lb.strides[nb], lb.strides[nb + 1]);
+        let mut out_shape = batch.clone();
+        out_shape.extend([m, n]);
+        let (ga, gb) = (a.storage().read(), b.storage().read());
+        let data = match dt {
+            DType::F32 | DType::F64 => crate::dispatch_float!(dt, T => {
+                let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
+                let mut out = vec![T::zero_v(); offs_a.len() * m * n];
+                for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
+                    gemm_f::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs, T::one_v());
+                }
+                T::wrap(out)
+            }, unreachable!()),
+            DType::F16 | DType::BF16 => {
+                drop((ga, gb));
+                let r = a.cast_raw(DType::F32)?.matmul_nd(&b.cast_raw(DType::F32)?)?;
+                return r.cast_raw(dt);
+            }
+            DType::Bool => bail!("\"addmm_impl_cpu_\" not implemented for 'Bool'"),
+            _ => crate::dispatch!(dt, T => {
+                let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
+                let mut out = vec![T::zero_v(); offs_a.len() * m * n];
+                for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
+                    gemm_int::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs);
+                }
+                T::wrap(out)
+            }),
+        };
+        Ok(Tensor::from_cpu(data, &out_shape))
+    }
+
+    /// torch.matmul.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (an, bn) = (self.ndim(), other.ndim());
+        if an == 0 || bn == 0 {
+            bail!("both arguments to matmul need to be at least 1D, but they are {}D and {}D", an, bn);
+        }
+        if self.device() != other.device() {
+            bail!("Expected all tensors to be on the same device, but found at least two devices, {} and {}!", self.device(), other.device());
+        }
+        if self.dtype() != other.dtype() {
+            bail!("expected m1 and m2 to have the same dtype, but got: {} != {}", self.dtype(), other.dtype());
+        }
+        if an == 1 && bn == 1 {
+            if self.shape()[0] != other.shape()[0] {
+                bail!(
+                    "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
+                    self.shape()[0],
+                    other.shape()[0],
+                    self.shape()[0],
+                    other.shape()[0]
+                );
+            }
+            return self.unsqueeze(0)?.matmul(&other.unsqueeze(1)?)?.reshape(&[]);
+        }
+        if an == 1 {
+            let r = self.unsqueeze(0)?.matmul(other)?;
+            return r.squeeze_dims(&[r.ndim() - 2]);
+        }
+        if bn == 1 {
+            let r = self.matmul(&other.unsqueeze(1)?)?;
+            return r.squeeze_dims(&[r.ndim() - 1]);
+        }
+        let out = self.matmul_nd(other)?;
+        if out.dtype().is_float() && any_requires_grad(&[self, other]) {
+            let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
+            record("MmBackward0", &[&out], &[self, other], vec![self.clone(), other.clone()], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let (a, b) = (&c.saved[0], &c.saved[1]);
+                let ga = if c.needs[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&sa)?) } else { None };
+                let gb = if c.needs[1] { Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&sb)?) } else { None };
+                Ok(vec![ga, gb])
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 2 {
+            bail!("self must be a matrix");
+        }
+        if other.ndim() != 2 {
+            bail!("mat2 must be a matrix");
+        }
+        self.matmul(other)
+    }
+
+    pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 3 {
+            bail!("batch1 must be a 3D tensor");
+        }
+        if other.ndim() != 3 {
+            bail!("batch2 must be a 3D tensor");
+        }
+        if self.shape()[0] != other.shape()[0] {
+            bail!("Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].", self.shape()[0], self.shape()[2], other.shape()[0], other.shape()[1]);
+        }
+        self.matmul(other)
+    }
+
+    pub fn mv(&self, v: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 2 || v.ndim() != 1 {
+            bail!("vector + matrix @ vector expected, got {}, {}", self.ndim(), v.ndim());
+        }
+        self.matmul(v)
+    }
+
+    pub fn dot(&self, o: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 1 || o.ndim() != 1 {
+            bail!("1D tensors expected, but got {}D and {}D tensors", self.ndim(), o.ndim());
+        }
+        self.matmul(o)
+    }
+
+    pub fn outer(&self, o: &Tensor) -> Result<Tensor> {
+        if self.ndim() != 1 || o.ndim() != 1 {
+            bail!("outer: expected 1D tensors, but got {}D and {}D tensors", self.ndim(), o.ndim());
+        }
+        self.unsqueeze(1)?.mul(&o.unsqueeze(0)?)
+    }
+
+    /// beta * input + alpha * (m1 @ m2)
+    pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
+        let p = m1.matmul(m2)?;
+        let p = if alpha != 1.0 { p.mul_s(alpha)? } else { p };
+        let i = if beta == 0.0 {
+            return Ok(p);
+        } else if beta != 1.0 {
+            input.mul_s(beta)?
+        } else {
+            input.clone()
+        };
+        i.add(&p)
+    }
+}
+
+/// Element access used by kernels that need the scalar type's one/zero.
+pub fn one<T: Element>() -> T {
+    T::one_v()
+}

@@ -1,0 +1,11 @@
+//! Tensor operations with their autograd rules.
+
+pub mod create;
+pub mod elementwise;
+pub mod index;
+pub mod inplace;
+pub mod linalg;
+pub mod reduce;
+pub mod shape;
+
+pub use elementwise::{Binary, Unary};
