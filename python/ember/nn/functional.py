@@ -572,9 +572,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}"
             )
     (p,) = _pair(padding, 1, "padding")
-    out = conv2d(
-        input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (1, d), groups
-    )
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (1, d), groups)
     return out.squeeze(-2)
 
 
@@ -765,7 +763,9 @@ def pad(input, pad, mode="constant", value=None):
     if len(pad) % 2 != 0:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():
-        raise RuntimeError("Padding length should be less than or equal to two times the input dimension")
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension"
+        )
     pads = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
     if mode == "constant":
         fill = 0 if value is None else value
@@ -816,9 +816,7 @@ def pad(input, pad, mode="constant", value=None):
             idx = idx.clamp(0, size - 1)
         else:
             if left > size or right > size:
-                raise RuntimeError(
-                    "Padding value causes wrapping around more than once."
-                )
+                raise RuntimeError("Padding value causes wrapping around more than once.")
             idx = idx.remainder(size) if hasattr(idx, "remainder") else idx % size
         out = out.index_select(dim, idx)
     return out
@@ -1156,7 +1154,9 @@ def scaled_dot_product_attention(
     scores = query.matmul(key.transpose(-2, -1)) * scale_factor
     if is_causal:
         if attn_mask is not None:
-            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+            raise RuntimeError(
+                "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+            )
         rows = ember.arange(L, device=query.device).unsqueeze(1)
         cols = ember.arange(S, device=query.device).unsqueeze(0)
         scores = scores.masked_fill(cols > rows, float("-inf"))
@@ -1329,9 +1329,7 @@ def _check_nll_shapes(input, target):
     if input.dim() > 2:
         exp = _shape(input)[:1] + _shape(input)[2:]
         if _shape(target) != exp:
-            raise RuntimeError(
-                f"Expected target size {list(exp)}, got {list(_shape(target))}"
-            )
+            raise RuntimeError(f"Expected target size {list(exp)}, got {list(_shape(target))}")
     return 1
 
 
@@ -1434,9 +1432,7 @@ def cross_entropy(
     return nll_red * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
 
 
-def kl_div(
-    input, target, size_average=None, reduce=None, reduction="mean", log_target=False
-):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction == "mean":
         warnings.warn(
