@@ -6,6 +6,7 @@ convolution, pooling, losses and attention beyond them; float64 finite
 differences check gradients of the composed ops.
 """
 
+import builtins
 import json
 import math
 from pathlib import Path
@@ -77,6 +78,11 @@ def test_conformance_functional(case, device):
         if name in grads:
             t.requires_grad_(True)
         env[name] = t
+    if case.get("raises"):
+        exc = getattr(builtins, case["raises"], Exception)
+        with pytest.raises(exc):
+            eval(case["call"], env)  # noqa: S307 - fixture expressions are PyTorch calls
+        return
     out = eval(case["call"], env)  # noqa: S307 - fixture expressions are PyTorch calls
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     assert len(outs) == len(case["outputs"])

@@ -234,8 +234,8 @@ def test_seed002_training_validation_save_load(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     # fix: a synthetic dataset stands in for the tutorial's unspecified train_dataset
-    xs = torch.randn(96, 784)
-    ys = (xs[:, 0] > 0).long()
+    ys = torch.randint(0, 2, (96,))
+    xs = torch.randn(96, 784) + (ys.float() * 2 - 1).unsqueeze(1) * 0.3
     train_dataset = TensorDataset(xs[:64], ys[:64])
     val_loader = DataLoader(TensorDataset(xs[64:], ys[64:]), batch_size=32)
     train_loader = DataLoader(dataset=train_dataset, batch_size=32, shuffle=True, num_workers=4)
@@ -257,7 +257,7 @@ def test_seed002_training_validation_save_load(tmp_path, monkeypatch):
                 val_loss = criterion(outputs, labels)
                 correct += (outputs.argmax(1) == labels).sum().item()
         model.train()
-    assert val_loss.item() < 0.7 and correct >= 20
+    assert val_loss.item() < 0.5 and correct >= 26
     # 9. 保存和加载模型
     torch.save(model, "model.pth")
     torch.save(model.state_dict(), "model_weights.pth")

@@ -138,7 +138,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError("min_val cannot be greater than max_val")
     if inplace:
         return input.clamp_(min_val, max_val)
-    return input.clamp(min_val, max_val)
+    # PyTorch's hardtanh has zero gradient exactly at the bounds (clamp passes it):
+    # the same values, with the clamped ones detached.
+    inside = (input > min_val) & (input < max_val)
+    return ember.where(inside, input, input.clamp(min_val, max_val).detach())
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -1432,6 +1435,19 @@ def cross_entropy(
     return nll_red * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
 
 
+def _xlogy_self(t):
+    """xlogy(t, t): t * log(t) with 0 where t == 0 (PyTorch's kl_div uses xlogy)."""
+    xlogy = getattr(ember, "xlogy", None)
+    if xlogy is not None:
+        try:
+            return xlogy(t, t)
+        except AttributeError:  # the core exposes ember.xlogy without its Tensor method
+            pass
+    pos = t > 0
+    safe = ember.where(pos, t, ember.ones_like(t))
+    return ember.where(pos, t * safe.log(), t * 0)
+
+
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction == "mean":
@@ -1445,10 +1461,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # xlogy(t, t) - t * input, with 0 * log 0 = 0
-        pos = target > 0
-        safe = ember.where(pos, target, ember.ones_like(target))
-        loss = ember.where(pos, target * safe.log(), target * 0) - target * input
+        loss = _xlogy_self(target) - target * input
     if reduction == "batchmean":
         if input.dim() == 0:
             return loss.sum()

@@ -49,7 +49,7 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
-                state["step"] = ember.tensor(0.0, dtype=ember.float32)
+                state["step"] = ember.zeros((), dtype=ember.float32)
                 state["sum"] = ember.full_like(p, float(group["initial_accumulator_value"]))
 
     @_use_grad

@@ -384,7 +384,7 @@ def register_optimizer_step_post_hook(hook):
 
 
 def _step_tensor():
-    return ember.tensor(0.0, dtype=ember.float32)
+    return ember.zeros((), dtype=ember.float32)
 
 
 def _incr_steps(states):

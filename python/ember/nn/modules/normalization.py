@@ -54,7 +54,7 @@ class _NormBase(Module):
             self.register_buffer("running_mean", ember.zeros(num_features, **kw))
             self.register_buffer("running_var", ember.ones(num_features, **kw))
             nkw = {"device": device} if device is not None else {}
-            self.register_buffer("num_batches_tracked", ember.tensor(0, dtype=ember.int64, **nkw))
+            self.register_buffer("num_batches_tracked", ember.zeros((), dtype=ember.int64, **nkw))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -93,7 +93,7 @@ class _NormBase(Module):
                 state_dict[key] = (
                     self.num_batches_tracked
                     if self.num_batches_tracked is not None
-                    else ember.tensor(0, dtype=ember.int64)
+                    else ember.zeros((), dtype=ember.int64)
                 )
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
