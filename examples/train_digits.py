@@ -14,15 +14,16 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
-import ember as torch  # noqa: E402
-import ember.nn as nn  # noqa: E402
-import ember.nn.functional as F  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from ember.utils.data import DataLoader, TensorDataset  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from tqdm import tqdm  # noqa: E402
+
+import ember as torch  # noqa: E402
+import ember.nn as nn  # noqa: E402
+import ember.nn.functional as F  # noqa: E402
+from ember.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 
 class Net(nn.Module):

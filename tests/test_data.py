@@ -4,9 +4,10 @@ import collections
 import os
 import time
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.utils.data import (
     BatchSampler,
     ConcatDataset,

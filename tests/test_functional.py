@@ -11,10 +11,11 @@ import json
 import math
 from pathlib import Path
 
-import ember
-import ember.nn.functional as F
 import numpy as np
 import pytest
+
+import ember
+import ember.nn.functional as F
 
 CONF = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 

@@ -3,12 +3,13 @@ state_dict layout and round trips, LBFGS, and lr_scheduler sequences."""
 
 import math
 
+import numpy as np
+import pytest
+
 import ember
 import ember.nn as nn
 import ember.optim as optim
 import ember.optim.optimizer as optimizer_mod
-import numpy as np
-import pytest
 from ember.optim import lr_scheduler
 
 A = np.array([0.5, 1.0, 2.0, 3.0])

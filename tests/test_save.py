@@ -4,11 +4,12 @@ import io
 import os
 from collections import OrderedDict
 
+import numpy as np
+import pytest
+
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-import numpy as np
-import pytest
 from ember.serialization import load, save
 
 

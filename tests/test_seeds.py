@@ -11,13 +11,14 @@ no code. torch.hub, torchvision, torchviz and tensorboard are not part of
 ember and are left out.
 """
 
+import numpy as np
+import pytest
+
 import ember as torch
 import ember.nn as nn
 import ember.nn.functional as F  # fix: the seeds use F without importing it
 import ember.nn.init as init
 import ember.optim as optim
-import numpy as np
-import pytest
 from ember.utils.data import DataLoader, TensorDataset
 
 

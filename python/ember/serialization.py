@@ -43,8 +43,9 @@ import types
 import warnings
 import zlib
 
-import ember
 import numpy as np
+
+import ember
 
 __all__ = ["save", "load"]
 

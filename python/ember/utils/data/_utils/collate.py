@@ -8,8 +8,9 @@ namedtuples are collated field by field.
 import collections
 import re
 
-import ember
 import numpy as np
+
+import ember
 
 __all__ = ["default_collate", "default_convert", "collate"]
 

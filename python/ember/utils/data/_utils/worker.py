@@ -11,8 +11,9 @@ import random
 import sys
 import traceback
 
-import ember
 import numpy as np
+
+import ember
 
 _worker_info = None
 
