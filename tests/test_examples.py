@@ -47,7 +47,7 @@ def test_train_digits_demo(tmp_path):
     import ember
 
     ck = ember.load(out / "digits_cnn.pt")
-    assert set(ck) == {"epoch", "model", "optimizer", "test_accuracy"}
+    assert set(ck) == {"epoch", "model", "optimizer", "scheduler", "test_accuracy"}
     model = mod.Net()
     model.load_state_dict(ck["model"])
     assert os.path.exists(out / "digits_cnn.pt")
