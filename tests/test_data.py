@@ -3,6 +3,7 @@
 import collections
 import os
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -91,6 +92,35 @@ class WorkerId(Dataset):
 
 
 Point = collections.namedtuple("Point", ["x", "y"])
+
+INIT_IDS = []
+
+
+# Worker functions live at module level so they also work with the 'spawn' start method.
+def init_fn(worker_id):
+    info = get_worker_info()
+    assert info.id == worker_id and info.num_workers == 2
+    INIT_IDS.append(worker_id)
+
+
+def bad_init(worker_id):
+    raise KeyError("init failed")
+
+
+class BigSamples(Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        x = ember.full((300, 300), float(i))
+        return (x * 2 + 1).sum(0) + x.matmul(x)[0] * 0
+
+
+def warm_thread_pool():
+    a = ember.ones(1 << 18)
+    (a * 2).sum().item()
+    m = ember.ones(300, 300)
+    m.matmul(m).sum().item()
 
 
 def test_tensor_dataset_subset_concat():
@@ -271,18 +301,9 @@ def test_worker_info_init_fn_and_seeds():
     assert [g[1] for g in got] == [0, 1, 0, 1, 0, 1]
     assert got[0][2] != got[1][2]  # different seeds per worker
 
-    ids = []
-
-    def init_fn(worker_id):
-        info = get_worker_info()
-        assert info.id == worker_id and info.num_workers == 2
-        ids.append(worker_id)  # runs in the worker process: ids stays empty here
-
+    INIT_IDS.clear()
     assert len(list(DataLoader(Squares(4), num_workers=2, worker_init_fn=init_fn))) == 4
-    assert ids == []
-
-    def bad_init(worker_id):
-        raise KeyError("init failed")
+    assert INIT_IDS == []  # init_fn ran in the worker processes, not here
 
     with pytest.raises(KeyError, match="init failed"):
         list(DataLoader(Squares(4), num_workers=1, worker_init_fn=bad_init))
@@ -314,3 +335,18 @@ def test_persistent_workers_reuse_processes():
 def test_pin_memory_and_generator_are_accepted():
     dl = DataLoader(Squares(4), batch_size=2, pin_memory=True, shuffle=False)
     assert len(list(dl)) == 2
+
+
+def test_workers_do_not_hang_after_the_parent_used_parallel_kernels():
+    """A thread pool started before fork() does not exist in the child: the loader
+    must notice (or the core must be fork-safe) and still deliver every batch."""
+    warm_thread_pool()
+    start = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        batches = list(DataLoader(BigSamples(), batch_size=4, num_workers=2, timeout=60))
+    assert [b[:, 0].tolist() for b in batches] == [
+        [300.0 * (2 * i + 1) for i in range(k, k + 4)] for k in (0, 4)
+    ]
+    assert all(tuple(b.shape) == (4, 300) for b in batches)
+    assert time.time() - start < 60

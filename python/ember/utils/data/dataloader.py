@@ -9,7 +9,11 @@ wait for any batch, so iteration never hangs.
 
 import itertools
 import multiprocessing
+import os
 import queue
+import signal
+import time
+import warnings
 
 import ember
 
@@ -28,9 +32,61 @@ class _InfiniteConstantSampler(Sampler):
             yield None
 
 
+_FORK_BROKEN = False
+
+
+def _fork_probe(timeout=2.0):
+    """Can a forked child run ember's parallel CPU kernels?
+
+    A thread pool started in the parent does not survive fork(): a child that
+    runs a parallel kernel would wait forever for threads that do not exist.
+    A throwaway child runs one parallel-sized op; if it does not finish in
+    `timeout` seconds it is killed and forking is declared unsafe (for good:
+    the pool never stops once started).
+    """
+    global _FORK_BROKEN
+    if _FORK_BROKEN:
+        return False
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            a = ember.ones(1 << 17)
+            (a + a).sum().item()
+            m = ember.ones(256, 256)
+            m.matmul(m).sum().item()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    _FORK_BROKEN = True
+    return False
+
+
 def _default_mp_context():
+    """fork (like PyTorch on Linux) when ember's kernels work in a forked child, else spawn."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
+    if "fork" in methods:
+        fork_safe = getattr(ember._C, "_fork_safe", None)
+        if (fork_safe is not None and fork_safe()) or _fork_probe():
+            return multiprocessing.get_context("fork")
+        warnings.warn(
+            "ember's CPU thread pool does not survive fork() in this build, so DataLoader "
+            "workers are started with 'spawn': the dataset, collate_fn and worker_init_fn "
+            "must be picklable and scripts need an `if __name__ == '__main__':` guard. "
+            "Pass multiprocessing_context to choose explicitly.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context(methods[0])
 
 
 class DataLoader:
