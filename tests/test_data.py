@@ -350,3 +350,27 @@ def test_workers_do_not_hang_after_the_parent_used_parallel_kernels():
     ]
     assert all(tuple(b.shape) == (4, 300) for b in batches)
     assert time.time() - start < 60
+
+
+def test_generators_make_splits_and_shuffles_reproducible():
+    a = [
+        list(p)
+        for p in random_split(range(10), [0.7, 0.3], generator=ember.Generator().manual_seed(42))
+    ]
+    b = [
+        list(p)
+        for p in random_split(range(10), [0.7, 0.3], generator=ember.Generator().manual_seed(42))
+    ]
+    assert a == b and [len(p) for p in a] == [7, 3]
+
+    def order(seed):
+        g = ember.Generator().manual_seed(seed)
+        return [
+            t[1].tolist() for t in DataLoader(Squares(12), batch_size=4, shuffle=True, generator=g)
+        ]
+
+    ember.manual_seed(0)
+    first = order(7)
+    ember.manual_seed(123)  # the global RNG does not matter when a generator is given
+    assert order(7) == first
+    assert sorted(sum(first, [])) == list(range(12))

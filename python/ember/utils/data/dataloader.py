@@ -270,7 +270,9 @@ class _BaseDataLoaderIter:
         self._sampler_iter = iter(self._index_sampler)
         self._num_yielded = 0
         self._loader = loader
-        self._base_seed = int(ember.randint(0, 2**31 - 1, (1,), dtype=ember.int64).item())
+        # like PyTorch, the workers' base seed comes from the loader's generator (or the global RNG)
+        gen = {} if loader.generator is None else {"generator": loader.generator}
+        self._base_seed = int(ember.randint(0, 2**31 - 1, (1,), dtype=ember.int64, **gen).item())
 
     def __iter__(self):
         return self
