@@ -715,3 +715,69 @@ def test_custom_module_training_converges(device):
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.1 * first
+
+
+def test_padding_upsample_pixelshuffle_distance_modules(device):
+    x = rng(13).standard_normal((2, 8, 3, 4)).astype(np.float32)
+    tx = T(x, device)
+    np.testing.assert_allclose(
+        N(nn.ZeroPad2d((1, 0, 2, 1))(tx)), np.pad(x, ((0, 0), (0, 0), (2, 1), (1, 0)))
+    )
+    np.testing.assert_allclose(
+        N(nn.ConstantPad1d(2, 3.5)(tx[:, :, 0])),
+        np.pad(x[:, :, 0], ((0, 0), (0, 0), (2, 2)), constant_values=3.5),
+    )
+    np.testing.assert_allclose(
+        N(nn.ReflectionPad2d(1)(tx)), np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+    )
+    np.testing.assert_allclose(
+        N(nn.ReplicationPad1d((0, 3))(tx[:, :, 0])),
+        np.pad(x[:, :, 0], ((0, 0), (0, 0), (0, 3)), mode="edge"),
+    )
+    assert repr(nn.ZeroPad2d(1)) == "ZeroPad2d((1, 1, 1, 1))"
+    up = nn.Upsample(scale_factor=2, mode="nearest")
+    assert repr(up) == "Upsample(scale_factor=2.0, mode='nearest')"
+    np.testing.assert_allclose(N(up(tx)), x.repeat(2, 2).repeat(2, 3))
+    ps = nn.PixelShuffle(2)(tx)
+    assert tuple(ps.shape) == (2, 2, 6, 8)
+    ref = x.reshape(2, 2, 2, 2, 3, 4).transpose(0, 1, 4, 2, 5, 3).reshape(2, 2, 6, 8)
+    np.testing.assert_allclose(N(ps), ref)
+    np.testing.assert_allclose(N(nn.PixelUnshuffle(2)(ps)), x)
+    a, b = x.reshape(2, -1), x[::-1].reshape(2, -1)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    np.testing.assert_allclose(
+        N(nn.CosineSimilarity(dim=1)(T(a, device), T(b, device))), cos, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        N(nn.PairwiseDistance()(T(a, device), T(b, device))),
+        np.linalg.norm(a - b + 1e-6, axis=1),
+        rtol=1e-5,
+    )
+    bn3 = nn.BatchNorm3d(2).to(device)
+    y = bn3(T(rng(14).standard_normal((3, 2, 2, 2, 2)), device))
+    np.testing.assert_allclose(N(y).mean((0, 2, 3, 4)), [0, 0], atol=1e-5)
+
+
+def test_transformer_decoder_layer(device):
+    ember.manual_seed(5)
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True).to(
+        device
+    )
+    names = [n for n, _ in layer.named_parameters()]
+    assert names[:4] == [
+        "self_attn.in_proj_weight",
+        "self_attn.in_proj_bias",
+        "self_attn.out_proj.weight",
+        "self_attn.out_proj.bias",
+    ]
+    assert "multihead_attn.in_proj_weight" in names and names[-2:] == ["norm3.weight", "norm3.bias"]
+    tgt = T(rng(15).standard_normal((2, 4, 8)), device)
+    mem = T(rng(16).standard_normal((2, 6, 8)), device)
+    out = layer(tgt, mem, tgt_is_causal=True)
+    sa = layer.self_attn(tgt, tgt, tgt, is_causal=True, need_weights=False)[0]
+    h = layer.norm1(tgt + sa)
+    h = layer.norm2(h + layer.multihead_attn(h, mem, mem, need_weights=False)[0])
+    ref = layer.norm3(h + layer.linear2(F.relu(layer.linear1(h))))
+    np.testing.assert_allclose(N(out), N(ref), rtol=1e-5, atol=1e-5)
+    dec = nn.TransformerDecoder(layer, 2, norm=nn.LayerNorm(8)).to(device)
+    assert tuple(dec(tgt, mem).shape) == (2, 4, 8)

@@ -474,3 +474,21 @@ def test_scheduler_requires_initial_lr_when_resuming():
         KeyError, match="param 'initial_lr' is not specified in param_groups\\[0\\]"
     ):
         lr_scheduler.StepLR(_opt(), 2, last_epoch=3)
+
+
+def test_cosine_warm_restarts_and_chained():
+    o = _opt(1.0)
+    s = lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2)
+    lrs = _run(s, o, 5)
+    np.testing.assert_allclose(
+        lrs,
+        [1.0, 0.75, 0.25, 1.0, (1 + math.cos(math.pi / 6)) / 2, (1 + math.cos(math.pi / 3)) / 2],
+        rtol=1e-12,
+    )
+    o = _opt(1.0)
+    s = lr_scheduler.ChainedScheduler(
+        [lr_scheduler.ExponentialLR(o, 0.5), lr_scheduler.StepLR(o, 2, 0.1)]
+    )
+    np.testing.assert_allclose(_run(s, o, 3), [1.0, 0.5, 0.025, 0.0125])
+    sd = s.state_dict()
+    assert len(sd["_schedulers"]) == 2 and "optimizer" not in sd

@@ -24,6 +24,7 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
     "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "pad", "interpolate", "upsample",
+    "pixel_shuffle", "pixel_unshuffle",
     # normalisation
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "normalize",
     "local_response_norm",
@@ -1500,3 +1501,28 @@ def cosine_embedding_loss(
     neg = (cos - margin).clamp(min=0)
     loss = ember.where(target == 1, pos, ember.where(target == -1, neg, cos * 0))
     return _reduce(loss, reduction)
+
+
+def pixel_shuffle(input, upscale_factor):
+    r = int(upscale_factor)
+    *lead, c, h, w = _shape(input)
+    if c % (r * r) != 0:
+        raise RuntimeError(
+            f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
+            f"square of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    oc = c // (r * r)
+    x = input.reshape(-1, oc, r, r, h, w).permute(0, 1, 4, 2, 5, 3)
+    return x.reshape(tuple(lead) + (oc, h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    r = int(downscale_factor)
+    *lead, c, h, w = _shape(input)
+    if h % r != 0 or w % r != 0:
+        raise RuntimeError(
+            f"pixel_unshuffle expects height and width to be divisible by downscale_factor, "
+            f"but got {h}x{w} and {r}"
+        )
+    x = input.reshape(-1, c, h // r, r, w // r, r).permute(0, 1, 3, 5, 2, 4)
+    return x.reshape(tuple(lead) + (c * r * r, h // r, w // r))
