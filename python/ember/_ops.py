@@ -73,14 +73,16 @@ def _check_ragged(data, depth=0):
 
 
 def _from_numpy_array(arr, dtype):
-    arr = np.ascontiguousarray(arr)
+    arr = np.asarray(arr)
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")
     if dtype is not None and dtype.name == "bfloat16":
         t = _C._from_bytes(
             np.ascontiguousarray(arr.astype(np.float32)).tobytes(), list(arr.shape), _dtype.float32
         )
         return t.to(dtype)
     if dtype is not None:
-        arr = np.ascontiguousarray(arr.astype(_dtype.to_numpy_dtype(dtype), copy=False))
+        arr = arr.astype(_dtype.to_numpy_dtype(dtype), order="C", copy=False)
     dt = dtype or _dtype.from_numpy_dtype(arr.dtype)
     return _C._from_bytes(arr.tobytes(), list(arr.shape), dt)
 

@@ -210,7 +210,7 @@ fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Res
         Trunc => m!(x => x.trunc()),
         Frac => m!(x => x - x.trunc()),
         Sign => {
-            m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { x * T::zero_v() })
+            m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { T::zero_v() })
         }
         Reciprocal => m!(x => x.recip()),
         Square => m!(x => x * x),
@@ -1121,33 +1121,6 @@ impl Tensor {
             },
         ))
     }
-
-    /// clamp with tensor bounds: min(max(x, lo), hi) with PyTorch's gradient routing.
-    pub fn clamp_t(&self, min: Option<&Tensor>, max: Option<&Tensor>) -> Result<Tensor> {
-        let mut y = self.clone();
-        if let Some(lo) = min {
-            y = clamp_bound(&y, lo, true)?;
-        }
-        if let Some(hi) = max {
-            y = clamp_bound(&y, hi, false)?;
-        }
-        if min.is_none() && max.is_none() {
-            bail!("torch.clamp: At least one of 'min' or 'max' must not be None");
-        }
-        Ok(y)
-    }
-}
-
-fn clamp_bound(x: &Tensor, b: &Tensor, lower: bool) -> Result<Tensor> {
-    // x where x is inside the bound (or NaN), else the bound.
-    let inside = if lower {
-        x.binary(b, Binary::Ge)?
-    } else {
-        x.binary(b, Binary::Le)?
-    };
-    let nan = x.binary(x, Binary::Ne)?;
-    let keep = inside.binary(&nan, Binary::LogicalOr)?;
-    Tensor::where_(&keep, x, b)
 }
 
 fn mismatch(a: &[usize], b: &[usize]) -> (usize, usize, usize) {

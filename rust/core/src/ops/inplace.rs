@@ -99,18 +99,27 @@ impl Tensor {
         }
         let dt = self.dtype();
         let shape = self.shape().to_vec();
-        self.apply_inplace("copy_", |_| {
+        self.apply_inplace("copy_", |old| {
             let s = if src.dtype() != dt {
                 src.to_dtype(dt)?
             } else {
                 src.clone()
             };
             let s = s.expand(&shape)?;
-            if crate::autograd::any_requires_grad(&[&s]) {
-                s.clone_t()
-            } else {
-                Ok(s)
+            let out = s.clone_data()?;
+            if crate::autograd::any_requires_grad(&[old, &s]) {
+                crate::autograd::record(
+                    "CopyBackwards",
+                    &[&out],
+                    &[old, &s],
+                    vec![],
+                    |c: &crate::autograd::BackCtx| {
+                        let g = c.grad(0)?;
+                        Ok(vec![Some(g.zeros_like()?), Some(g.clone())])
+                    },
+                );
             }
+            Ok(out)
         })
     }
 }

@@ -485,11 +485,6 @@ impl Tensor {
         ))
     }
 
-    pub fn std_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var_dims(dims, correction, keepdim)?
-            .unary(crate::ops::Unary::Sqrt)
-    }
-
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         let x = if self.dtype().is_float() {
             self.clone()
@@ -666,6 +661,11 @@ impl Tensor {
                     )]);
                 }
                 let (xs, y) = (&c.saved[0], &c.saved[1]);
+                if !crate::autograd::grad_enabled() {
+                    return Ok(vec![Some(crate::ops::extra::cumprod_backward_exact(
+                        xs, g, d,
+                    )?)]);
+                }
                 // For inputs without zeros: sum_{k>=i} g_k y_k / x_i.
                 let r = g
                     .mul(y)?
