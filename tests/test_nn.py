@@ -781,3 +781,60 @@ def test_transformer_decoder_layer(device):
     np.testing.assert_allclose(N(out), N(ref), rtol=1e-5, atol=1e-5)
     dec = nn.TransformerDecoder(layer, 2, norm=nn.LayerNorm(8)).to(device)
     assert tuple(dec(tgt, mem).shape) == (2, 4, 8)
+
+
+def test_pad_pack_sequences():
+    from ember.nn.utils.rnn import (
+        pack_padded_sequence,
+        pack_sequence,
+        pad_packed_sequence,
+        pad_sequence,
+        unpack_sequence,
+    )
+
+    seqs = [ember.tensor([1.0, 2.0, 3.0]), ember.tensor([4.0, 5.0]), ember.tensor([6.0])]
+    padded = pad_sequence(seqs, batch_first=True, padding_value=-1.0)
+    assert padded.tolist() == [[1, 2, 3], [4, 5, -1], [6, -1, -1]]
+    assert tuple(pad_sequence(seqs).shape) == (3, 3)
+    assert pad_sequence(seqs, batch_first=True, padding_side="left").tolist()[2] == [0, 0, 6]
+    packed = pack_padded_sequence(padded, [3, 2, 1], batch_first=True)
+    assert packed.data.tolist() == [1, 4, 6, 2, 5, 3] and packed.batch_sizes.tolist() == [3, 2, 1]
+    with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):
+        pack_padded_sequence(padded, [1, 3, 2], batch_first=True)
+    shuffled = padded[ember.tensor([2, 0, 1])]
+    packed2 = pack_padded_sequence(
+        shuffled, ember.tensor([1, 3, 2]), batch_first=True, enforce_sorted=False
+    )
+    assert packed2.sorted_indices.tolist() == [1, 2, 0] and packed2.unsorted_indices.tolist() == [
+        2,
+        0,
+        1,
+    ]
+    out, lengths = pad_packed_sequence(packed2, batch_first=True, total_length=4)
+    assert lengths.tolist() == [1, 3, 2]
+    assert out.tolist() == [[6, 0, 0, 0], [1, 2, 3, 0], [4, 5, 0, 0]]
+    back = unpack_sequence(pack_sequence([seqs[1], seqs[0]], enforce_sorted=False))
+    assert [b.tolist() for b in back] == [[4, 5], [1, 2, 3]]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_rnn_on_packed_sequences_matches_per_sequence_runs(kind, device):
+    from ember.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    ember.manual_seed(6)
+    rnn = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True, batch_first=True).to(device)
+    lengths = [2, 5, 3]
+    x = T(rng(17).standard_normal((3, 5, 3)), device)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out_p, hid = rnn(packed)
+    out, out_len = pad_packed_sequence(out_p, batch_first=True)
+    assert out_len.tolist() == lengths and tuple(out.shape) == (3, 5, 8)
+    h_n = hid[0] if kind == "LSTM" else hid
+    for b, n in enumerate(lengths):
+        ob, hb = rnn(x[b : b + 1, :n])
+        hb = hb[0] if kind == "LSTM" else hb
+        np.testing.assert_allclose(N(out)[b, :n], N(ob)[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(N(out)[b, n:], 0)
+        np.testing.assert_allclose(N(h_n)[:, b], N(hb)[:, 0], rtol=1e-4, atol=1e-5)
+    out_p.data.sum().backward()
+    assert all(p.grad is not None for p in rnn.parameters())
