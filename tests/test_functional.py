@@ -741,3 +741,27 @@ def test_composed_gradients_finite_difference():
                 - float(N(fn(ember.tensor(xm, dtype=ember.float64))))
             ) / (2 * eps)
         np.testing.assert_allclose(N(x.grad), fd, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_unfold_matches_numpy_and_fold_is_its_adjoint(device):
+    r = rng(21)
+    x = r.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    geo = dict(kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
+    cols = F.unfold(T(x, device), **geo)
+    # unfold == conv2d with one-hot kernels: row (c, i, j) picks channel c at offset (i, j)
+    eye = np.zeros((3 * 6, 3, 3, 2), dtype=np.float32)
+    for c in range(3):
+        for i in range(3):
+            for j in range(2):
+                eye[c * 6 + i * 2 + j, c, i, j] = 1
+    ref = np_conv2d(x, eye, None, (2, 1), (1, 1), (1, 2), 1)
+    assert tuple(cols.shape) == (2, 18, ref.shape[2] * ref.shape[3])
+    np.testing.assert_allclose(N(cols), ref.reshape(2, 18, -1), rtol=1e-6)
+    y = r.standard_normal(tuple(cols.shape)).astype(np.float32)
+    folded = F.fold(T(y, device), (6, 5), **geo)
+    assert tuple(folded.shape) == (2, 3, 6, 5)
+    # <unfold(x), y> == <x, fold(y)>
+    np.testing.assert_allclose((N(cols) * y).sum(), (x * N(folded)).sum(), rtol=1e-4)
+    ones = F.fold(F.unfold(T(np.ones((1, 1, 4, 4)), device), 2, stride=2), (4, 4), 2, stride=2)
+    np.testing.assert_array_equal(N(ones), np.ones((1, 1, 4, 4)))
+    assert tuple(ember.nn.Unfold(2)(T(x, device)).shape) == (2, 12, 20)
