@@ -109,7 +109,10 @@ def _to_array(data):
             raise ValueError(
                 f"tensor(): could not build a tensor from ragged nested sequences: {e}"
             ) from None
-        if arr.dtype == object:
+        if arr.dtype == object or (arr.dtype == np.uint64 and not has_tensor):
+            if builtins.all(isinstance(x, int) for x in arr.reshape(-1).tolist()):
+                # Python ints outside int64 (numpy gives uint64 or object for them)
+                raise RuntimeError("Overflow when unpacking long")
             raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} elements")
         if arr.dtype.kind in "US":
             raise TypeError("new(): invalid data type 'str'")
@@ -117,6 +120,8 @@ def _to_array(data):
     if isinstance(data, builtins.bool):
         return np.array(data), _dtype.bool
     if isinstance(data, int):
+        if not -(2**63) <= data < 2**63:
+            raise RuntimeError("Overflow when unpacking long")
         return np.array(data, dtype=np.int64), _dtype.int64
     if isinstance(data, float):
         return np.array(data, dtype=np.float64), _dtype.get_default_dtype()

@@ -302,6 +302,7 @@ def contiguous(self, memory_format=None):
 
 
 _method("contiguous", contiguous)
+_method("broadcast_to", lambda self, size: self.expand(size))
 _method("view_as", lambda self, other: self.view(other.shape))
 _method("reshape_as", lambda self, other: self.reshape(other.shape))
 _method("expand_as", lambda self, other: self.expand(other.shape))
