@@ -116,6 +116,8 @@ def interpolate(
     recompute_scale_factor=None,
     antialias=False,
 ):
+    if antialias:
+        raise NotImplementedError("ember: interpolate(antialias=True) is not supported yet")
     nd = input.dim() - 2
     if nd < 1:
         raise ValueError(f"interpolate expects a batched input with 3 to 5 dims, got {input.dim()}")
