@@ -1,5 +1,7 @@
 //! ember._C: PyO3 bindings of ember-core.
 #![allow(non_snake_case)]
+// pyfunctions mirror PyTorch signatures, which can be long.
+#![allow(clippy::too_many_arguments)]
 
 use pyo3::prelude::*;
 

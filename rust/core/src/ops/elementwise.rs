@@ -192,7 +192,7 @@ fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Res
         Atanh => m!(x => x.atanh()),
         Sigmoid => m!(x => sigmoid_t(x)),
         LogSigmoid => m!(x => -softplus_t(-x)),
-        Relu => m!(x => if x > T::zero_v() { x } else if x.is_nan() { x } else { T::zero_v() }),
+        Relu => m!(x => if x > T::zero_v() || x.is_nan() { x } else { T::zero_v() }),
         Relu6 => m!(x => if x.is_nan() { x } else { x.max(T::zero_v()).min(f(6.0)) }),
         Gelu => m!(x => x * f(0.5) * (T::one_v() + erf_t(x * f(std::f64::consts::FRAC_1_SQRT_2)))),
         GeluTanh => {
@@ -1284,18 +1284,11 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             _ => None,
         };
         Ok(vec![ga, gb])
-    })
-    .pipe_ok()
+    });
+    Ok(())
+
 }
 
-trait PipeOk {
-    fn pipe_ok(self) -> Result<()>;
-}
-impl PipeOk for () {
-    fn pipe_ok(self) -> Result<()> {
-        Ok(())
-    }
-}
 
 /// Cast between element types without going through tensors (used by other ops).
 pub fn cast_scalar<T: Element, U: Element>(x: T) -> U {

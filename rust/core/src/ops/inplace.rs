@@ -9,7 +9,9 @@ use crate::tensor::Tensor;
 
 fn can_cast(from: DType, to: DType) -> bool {
     // PyTorch: no float -> integral, no non-bool -> bool in in-place results.
-    !(from.is_float() && !to.is_float()) && !(from != DType::Bool && to == DType::Bool)
+    let float_to_int = from.is_float() && !to.is_float();
+    let to_bool = from != DType::Bool && to == DType::Bool;
+    !float_to_int && !to_bool
 }
 
 impl Tensor {
@@ -40,9 +42,9 @@ impl Tensor {
                 cap(self.dtype())
             );
         }
-        if result.shape() != self.shape() {
-            if crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
-                != Some(self.shape())
+        if result.shape() != self.shape()
+            && crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref() != Some(self.shape())
+        {
             {
                 bail!(
                     "output with shape {:?} doesn't match the broadcast shape {:?}",

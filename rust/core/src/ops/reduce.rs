@@ -425,7 +425,6 @@ impl Tensor {
     }
 
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool, is_max: bool) -> Result<Tensor> {
-        let _g = crate::autograd::no_grad(|| ());
         match dim {
             Some(d) => Ok(crate::autograd::no_grad(|| self.max_dim(d, keepdim, is_max))?.1),
             None => {
@@ -565,11 +564,6 @@ impl Tensor {
             vec![],
             |c: &BackCtx| Ok(vec![Some(c.grad(0)?.zeros_like()?)]),
         ))
-        .map(|t| if t.requires_grad() { t } else { t })
-        .and_then(|t| {
-            let _ = &t;
-            Ok(t)
-        })
     }
 
     pub fn all_any(&self, dims: &[i64], keepdim: bool, all: bool) -> Result<Tensor> {

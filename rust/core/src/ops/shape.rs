@@ -556,7 +556,7 @@ impl Tensor {
         let n = self.shape()[d];
         let size = n.div_ceil(chunks).max(if n == 0 { 0 } else { 1 });
         if size == 0 {
-            return Ok(vec![self.alias_with_grad(); 1.max(chunks.min(1))]);
+            return Ok(vec![self.alias_with_grad()]);
         }
         self.split(size, d as i64)
     }
