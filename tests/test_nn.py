@@ -838,3 +838,17 @@ def test_rnn_on_packed_sequences_matches_per_sequence_runs(kind, device):
         np.testing.assert_allclose(N(h_n)[:, b], N(hb)[:, 0], rtol=1e-4, atol=1e-5)
     out_p.data.sum().backward()
     assert all(p.grad is not None for p in rnn.parameters())
+
+
+def test_init_generator_makes_init_reproducible():
+    def draw(seed):
+        t = ember.empty(5, 4)
+        init.kaiming_uniform_(t, a=math.sqrt(5), generator=ember.Generator().manual_seed(seed))
+        return N(t)
+
+    np.testing.assert_array_equal(draw(3), draw(3))
+    assert not np.array_equal(draw(3), draw(4))
+    ember.manual_seed(0)
+    a = N(nn.Linear(4, 5).weight)
+    ember.manual_seed(0)
+    np.testing.assert_array_equal(a, N(nn.Linear(4, 5).weight))
