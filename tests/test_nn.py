@@ -852,3 +852,40 @@ def test_init_generator_makes_init_reproducible():
     a = N(nn.Linear(4, 5).weight)
     ember.manual_seed(0)
     np.testing.assert_array_equal(a, N(nn.Linear(4, 5).weight))
+
+
+def test_full_backward_hooks():
+    lin = nn.Linear(3, 2)
+    seen = []
+
+    def hook(mod, grad_input, grad_output):
+        seen.append(
+            (mod, [None if g is None else N(g) for g in grad_input], [N(g) for g in grad_output])
+        )
+        return (grad_input[0] * 2,)
+
+    def pre(mod, grad_output):
+        seen.append("pre")
+        return None
+
+    h = lin.register_full_backward_hook(hook)
+    lin.register_full_backward_pre_hook(pre)
+    x = ember.ones(4, 3, requires_grad=True)
+    out = lin(x)
+    (out * 3).sum().backward()
+    assert seen[0] == "pre"
+    mod, gin, gout = seen[1]
+    assert mod is lin
+    np.testing.assert_allclose(gout[0], np.full((4, 2), 3.0))
+    np.testing.assert_allclose(gin[0], np.full((4, 2), 3.0) @ N(lin.weight), rtol=1e-6)
+    np.testing.assert_allclose(N(x.grad), 2 * gin[0], rtol=1e-6)  # the hook's replacement is used
+    np.testing.assert_allclose(N(lin.weight.grad), np.full((2, 3), 12.0), rtol=1e-6)
+    h.remove()
+    seen.clear()
+    lin(ember.ones(1, 3)).sum().backward()  # input without grad: hooks still see grad_output
+    assert seen == ["pre"]
+    lin2 = nn.Linear(3, 2)
+    calls = []
+    lin2.register_full_backward_hook(lambda m, gi, go: calls.append(gi))
+    lin2(ember.ones(1, 3)).sum().backward()
+    assert calls == [(None,)]

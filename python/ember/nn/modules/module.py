@@ -435,12 +435,31 @@ class Module:
         return handle
 
     def register_full_backward_hook(self, hook, prepend=False):
-        raise NotImplementedError(
-            "ember: Module.register_full_backward_hook is not supported yet; "
-            "use Tensor.register_hook on the module output instead"
-        )
+        """hook(module, grad_input, grad_output) -> new grad_input or None, once the
+        gradients with respect to the module's positional tensor inputs are computed."""
+        d = self.__dict__.setdefault("_backward_hooks", OrderedDict())
+        handle = RemovableHandle(d)
+        d[handle.id] = hook
+        if prepend:
+            d.move_to_end(handle.id, last=False)
+        return handle
 
-    register_backward_hook = register_full_backward_hook
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> new grad_output or None, before grad_input is computed."""
+        d = self.__dict__.setdefault("_backward_pre_hooks", OrderedDict())
+        handle = RemovableHandle(d)
+        d[handle.id] = hook
+        if prepend:
+            d.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook):
+        warnings.warn(
+            "ember implements register_backward_hook as register_full_backward_hook "
+            "(PyTorch's non-full hook is deprecated)",
+            stacklevel=2,
+        )
+        return self.register_full_backward_hook(hook)
 
     def register_state_dict_pre_hook(self, hook):
         handle = RemovableHandle(self._state_dict_pre_hooks)
@@ -454,13 +473,20 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         forward_call = self.forward
+        d = self.__dict__
+        backward_hooks = bool(d.get("_backward_hooks")) or bool(d.get("_backward_pre_hooks"))
         if not (
             self._forward_hooks
             or self._forward_pre_hooks
             or _global_forward_hooks
             or _global_forward_pre_hooks
+            or backward_hooks
         ):
             return forward_call(*args, **kwargs)
+        bw_state = None
+        if backward_hooks and ember.is_grad_enabled():
+            bw_state = _BackwardHookState(self, len(args))
+            args = bw_state.hook_inputs(args)
 
         for hook_id, hook in itertools.chain(
             _global_forward_pre_hooks.items(), self._forward_pre_hooks.items()
@@ -492,6 +518,8 @@ class Module:
                 hook_result = hook(self, args, result)
             if hook_result is not None:
                 result = hook_result
+        if bw_state is not None:
+            result = bw_state.hook_outputs(result)
         return result
 
     __call__ = _call_impl
@@ -818,6 +846,87 @@ class Module:
 
     def compile(self, *args, **kwargs):
         return None
+
+
+class _BackwardHookState:
+    """Routes one forward call's gradients through the module's full backward hooks."""
+
+    def __init__(self, module, n_args):
+        self.module = module
+        self.n_args = n_args
+        self.input_positions = []
+        self.grad_output = None
+
+    def hook_inputs(self, args):
+        self.input_positions = [i for i, a in enumerate(args) if _is_tensor(a) and a.requires_grad]
+        if not self.input_positions:
+            return args
+        hooked = _InputHookFn.apply(self, *(args[i] for i in self.input_positions))
+        args = list(args)
+        for i, t in zip(self.input_positions, hooked):
+            args[i] = t
+        return tuple(args)
+
+    def hook_outputs(self, result):
+        single = _is_tensor(result)
+        outs = [result] if single else list(result) if isinstance(result, (tuple, list)) else []
+        pos = [i for i, o in enumerate(outs) if _is_tensor(o) and o.requires_grad]
+        if not pos:
+            return result
+        hooked = _OutputHookFn.apply(self, *(outs[i] for i in pos))
+        for i, t in zip(pos, hooked):
+            outs[i] = t
+        if single:
+            return outs[0]
+        if isinstance(result, tuple):
+            return type(result)(*outs) if hasattr(result, "_fields") else tuple(outs)
+        return outs
+
+    def call_hooks(self, grad_input):
+        replaced = None
+        for hook in self.module.__dict__.get("_backward_hooks", {}).values():
+            r = hook(self.module, grad_input if replaced is None else replaced, self.grad_output)
+            if r is not None:
+                replaced = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+        return replaced
+
+
+if hasattr(ember, "autograd") and hasattr(ember.autograd, "Function"):
+
+    class _OutputHookFn(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, state, *outs):
+            ctx.state = state
+            return tuple(o.clone() for o in outs)
+
+        @staticmethod
+        def backward(ctx, *grads):
+            st = ctx.state
+            for hook in st.module.__dict__.get("_backward_pre_hooks", {}).values():
+                r = hook(st.module, grads)
+                if r is not None:
+                    grads = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+            st.grad_output = tuple(grads)
+            if not st.input_positions:  # no input needs a gradient: PyTorch calls the hooks now
+                st.call_hooks((None,) * st.n_args)
+            return (None,) + tuple(grads)
+
+    class _InputHookFn(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, state, *ins):
+            ctx.state = state
+            return tuple(i.clone() for i in ins)
+
+        @staticmethod
+        def backward(ctx, *grads):
+            st = ctx.state
+            full = [None] * st.n_args
+            for pos, g in zip(st.input_positions, grads):
+                full[pos] = g
+            replaced = st.call_hooks(tuple(full))
+            if replaced is not None:
+                grads = tuple(replaced[pos] for pos in st.input_positions)
+            return (None,) + tuple(grads)
 
 
 def _fmt_size(shape):
