@@ -492,3 +492,14 @@ def test_cosine_warm_restarts_and_chained():
     np.testing.assert_allclose(_run(s, o, 3), [1.0, 0.5, 0.025, 0.0125])
     sd = s.state_dict()
     assert len(sd["_schedulers"]) == 2 and "optimizer" not in sd
+
+
+def test_sequential_lr_switches_at_milestone():
+    o = _opt(1.0)
+    warm = lr_scheduler.ConstantLR(o, factor=0.1, total_iters=2)
+    decay = lr_scheduler.ExponentialLR(o, gamma=0.9)
+    s = lr_scheduler.SequentialLR(o, schedulers=[warm, decay], milestones=[2])
+    # the second scheduler starts from its epoch 0 (the base lr) at the milestone
+    np.testing.assert_allclose(_run(s, o, 4), [0.1, 0.1, 1.0, 0.9, 0.81])
+    sd = s.state_dict()
+    assert len(sd["_schedulers"]) == 2 and sd["last_epoch"] == 4

@@ -65,6 +65,17 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self, epoch=None):
+        if epoch is not None:
+            warnings.warn(
+                "The epoch parameter in `scheduler.step()` was not necessary and is being "
+                "deprecated where possible. Please use `scheduler.step()` to step the "
+                "scheduler.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch=None):
         self._step_count += 1
         self._get_lr_called_within_step = True
         try:
@@ -72,13 +83,6 @@ class LRScheduler:
                 self.last_epoch += 1
                 values = self.get_lr()
             else:
-                warnings.warn(
-                    "The epoch parameter in `scheduler.step()` was not necessary and is being "
-                    "deprecated where possible. Please use `scheduler.step()` to step the "
-                    "scheduler.",
-                    UserWarning,
-                    stacklevel=2,
-                )
                 self.last_epoch = epoch
                 if hasattr(self, "_get_closed_form_lr"):
                     values = self._get_closed_form_lr()
@@ -374,7 +378,7 @@ class SequentialLR(LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            scheduler.step(0)
+            scheduler._update_lr(0)  # the next scheduler starts at its epoch 0
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
