@@ -503,3 +503,34 @@ def test_sequential_lr_switches_at_milestone():
     np.testing.assert_allclose(_run(s, o, 4), [0.1, 0.1, 1.0, 0.9, 0.81])
     sd = s.state_dict()
     assert len(sd["_schedulers"]) == 2 and sd["last_epoch"] == 4
+
+
+class PlainSGD(optim.Optimizer):
+    """A user-defined optimizer written the PyTorch way."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+    @ember.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                state["steps"] = state.get("steps", 0) + 1
+                p.add_(p.grad, alpha=-group["lr"])
+
+
+def test_user_defined_optimizer_subclass():
+    p = nn.Parameter(ember.tensor([1.0, -2.0]))
+    opt = PlainSGD([p], lr=0.5)
+    seen = []
+    opt.register_step_post_hook(lambda o, a, k: seen.append(1))
+    for _ in range(2):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), [0.0, 0.0], atol=1e-7)
+    assert opt.state[p]["steps"] == 2 and seen == [1, 1]
+    assert opt.state_dict()["state"] == {0: {"steps": 2}}
