@@ -597,12 +597,16 @@ def test_transformer_encoder_layer(device):
     pre = nn.TransformerEncoderLayer(
         8, 2, 16, 0.0, activation="gelu", batch_first=True, norm_first=True
     ).to(device)
-    causal = pre(x, is_causal=True, src_mask=None)
+    mask = nn.Transformer.generate_square_subsequent_mask(5, device=device)
+    assert N(mask).tolist()[1] == [0.0, 0.0, float("-inf"), float("-inf"), float("-inf")]
+    causal = pre(x, src_mask=mask, is_causal=True)
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        pre(x, is_causal=True)
     # with a causal mask the first position only sees itself: changing later tokens leaves it
     x2 = x.clone()
     x2[:, 1:] = 0.0
     np.testing.assert_allclose(
-        N(pre(x2, is_causal=True))[:, 0], N(causal)[:, 0], rtol=1e-5, atol=1e-5
+        N(pre(x2, src_mask=mask, is_causal=True))[:, 0], N(causal)[:, 0], rtol=1e-5, atol=1e-5
     )
     enc = nn.TransformerEncoder(layer, 2).to(device)
     assert tuple(enc(x).shape) == (2, 5, 8)
@@ -773,8 +777,9 @@ def test_transformer_decoder_layer(device):
     assert "multihead_attn.in_proj_weight" in names and names[-2:] == ["norm3.weight", "norm3.bias"]
     tgt = T(rng(15).standard_normal((2, 4, 8)), device)
     mem = T(rng(16).standard_normal((2, 6, 8)), device)
-    out = layer(tgt, mem, tgt_is_causal=True)
-    sa = layer.self_attn(tgt, tgt, tgt, is_causal=True, need_weights=False)[0]
+    tmask = nn.Transformer.generate_square_subsequent_mask(4, device=device)
+    out = layer(tgt, mem, tgt_mask=tmask, tgt_is_causal=True)
+    sa = layer.self_attn(tgt, tgt, tgt, attn_mask=tmask, need_weights=False)[0]
     h = layer.norm1(tgt + sa)
     h = layer.norm2(h + layer.multihead_attn(h, mem, mem, need_weights=False)[0])
     ref = layer.norm3(h + layer.linear2(F.relu(layer.linear1(h))))
@@ -889,3 +894,24 @@ def test_full_backward_hooks():
     lin2.register_full_backward_hook(lambda m, gi, go: calls.append(gi))
     lin2(ember.ones(1, 3)).sum().backward()
     assert calls == [(None,)]
+
+
+def test_full_transformer(device):
+    ember.manual_seed(7)
+    model = nn.Transformer(
+        d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16,
+        dropout=0.0, batch_first=True,
+    ).to(device)  # fmt: skip
+    names = [n for n, _ in model.named_parameters()]
+    assert names[0] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert (
+        "decoder.layers.0.multihead_attn.in_proj_weight" in names
+        and names[-1] == "decoder.norm.bias"
+    )
+    src = T(rng(18).standard_normal((2, 5, 8)), device)
+    tgt = T(rng(19).standard_normal((2, 3, 8)), device)
+    mask = model.generate_square_subsequent_mask(3, device=device)
+    out = model(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+    assert tuple(out.shape) == (2, 3, 8)
+    ref = model.decoder(tgt, model.encoder(src), tgt_mask=mask)
+    np.testing.assert_allclose(N(out), N(ref), rtol=1e-5, atol=1e-5)
