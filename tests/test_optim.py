@@ -534,3 +534,19 @@ def test_user_defined_optimizer_subclass():
     np.testing.assert_allclose(p.detach().numpy(), [0.0, 0.0], atol=1e-7)
     assert opt.state[p]["steps"] == 2 and seen == [1, 1]
     assert opt.state_dict()["state"] == {0: {"steps": 2}}
+
+
+def test_cyclic_lr_triangular_modes():
+    o = _opt(1.0)
+    s = lr_scheduler.CyclicLR(o, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    np.testing.assert_allclose(_run(s, o, 6), [0.1, 0.55, 1.0, 0.55, 0.1, 0.55, 1.0])
+    assert abs(o.param_groups[0]["momentum"] - 0.8) < 1e-12  # momentum cycles inversely
+    o = _opt(1.0)
+    s = lr_scheduler.CyclicLR(
+        o, base_lr=0.1, max_lr=1.0, step_size_up=1, mode="triangular2", cycle_momentum=False
+    )
+    np.testing.assert_allclose(_run(s, o, 4), [0.1, 1.0, 0.1, 0.55, 0.1])
+    o = _opt(1.0, "adam")
+    lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    assert o.param_groups[0]["betas"][0] == 0.9
+    assert "_scale_fn_custom" not in lr_scheduler.CyclicLR(_opt(), 0.1, 1.0).state_dict()
