@@ -13,6 +13,7 @@ mod tensor;
 
 #[pymodule]
 fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    ember_core::cpu::init_process();
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;

@@ -80,7 +80,7 @@ fn reduce_chunks<T: CpuElement, U: Send + Sync + Clone>(
             let v = f(&[]);
             return vec![v; outer];
         }
-        if outer * inner >= cpu::PAR_THRESHOLD && outer > 1 {
+        if cpu::use_par(outer * inner) && outer > 1 {
             s.par_chunks(inner).map(&f).collect()
         } else {
             s.chunks(inner).map(&f).collect()
@@ -701,7 +701,7 @@ impl Tensor {
                 let s = &T::slice(dd)[off..off + xc.numel()];
                 if stride == 1 {
                     let work = |(o, i): (&mut [T], &[T])| softmax_line(i, o, log);
-                    if xc.numel() >= cpu::PAR_THRESHOLD {
+                    if cpu::use_par(xc.numel()) {
                         out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
                     } else {
                         out.chunks_mut(len.max(1)).zip(s.chunks(len.max(1))).for_each(work);
