@@ -765,3 +765,53 @@ def test_unfold_matches_numpy_and_fold_is_its_adjoint(device):
     ones = F.fold(F.unfold(T(np.ones((1, 1, 4, 4)), device), 2, stride=2), (4, 4), 2, stride=2)
     np.testing.assert_array_equal(N(ones), np.ones((1, 1, 4, 4)))
     assert tuple(ember.nn.Unfold(2)(T(x, device)).shape) == (2, 12, 20)
+
+
+def test_composed_fallback_kernels_match_numpy(device):
+    """The stand-ins used when ember._C lacks a conv/pool kernel follow the same contract
+    (and, where the Rust kernel exists, agree with it)."""
+    from ember.nn._functional import _kernels
+
+    fb = _kernels._FALLBACKS
+    r = rng(22)
+    x = r.standard_normal((2, 4, 7, 6)).astype(np.float32)
+    w = r.standard_normal((6, 2, 3, 3)).astype(np.float32)
+    b = r.standard_normal(6).astype(np.float32)
+    conv_args = ((2, 1), (1, 2), (1, 2), 2)
+    got = fb["conv2d"](T(x, device), T(w, device), T(b, device), *conv_args)
+    np.testing.assert_allclose(N(got), np_conv2d(x, w, b, *conv_args), rtol=1e-4, atol=1e-4)
+    wt = r.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    ct_args = ((2, 2), (1, 0), (1, 1), 2, (1, 2))
+    got = fb["conv_transpose2d"](T(x, device), T(wt, device), None, *ct_args)
+    np.testing.assert_allclose(
+        N(got), np_conv_transpose2d(x, wt, None, *ct_args), rtol=1e-4, atol=1e-4
+    )
+    out, idx = fb["max_pool2d"](T(x, device), (3, 2), (2, 2), (1, 1), (1, 1), True)
+    np.testing.assert_allclose(N(out), np_pool(x, (3, 2), (2, 2), (1, 1), "max", True), rtol=1e-6)
+    flat = x.reshape(2, 4, -1)
+    np.testing.assert_allclose(
+        np.take_along_axis(flat, N(idx).reshape(2, 4, -1), 2), N(out).reshape(2, 4, -1)
+    )
+    got = fb["avg_pool2d"](T(x, device), (3, 3), (2, 2), (1, 1), True, False, None)
+    np.testing.assert_allclose(
+        N(got), np_pool(x, (3, 3), (2, 2), (1, 1), "avg", True, False), rtol=1e-5, atol=1e-6
+    )
+    got = fb["adaptive_avg_pool2d"](T(x, device), (3, 4))
+    assert tuple(got.shape) == (2, 4, 3, 4)
+    out, idx = fb["adaptive_max_pool2d"](T(x, device), (2, 3))
+    np.testing.assert_allclose(
+        np.take_along_axis(flat, N(idx).reshape(2, 4, -1), 2), N(out).reshape(2, 4, -1)
+    )
+    for name in ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]:
+        native = getattr(ember._C, name, None)
+        if native is None:
+            continue
+        args = {
+            "conv2d": (T(x, device), T(w, device), T(b, device), *conv_args),
+            "max_pool2d": (T(x, device), (3, 2), (2, 2), (1, 1), (1, 1), True),
+            "avg_pool2d": (T(x, device), (3, 3), (2, 2), (1, 1), True, False, None),
+            "adaptive_avg_pool2d": (T(x, device), (3, 4)),
+        }[name]
+        a, f = native(*args), fb[name](*args)
+        a, f = (a[0], f[0]) if isinstance(a, tuple) else (a, f)
+        np.testing.assert_allclose(N(a), N(f), rtol=1e-4, atol=1e-5, err_msg=name)

@@ -2,7 +2,8 @@
 
 Everything is composed from differentiable tensor ops (autograd comes for
 free), except convolution and pooling, which call the Rust kernels in
-`ember._C` with arguments normalised here (tuples of ints, explicit padding).
+`ember._C` with arguments normalised here (tuples of ints, explicit padding);
+builds without those kernels use composed stand-ins (ember.nn._functional._kernels).
 The implementation lives in ember.nn._functional, one file per topic.
 """
 

@@ -2,6 +2,7 @@
 
 import ember
 
+from ._kernels import kernel as _kernel
 from ._utils import _fmt, _pair, _shape
 from .resize import pad
 
@@ -72,7 +73,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}"
             )
     padding = _pair(padding, 2, "padding")
-    out = ember._C.conv2d(input, weight, bias, stride, padding, dilation, int(groups))
+    out = _kernel("conv2d")(input, weight, bias, stride, padding, dilation, int(groups))
     return out.squeeze(0) if unbatched else out
 
 
@@ -118,7 +119,7 @@ def conv_transpose2d(
                 "output padding must be smaller than either stride or dilation, but got "
                 f"output_padding: {output_padding}, stride: {stride}, dilation: {dilation}"
             )
-    out = ember._C.conv_transpose2d(
+    out = _kernel("conv_transpose2d")(
         input, weight, bias, stride, padding, output_padding, int(groups), dilation
     )
     return out.squeeze(0) if unbatched else out

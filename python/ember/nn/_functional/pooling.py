@@ -1,7 +1,6 @@
 """Pooling of ember.nn.functional: argument normalisation around ember._C kernels."""
 
-import ember
-
+from ._kernels import kernel as _kernel
 from ._utils import _fmt, _pair, _shape
 
 __all__ = [
@@ -43,7 +42,7 @@ def _max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode):
     padding = _pair(padding)
     dilation = _pair(dilation)
     _check_pool_pad(kernel, padding, dilation)
-    out, idx = ember._C.max_pool2d(input, kernel, stride, padding, dilation, bool(ceil_mode))
+    out, idx = _kernel("max_pool2d")(input, kernel, stride, padding, dilation, bool(ceil_mode))
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return out, idx
@@ -100,7 +99,7 @@ def avg_pool2d(
     _check_pool_pad(kernel, padding)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    out = ember._C.avg_pool2d(
+    out = _kernel("avg_pool2d")(
         input, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override
     )
     return out.squeeze(0) if unbatched else out
@@ -131,7 +130,7 @@ def adaptive_avg_pool2d(input, output_size):
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
-    out = ember._C.adaptive_avg_pool2d(input, _adaptive_size(output_size, input, 2))
+    out = _kernel("adaptive_avg_pool2d")(input, _adaptive_size(output_size, input, 2))
     return out.squeeze(0) if unbatched else out
 
 
@@ -146,7 +145,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
-    out, idx = ember._C.adaptive_max_pool2d(input, _adaptive_size(output_size, input, 2))
+    out, idx = _kernel("adaptive_max_pool2d")(input, _adaptive_size(output_size, input, 2))
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return (out, idx) if return_indices else out
