@@ -66,6 +66,8 @@ CASES = [
 
 @pytest.mark.parametrize("make, want", CASES, ids=[str(i) for i in range(len(CASES))])
 def test_repr_matches_pytorch(device, make, want):
+    if device != "cpu" and "float64" in want:
+        pytest.skip("float64 is not supported on the GPU backend")
     t = make(device)
     if device != "cpu":
         want = want[:-1] + f", device='{t.device}')"
@@ -79,9 +81,10 @@ def test_requires_grad_and_grad_fn_suffixes(device):
     assert repr(x * 2) == "tensor([2., 4.], grad_fn=<MulBackward0>)"
     assert repr(x + 1) == "tensor([2., 3.], grad_fn=<AddBackward0>)"
     assert repr(ember.tensor(-0.5, requires_grad=True)) == "tensor(-0.5000, requires_grad=True)"
-    d = ember.tensor([1.0], dtype=ember.float64, requires_grad=True, device=device)
-    assert repr(d) == "tensor([1.], dtype=ember.float64, requires_grad=True)"
-    assert repr(d.exp()) == "tensor([2.7183], dtype=ember.float64, grad_fn=<ExpBackward0>)"
+    if device == "cpu":
+        d = ember.tensor([1.0], dtype=ember.float64, requires_grad=True, device=device)
+        assert repr(d) == "tensor([1.], dtype=ember.float64, requires_grad=True)"
+        assert repr(d.exp()) == "tensor([2.7183], dtype=ember.float64, grad_fn=<ExpBackward0>)"
     with ember.no_grad():
         assert repr(x * 2) == "tensor([2., 4.])"
     assert repr(x.detach()) == "tensor([1., 2.])"

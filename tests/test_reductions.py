@@ -77,7 +77,8 @@ def test_sum_dtypes(device):
     assert i.sum().item() == 10
     b = ember.tensor([True, True, False], device=device)
     assert b.sum().dtype == ember.int64 and b.sum().item() == 2
-    assert i.sum(dtype=ember.float64).dtype == ember.float64
+    if device == "cpu":  # no float64 on the GPU backend
+        assert i.sum(dtype=ember.float64).dtype == ember.float64
     assert i.prod().dtype == ember.int64
     with pytest.raises(RuntimeError):
         i.mean()
@@ -216,7 +217,8 @@ def test_softmax_log_softmax(device, dim):
     close(ember.softmax(t, dim=dim), sm, rtol=1e-5, atol=1e-6)
     close(t.log_softmax(dim), np.log(sm), rtol=1e-5, atol=1e-5)
     close(ember.log_softmax(t, dim), np.log(sm), rtol=1e-5, atol=1e-5)
-    assert t.softmax(dim, dtype=ember.float64).dtype == ember.float64
+    if device == "cpu":
+        assert t.softmax(dim, dtype=ember.float64).dtype == ember.float64
 
 
 def test_softmax_extremes(device):
@@ -235,6 +237,8 @@ def test_mean_float_dtypes(device):
     h = ember.tensor([1.0, 2.0, 4.0], dtype=ember.float16, device=device)
     assert h.mean().dtype == ember.float16
     assert abs(h.mean().item() - 7 / 3) < 1e-2
+    if device != "cpu":
+        return  # no float64 on the GPU backend
     d = ember.tensor(A.astype(np.float64), device=device)
     np.testing.assert_allclose(d.mean().item(), A.astype(np.float64).mean(), rtol=1e-12)
 
