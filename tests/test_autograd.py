@@ -285,6 +285,49 @@ def test_autograd_grad_allow_unused(device):
     close(gu, [0.0])
 
 
+@pytest.mark.xfail(
+    reason="autograd.grad(y, [x, x]) raises 'One of the differentiated Tensors appears to not "
+    "have been used in the graph'; PyTorch returns the gradient for both entries",
+    strict=True,
+)
+def test_autograd_grad_same_input_twice(device):
+    x = leaf([1.0, 2.0], device)
+    g1, g2 = ember.autograd.grad((x * 3).sum(), [x, x])
+    close(g1, [3.0, 3.0])
+    close(g2, [3.0, 3.0])
+
+
+def test_grad_setter_validates(device):
+    x = leaf([1.0, 2.0], device)
+    with pytest.raises(RuntimeError, match="different size"):
+        x.grad = ember.ones(3, dtype=fdt(device), device=device)
+    x.grad = ember.ones(2, dtype=fdt(device), device=device)
+    (x * 2).sum().backward()
+    close(x.grad, [3.0, 3.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad_(False)
+
+
+def test_function_double_backward(device):
+    class Sq(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    a = leaf([3.0], device)
+    (g,) = ember.autograd.grad(Sq.apply(a).sum(), a, create_graph=True)
+    (h,) = ember.autograd.grad(g.sum(), a)
+    close(g, [6.0])
+    close(h, [2.0])
+
+
 def test_higher_derivatives_x4(device):
     x = leaf([0.5, 1.0, 2.0], device)
     y = (x**4).sum()
