@@ -1201,3 +1201,27 @@ def test_tensor_sort_methods(device):
     exact(t.sort().values, [1.0, 2.0, 3.0])
     exact(t.argsort(descending=True), [0, 2, 1])
     exact(t.topk(2).indices, [0, 2])
+
+
+def test_rng_state_roundtrip_and_seed(device):
+    s = ember.get_rng_state()
+    a = npy(ember.rand(5, device=device))
+    ember.set_rng_state(s)
+    np.testing.assert_array_equal(npy(ember.rand(5, device=device)), a)
+    ember.manual_seed(5)
+    assert ember.initial_seed() == 5
+
+
+def test_normal_function_forms(device):
+    assert ember.normal(0.0, 1.0, size=(3,), device=device).shape == (3,)
+    m = ember.tensor([0.0, 100.0, -100.0], device=device)
+    r = ember.normal(m, 0.01)
+    assert r.shape == (3,)
+    close(r, [0.0, 100.0, -100.0], atol=0.1)
+    r = ember.normal(m, ember.tensor([0.01, 0.01, 0.01], device=device))
+    close(r, [0.0, 100.0, -100.0], atol=0.1)
+    assert ember.randint(0, 5, (3,), dtype=ember.int32, device=device).dtype == ember.int32
+    assert ember.randperm(4, dtype=ember.int32, device=device).dtype == ember.int32
+    b = ember.empty(20000, device=device).bernoulli_(0.3)
+    assert set(np.unique(npy(b)).tolist()) <= {0.0, 1.0}
+    assert abs(npy(b).mean() - 0.3) < 0.02
