@@ -392,7 +392,7 @@ impl Tensor {
             _ => vec![self.clone()],
         };
         record(
-            &format!("{}Backward0", camel(op.name())),
+            backward_name(op.name()),
             &[&out],
             &[self],
             saved,
@@ -412,6 +412,19 @@ impl Tensor {
         );
         Ok(out)
     }
+}
+
+/// "add" -> "AddBackward0", interned once per op name.
+fn backward_name(op: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let mut m = NAMES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    m.entry(op)
+        .or_insert_with(|| Box::leak(format!("{}Backward0", camel(op)).into_boxed_str()))
 }
 
 fn camel(s: &str) -> String {
@@ -1151,7 +1164,7 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         Add | Sub => vec![],
         _ => vec![a.clone(), b.clone()],
     };
-    let name = format!("{}Backward0", camel(op.name()));
+    let name = backward_name(op.name());
     let fix = Arc::new(
         move |g: Tensor, shape: &[usize], dt: DType| -> Result<Option<Tensor>> {
             let g = g.sum_to(shape)?;
@@ -1162,7 +1175,7 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             }))
         },
     );
-    record(&name, &[out], &[a, b], saved, move |c: &BackCtx| {
+    record(name, &[out], &[a, b], saved, move |c: &BackCtx| {
         let g = c.grad(0)?;
         let (na, nb) = (c.needs[0], c.needs[1]);
         let f = &fix;
@@ -1286,9 +1299,7 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         Ok(vec![ga, gb])
     });
     Ok(())
-
 }
-
 
 /// Cast between element types without going through tensors (used by other ops).
 pub fn cast_scalar<T: Element, U: Element>(x: T) -> U {

@@ -43,7 +43,8 @@ impl Tensor {
             );
         }
         if result.shape() != self.shape()
-            && crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref() != Some(self.shape())
+            && crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
+                != Some(self.shape())
         {
             {
                 bail!(

@@ -311,7 +311,7 @@ impl Tensor {
         dims: &[i64],
         keepdim: bool,
         is_max: bool,
-        name: &str,
+        name: &'static str,
     ) -> Result<Tensor> {
         let opn = if is_max { "amax" } else { "amin" };
         let dims_n = norm_dims(dims, self.ndim(), opn)?;

@@ -79,7 +79,7 @@ impl Tensor {
     fn make_view(
         &self,
         layout: Layout,
-        name: &str,
+        name: &'static str,
         backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
     ) -> Tensor {
         let out = self.view_of(layout);
