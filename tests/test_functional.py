@@ -815,3 +815,47 @@ def test_composed_fallback_kernels_match_numpy(device):
         a, f = native(*args), fb[name](*args)
         a, f = (a[0], f[0]) if isinstance(a, tuple) else (a, f)
         np.testing.assert_allclose(N(a), N(f), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_more_losses_match_numpy(device):
+    r = rng(23)
+    a, p, n = (r.standard_normal((5, 4)).astype(np.float32) for _ in range(3))
+    d_ap = np.linalg.norm(a - p + 1e-6, axis=1)
+    d_an = np.linalg.norm(a - n + 1e-6, axis=1)
+    d_pn = np.linalg.norm(p - n + 1e-6, axis=1)
+    got = ember.nn.TripletMarginLoss(margin=0.5, swap=True)(
+        T(a, device), T(p, device), T(n, device)
+    )
+    np.testing.assert_allclose(
+        float(N(got)), np.maximum(d_ap - np.minimum(d_an, d_pn) + 0.5, 0).mean(), rtol=1e-5
+    )
+    t = (r.random((5, 4)) > 0.5).astype(np.float32)
+    sig = 1 / (1 + np.exp(-a))
+    ref = -(t * np.log(sig) + (1 - t) * np.log(1 - sig)).mean(1)
+    got = ember.nn.MultiLabelSoftMarginLoss(reduction="none")(T(a, device), T(t, device))
+    np.testing.assert_allclose(N(got), ref, rtol=1e-5, atol=1e-6)
+    counts = r.integers(0, 5, (5, 4)).astype(np.float32)
+    got = ember.nn.PoissonNLLLoss(full=True, reduction="sum")(T(a, device), T(counts, device))
+    st = np.where(
+        counts > 1,
+        counts * np.log(np.maximum(counts, 1))
+        - counts
+        + 0.5 * np.log(2 * np.pi * np.maximum(counts, 1)),
+        0,
+    )
+    np.testing.assert_allclose(float(N(got)), (np.exp(a) - counts * a + st).sum(), rtol=1e-5)
+    var = r.random((5, 4)).astype(np.float32) + 0.1
+    got = ember.nn.GaussianNLLLoss(full=True)(T(a, device), T(p, device), T(var, device))
+    ref = (0.5 * (np.log(var) + (a - p) ** 2 / var) + 0.5 * np.log(2 * np.pi)).mean()
+    np.testing.assert_allclose(float(N(got)), ref, rtol=1e-5)
+    got = ember.nn.GaussianNLLLoss()(T(a, device), T(p, device), T(var[:, 0], device))
+    assert got.dim() == 0
+    with pytest.raises(ValueError, match="var has negative"):
+        F.gaussian_nll_loss(T(a, device), T(p, device), T(-var, device))
+    y = np.array([0, 3, 1, 1, 2])
+    w = np.array([1.0, 2.0, 0.5, 1.5], dtype=np.float32)
+    xy = a[np.arange(5), y][:, None]
+    m = np.maximum(0, 1.0 - xy + a) ** 2 * w[y][:, None]
+    m[np.arange(5), y] = 0
+    got = ember.nn.MultiMarginLoss(p=2, weight=T(w, device))(T(a, device), T(y, device))
+    np.testing.assert_allclose(float(N(got)), (m.sum(1) / 4).mean(), rtol=1e-5)

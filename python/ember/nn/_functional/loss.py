@@ -1,5 +1,6 @@
 """Losses of ember.nn.functional with PyTorch's reduction and weighting rules."""
 
+import math
 import warnings
 
 import ember
@@ -16,6 +17,11 @@ from .activation import logsigmoid, softplus
 from .attention import cosine_similarity
 
 __all__ = [
+    "triplet_margin_loss",
+    "multilabel_soft_margin_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+    "multi_margin_loss",
     "mse_loss",
     "l1_loss",
     "smooth_l1_loss",
@@ -356,4 +362,109 @@ def cosine_embedding_loss(
     pos = 1 - cos
     neg = (cos - margin).clamp(min=0)
     loss = ember.where(target == 1, pos, ember.where(target == -1, neg, cos * 0))
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin=1.0,
+    p=2,
+    eps=1e-6,
+    swap=False,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+):
+    from .attention import pairwise_distance
+
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_pn = pairwise_distance(positive, negative, p, eps)
+        d_an = ember.minimum(d_an, d_pn)
+    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction)
+
+
+def multilabel_soft_margin_loss(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(input.dim() - 1) / int(input.shape[-1])
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(
+    input,
+    target,
+    log_input=True,
+    full=False,
+    size_average=None,
+    eps=1e-8,
+    reduce=None,
+    reduction="mean",
+):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        big = target > 1
+        safe = ember.where(big, target, ember.ones_like(target))
+        stirling = safe * safe.log() - safe + 0.5 * (safe * (2 * math.pi)).log()
+        loss = loss + ember.where(big, stirling, stirling * 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    in_shape, var_shape = _shape(input), _shape(var)
+    if var_shape != in_shape:
+        if in_shape[:-1] == var_shape:
+            var = var.unsqueeze(-1)
+        elif not (in_shape[:-1] == var_shape[:-1] and var_shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    if bool((var < 0).any().item()):
+        raise ValueError("var has negative entry/entries")
+    # PyTorch clamps var under no_grad: the clamp changes values, not gradients
+    var = var + (var.clamp(min=eps) - var).detach()
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(
+    input,
+    target,
+    p=1,
+    margin=1.0,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    x = input if input.dim() == 2 else input.unsqueeze(0)
+    t = target.reshape(-1)
+    n_classes = int(x.shape[1])
+    x_y = x.gather(1, t.unsqueeze(1))
+    m = (x - x_y + margin).clamp(min=0)
+    if p == 2:
+        m = m * m
+    if weight is not None:
+        m = m * weight.index_select(0, t).unsqueeze(1)
+    not_target = ember.arange(n_classes, device=x.device).unsqueeze(0) != t.unsqueeze(1)
+    loss = (m * not_target.to(m.dtype)).sum(1) / n_classes
+    if input.dim() == 1:
+        loss = loss.squeeze(0)
     return _reduce(loss, reduction)
