@@ -384,3 +384,23 @@ def test_weighted_random_sampler():
     assert len(draws) == 2000 and draws.count(1) == 0
     assert abs(draws.count(2) / 2000 - 0.9) < 0.03
     assert sorted(WeightedRandomSampler([1.0, 2.0, 3.0, 4.0], 4, replacement=False)) == [0, 1, 2, 3]
+
+
+class Unpicklable(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return (lambda: i) if i == 2 else i
+
+
+def identity(x):
+    return x
+
+
+def test_unpicklable_batch_is_an_error_not_a_hang():
+    dl = DataLoader(Unpicklable(), batch_size=None, num_workers=1, collate_fn=identity)
+    start = time.time()
+    with pytest.raises(Exception, match="cannot be pickled"):
+        list(dl)
+    assert time.time() - start < 30

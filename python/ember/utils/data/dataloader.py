@@ -17,6 +17,7 @@ as numpy payloads and are rebuilt as tensors in the main process.
 import itertools
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import time
@@ -408,7 +409,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             if self._timeout > 0:
                 wait = min(interval, max(self._timeout - waited, 0.001))
             try:
-                return self._worker_result_queue.get(timeout=wait)
+                return pickle.loads(self._worker_result_queue.get(timeout=wait))
             except queue.Empty:
                 waited += wait
                 failed = [w for w in self._workers if not w.is_alive() and w.exitcode != 0]
