@@ -298,6 +298,33 @@ def cross_entropy(
     return nll_red * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
 
 
+def _xlogy_forward(t):
+    pos = t > 0
+    safe = ember.where(pos, t, ember.ones_like(t))
+    return ember.where(pos, t * safe.log(), t * 0)
+
+
+if _Function is not None:
+
+    class _XLogYSelf(_Function):
+        """xlogy(t, t) with PyTorch's xlogy gradients summed over both arguments:
+        xlogy(t != 0, t) + t / t, i.e. log(t) + 1, and nan at t == 0 (0/0)."""
+
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return _xlogy_forward(t)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (t,) = ctx.saved_tensors
+            return grad * (ember.where(t != 0, t.log(), t * 0) + t / t)
+
+    _xlogy_fn = _XLogYSelf.apply
+else:  # pragma: no cover
+    _xlogy_fn = _xlogy_forward
+
+
 def _xlogy_self(t):
     """xlogy(t, t): t * log(t) with 0 where t == 0 (PyTorch's kl_div uses xlogy)."""
     xlogy = getattr(ember, "xlogy", None)
@@ -306,9 +333,7 @@ def _xlogy_self(t):
             return xlogy(t, t)
         except AttributeError:  # the core exposes ember.xlogy without its Tensor method
             pass
-    pos = t > 0
-    safe = ember.where(pos, t, ember.ones_like(t))
-    return ember.where(pos, t * safe.log(), t * 0)
+    return _xlogy_fn(t)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
