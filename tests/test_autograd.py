@@ -285,11 +285,6 @@ def test_autograd_grad_allow_unused(device):
     close(gu, [0.0])
 
 
-@pytest.mark.xfail(
-    reason="autograd.grad(y, [x, x]) raises 'One of the differentiated Tensors appears to not "
-    "have been used in the graph'; PyTorch returns the gradient for both entries",
-    strict=True,
-)
 def test_autograd_grad_same_input_twice(device):
     x = leaf([1.0, 2.0], device)
     g1, g2 = ember.autograd.grad((x * 3).sum(), [x, x])
@@ -674,12 +669,6 @@ def test_inplace_not_saved_is_fine(device):
     assert b.grad_fn.name() == "MulBackward0"
 
 
-@pytest.mark.xfail(
-    reason="in-place ops on a view of a non-leaf that requires grad raise 'in-place operations "
-    "on a view of a tensor that requires grad are not supported by ember' (PyTorch rebases the "
-    "base's history: y = x * 1; y[:, 0] += 1 is a common pattern)",
-    strict=True,
-)
 def test_inplace_on_view_of_non_leaf(device):
     x = leaf([[1.0, 2.0], [3.0, 4.0]], device)
     y = x * 1
@@ -831,13 +820,6 @@ def test_grad_through_setitem(device):
     close(a.grad, [3.0, 3.0, 0.0])
 
 
-@pytest.mark.xfail(
-    reason="index_put/advanced setitem with a value that does not require grad inverts the "
-    "gradient to self: d = a.clone(); d[d > 1.5] = 0.0; d.sum().backward() gives a.grad "
-    "[0, 1, 1] instead of [1, 0, 0] (also a.index_put((idx,), tensor(0.)); correct when the "
-    "value requires grad)",
-    strict=True,
-)
 def test_grad_through_advanced_setitem_with_constant(device):
     a = leaf([1.0, 2.0, 3.0], device)
     d = a.clone()

@@ -281,17 +281,7 @@ GRADGRAD = [
 ]  # fmt: skip
 
 
-CUMPROD_XFAIL = pytest.mark.xfail(
-    reason="cumprod's backward is not differentiable: with create_graph=True the gradient "
-    "of x.cumprod(0).sum() w.r.t. x=[0.5,-1.5,2] differentiates to d(g0)/dx=[7,0,0] "
-    "instead of [0, 1+x2, x1]=[0,3,-1.5]",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=CUMPROD_XFAIL) if n == "cumprod" else n for n in GRADGRAD]
-)
+@pytest.mark.parametrize("name", GRADGRAD)
 def test_gradgradcheck(name):
     fn, specs = OPS[name]
     inputs = _make_inputs(specs, seed=7 + len(name))

@@ -109,11 +109,6 @@ def test_index_with_zero_dim_tensor_and_bool_scalar(device):
     assert tuple(t[None, None].shape) == (1, 1, 2, 3, 4, 5)
 
 
-@pytest.mark.xfail(
-    reason="core indexing: a Python bool index (t[True]) is treated as a 1-element mask "
-    "and raises IndexError instead of adding a dim of size 1 (0 for False)",
-    strict=True,
-)
 def test_index_with_python_bool(device):
     t = ember.tensor(BASE, device=device)
     assert tuple(t[True].shape) == (1, 2, 3, 4, 5)

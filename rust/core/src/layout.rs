@@ -24,6 +24,30 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Number of elements, or an error when it overflows (huge user-given sizes).
+pub fn checked_numel(shape: &[usize], elem_size: usize, op: &str) -> Result<usize> {
+    let mut n: usize = 1;
+    for &s in shape {
+        n = n.checked_mul(s).ok_or_else(|| {
+            rt_err!(
+                "{op}: the number of elements of a tensor of shape {:?} overflows",
+                shape
+            )
+        })?;
+    }
+    let bytes = n
+        .checked_mul(elem_size)
+        .ok_or_else(|| rt_err!("{op}: a tensor of shape {:?} is too large", shape))?;
+    // Fail cleanly instead of aborting on an allocation the OS will refuse.
+    if bytes > (1usize << 32) {
+        let mut probe: Vec<u8> = Vec::new();
+        if probe.try_reserve_exact(bytes).is_err() {
+            bail!("{op}: DefaultCPUAllocator: not enough memory: you tried to allocate {bytes} bytes.");
+        }
+    }
+    Ok(n)
+}
+
 /// Wrap a possibly negative dim into [0, ndim).
 pub fn wrap_dim(dim: i64, ndim: usize, op: &str) -> Result<usize> {
     let n = ndim.max(1) as i64;
@@ -114,6 +138,15 @@ impl Layout {
 
     /// View with the same memory as this layout, broadcast to `shape` (stride 0 on new/size-1 dims).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
+        let mut n: usize = 1;
+        for &s in shape {
+            n = n.checked_mul(s).ok_or_else(|| {
+                rt_err!(
+                    "expand: the number of elements of shape {:?} overflows",
+                    shape
+                )
+            })?;
+        }
         if shape.len() < self.ndim() {
             bail!(
                 "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",

@@ -144,8 +144,7 @@ fn parse_items(py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
             out.push(Item::Adv(t));
         } else if it.is_instance_of::<pyo3::types::PyBool>() {
             let b: bool = it.extract()?;
-            out.push(Item::NewAxis);
-            out.push(Item::Adv(Tensor::from_vec(vec![b], &[1])));
+            out.push(Item::Adv(Tensor::from_vec(vec![b], &[])));
         } else if let Ok(i) = it.extract::<i64>() {
             out.push(Item::Int(i));
         } else if it.is_instance_of::<PyList>() || it.hasattr("__array__")? {

@@ -293,8 +293,8 @@ fn run_backward_inner(
     let mut root_nodes: Vec<Arc<Node>> = vec![];
 
     // What autograd.grad captures: non-leaf inputs by (node, output_nr), leaves by identity.
-    let mut capture_nodes: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut capture_leaves: HashMap<usize, usize> = HashMap::new();
+    let mut capture_nodes: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    let mut capture_leaves: HashMap<usize, Vec<usize>> = HashMap::new();
     let n_inputs = inputs.map(|i| i.len()).unwrap_or(0);
     let mut captured: Vec<Option<Tensor>> = vec![None; n_inputs];
     if let Some(inp) = inputs {
@@ -305,10 +305,16 @@ fn run_backward_inner(
             let m = t.meta();
             match &m.grad_fn {
                 Some(n) => {
-                    capture_nodes.insert((node_key(n), m.output_nr), k);
+                    capture_nodes
+                        .entry((node_key(n), m.output_nr))
+                        .or_default()
+                        .push(k);
                 }
                 None => {
-                    capture_leaves.insert(Arc::as_ptr(&t.0.meta) as usize, k);
+                    capture_leaves
+                        .entry(Arc::as_ptr(&t.0.meta) as usize)
+                        .or_default()
+                        .push(k);
                 }
             }
         }
@@ -401,8 +407,10 @@ fn run_backward_inner(
             }
         }
         for (nr, g) in gs.iter().enumerate() {
-            if let (Some(g), Some(&k)) = (g, capture_nodes.get(&(key, nr))) {
-                captured[k] = Some(g.clone());
+            if let (Some(g), Some(ks)) = (g, capture_nodes.get(&(key, nr))) {
+                for &k in ks {
+                    captured[k] = Some(g.clone());
+                }
             }
         }
         if gs.iter().all(|g| g.is_none()) {
@@ -509,8 +517,10 @@ fn run_backward_inner(
         }
         let key = Arc::as_ptr(&t.0.meta) as usize;
         if inputs.is_some() {
-            if let Some(&k) = capture_leaves.get(&key) {
-                captured[k] = Some(g);
+            if let Some(ks) = capture_leaves.get(&key) {
+                for &k in ks {
+                    captured[k] = Some(g.clone());
+                }
             }
             continue;
         }

@@ -264,13 +264,20 @@ impl Tensor {
     // ---------- creation helpers ----------
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
         Ok(Tensor::from_cpu(
-            CpuData::zeros(dtype, crate::layout::numel(shape)),
+            CpuData::zeros(
+                dtype,
+                crate::layout::checked_numel(shape, dtype.size(), "zeros")?,
+            ),
             shape,
         ))
     }
     pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
         Ok(Tensor::from_cpu(
-            CpuData::filled(dtype, crate::layout::numel(shape), v),
+            CpuData::filled(
+                dtype,
+                crate::layout::checked_numel(shape, dtype.size(), "full")?,
+                v,
+            ),
             shape,
         ))
     }
@@ -290,6 +297,7 @@ impl Tensor {
 
     /// Contiguous copy without autograd.
     pub fn clone_data(&self) -> Result<Tensor> {
+        crate::layout::checked_numel(self.shape(), self.dtype().size(), "clone")?;
         let data = self.with_cpu(|d, l| cpu::cast(d, l, self.dtype()))?;
         Ok(Tensor::from_cpu(data, self.shape()))
     }
@@ -797,14 +805,19 @@ fn int_binary<T: IntOps>(
         Sub => m!(x, y => x.wrapping_sub(&y)),
         Mul => m!(x, y => x.wrapping_mul(&y)),
         FloorDiv => m!(x, y => {
-            let q = x / y;
-            if signed && (x % y != T::zero_v()) && ((x < T::zero_v()) != (y < T::zero_v())) { q - T::one_v() } else { q }
+            // MIN / -1 wraps, as PyTorch's integer division does.
+            let m1 = signed && y == T::zero_v().wrapping_sub(&T::one_v());
+            let (q, r) = if m1 { (T::zero_v().wrapping_sub(&x), T::zero_v()) } else { (x / y, x % y) };
+            if signed && (r != T::zero_v()) && ((x < T::zero_v()) != (y < T::zero_v())) { q - T::one_v() } else { q }
         }),
         Remainder => m!(x, y => {
-            let r = x % y;
+            let m1 = signed && y == T::zero_v().wrapping_sub(&T::one_v());
+            let r = if m1 { T::zero_v() } else { x % y };
             if signed && r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) { r + y } else { r }
         }),
-        Fmod => m!(x, y => x % y),
+        Fmod => {
+            m!(x, y => if signed && y == T::zero_v().wrapping_sub(&T::one_v()) { T::zero_v() } else { x % y })
+        }
         Pow => {
             let neg = signed
                 && cpu::map1::<T, bool>(b, lb, |y| y < T::zero_v())

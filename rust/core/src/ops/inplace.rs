@@ -57,7 +57,31 @@ impl Tensor {
         }
         let needs_history = recording && result.requires_grad();
         if needs_history && self.meta().is_view {
-            bail!("{op}: in-place operations on a view of a tensor that requires grad are not supported by ember; use the out-of-place form");
+            // Replay the write on the view's base so autograd records it there.
+            let base = self.meta().base.clone();
+            match base {
+                Some(root) if root.is_contiguous() && root.layout().offset == 0 => {
+                    let lv = self.layout().clone();
+                    let vf: crate::ops::shape::ViewFn =
+                        std::sync::Arc::new(move |t: &Tensor| t.contiguous()?.as_strided(&lv.shape, &lv.strides, lv.offset));
+                    let value = if result.dtype() != self.dtype() { result.to_dtype(self.dtype())? } else { result };
+                    let value = value.expand(self.shape())?;
+                    root.setitem_view(vf.clone(), &value)?;
+                    let nv = vf(&root)?;
+                    let (gf, nr) = {
+                        let m = nv.meta();
+                        (m.grad_fn.clone(), m.output_nr)
+                    };
+                    let mut m = self.meta();
+                    m.requires_grad = true;
+                    m.grad_fn = gf;
+                    m.output_nr = nr;
+                    return Ok(());
+                }
+                _ => bail!(
+                    "{op}: in-place operation on a view whose base is not a plain contiguous tensor, with autograd recording, is not supported by ember; use the out-of-place form"
+                ),
+            }
         }
         self.copy_raw_from(&result.detach(), false)?;
         if needs_history && self.dtype().is_float() {

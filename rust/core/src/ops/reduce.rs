@@ -654,12 +654,14 @@ impl Tensor {
                         g.flip(&[di])?.cumulative(di, false, None)?.flip(&[di])?,
                     )]);
                 }
-                let (xs, y) = (&c.saved[0], &c.saved[1]);
+                let xs = &c.saved[0];
                 if !crate::autograd::grad_enabled() {
                     return Ok(vec![Some(crate::ops::extra::cumprod_backward_exact(
                         xs, g, d,
                     )?)]);
                 }
+                // Building a higher-order graph: recompute the output from the input.
+                let y = &xs.cumulative(d as i64, true, None)?;
                 // For inputs without zeros: sum_{k>=i} g_k y_k / x_i.
                 let r = g
                     .mul(y)?
