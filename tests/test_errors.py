@@ -164,11 +164,6 @@ def test_error_type_and_message(device, call, exc, words):
         assert w in msg, f"{w!r} not in {msg!r}"
 
 
-@pytest.mark.xfail(
-    reason="repeat_interleave with negative repeats returns a tensor instead of "
-    "RuntimeError('repeats can not be negative')",
-    strict=True,
-)
 def test_repeat_interleave_negative(device):
     with pytest.raises(RuntimeError):
         ember.ones(2, device=device).repeat_interleave(-1)

@@ -914,6 +914,8 @@ def repeat_interleave(self, repeats, dim=None, *, output_size=None):
         idx = _ops.arange(n).repeat_interleave(repeats)
     else:
         r = int(repeats.item()) if isinstance(repeats, Tensor) else int(repeats)
+        if r < 0:
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
         idx = _ops.arange(n).unsqueeze(1).expand(n, r).reshape(-1)
     return x.index_select(dim, idx)
 
