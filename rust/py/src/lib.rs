@@ -7,6 +7,7 @@ mod autograd_py;
 mod convert;
 mod errors;
 mod ops;
+mod sort;
 mod tensor;
 
 #[pymodule]
@@ -14,6 +15,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;
+    sort::register(m)?;
     autograd_py::register(m)?;
     Ok(())
 }
