@@ -25,7 +25,7 @@ fn same(a: &[f32], b: &[f32]) -> bool {
 
 fn grad_of(x: &Tensor, y: &Tensor, seed: &[f32]) -> Vec<f32> {
     let g = t(seed, y.shape());
-    run_backward(&[y.clone()], &[g], false, false, None, false).unwrap();
+    run_backward(std::slice::from_ref(y), &[g], false, false, None, false).unwrap();
     f32s(&x.grad().unwrap())
 }
 
@@ -63,10 +63,7 @@ fn sort_strided_and_other_dims() {
         vec![-1, -1, 2, 3]
     );
     let xb = Tensor::from_vec(vec![true, false, true], &[3]);
-    assert_eq!(
-        i64s(&xb.argsort(0, false, false).unwrap()),
-        vec![1, 0, 2]
-    );
+    assert_eq!(i64s(&xb.argsort(0, false, false).unwrap()), vec![1, 0, 2]);
 }
 
 #[test]
@@ -181,12 +178,18 @@ fn gradients_scatter_to_selected_positions() {
     let x = t(&[3.0, 1.0, 2.0, 0.0, 5.0, 4.0], &[2, 3]);
     x.set_requires_grad(true).unwrap();
     let (v, _) = x.topk(1, 1, true, true).unwrap();
-    assert_eq!(grad_of(&x, &v, &[7.0, 8.0]), vec![7.0, 0.0, 0.0, 0.0, 8.0, 0.0]);
+    assert_eq!(
+        grad_of(&x, &v, &[7.0, 8.0]),
+        vec![7.0, 0.0, 0.0, 0.0, 8.0, 0.0]
+    );
 
     let x = t(&[3.0, 1.0, 2.0, 0.0, 5.0, 4.0], &[2, 3]);
     x.set_requires_grad(true).unwrap();
     let (v, _) = x.median_dim(1, false, false).unwrap();
-    assert_eq!(grad_of(&x, &v, &[1.0, 1.0]), vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+    assert_eq!(
+        grad_of(&x, &v, &[1.0, 1.0]),
+        vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    );
 
     // median of all elements shares the gradient among equal elements.
     let x = t(&[2.0, 1.0, 2.0, 7.0], &[4]);
@@ -200,7 +203,10 @@ fn gradients_scatter_to_selected_positions() {
     let (v, i) = x.cummax(0, true).unwrap();
     assert_eq!(f32s(&v), vec![1.0, 3.0, 3.0, 3.0]);
     assert_eq!(i64s(&i), vec![0, 1, 1, 3]);
-    assert_eq!(grad_of(&x, &v, &[1.0, 1.0, 1.0, 1.0]), vec![1.0, 2.0, 0.0, 1.0]);
+    assert_eq!(
+        grad_of(&x, &v, &[1.0, 1.0, 1.0, 1.0]),
+        vec![1.0, 2.0, 0.0, 1.0]
+    );
 }
 
 #[test]
@@ -214,7 +220,7 @@ fn logcumsumexp_value_and_gradient() {
     let e = (1f64.exp() + 1.0).ln();
     assert!((v[2] - e).abs() < 1e-12 && (v[3] - e).abs() < 1e-12);
     let g = Tensor::from_vec(vec![1.0f64, -2.0, 0.5, 1.0], &[4]);
-    run_backward(&[y.clone()], &[g], false, false, None, false).unwrap();
+    run_backward(std::slice::from_ref(&y), &[g], false, false, None, false).unwrap();
     let gx = x.grad().unwrap().to_vec::<f64>().unwrap();
     // d/dx_j = sum_{i >= j} g_i exp(x_j - y_i)
     let xs = [-1000.0f64, 0.0, 1.0, f64::NEG_INFINITY];

@@ -153,11 +153,7 @@ fn special_binary(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, name: &str) -> PyR
         "logaddexp2" => SpecialBinary::LogAddExp2,
         "xlogy" => SpecialBinary::Xlogy,
         "copysign" => SpecialBinary::Copysign,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown binary op {name}"
-            )))
-        }
+        _ => return Err(PyValueError::new_err(format!("unknown binary op {name}"))),
     };
     let (x, y) = (tensor_or_scalar(a)?, tensor_or_scalar(b)?);
     x.special_binary(&y, op).py().map(PyTensor::wrap)

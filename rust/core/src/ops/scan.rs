@@ -135,11 +135,12 @@ impl Tensor {
                 let low = Tensor::full(&[], Scalar::Float(lowest(g.dtype())), g.dtype())?;
                 let log_abs = g.unary(Unary::Abs)?.unary(Unary::Log)?;
                 let zero = g.zeros_like()?;
-                let pos = Tensor::where_(&g.binary(&zero, crate::ops::Binary::Gt)?, &log_abs, &low)?;
-                let neg = Tensor::where_(&g.binary(&zero, crate::ops::Binary::Lt)?, &log_abs, &low)?;
-                let rev = |t: &Tensor| -> Result<Tensor> {
-                    t.flip(&[di])?.logcumsumexp(di)?.flip(&[di])
-                };
+                let pos =
+                    Tensor::where_(&g.binary(&zero, crate::ops::Binary::Gt)?, &log_abs, &low)?;
+                let neg =
+                    Tensor::where_(&g.binary(&zero, crate::ops::Binary::Lt)?, &log_abs, &low)?;
+                let rev =
+                    |t: &Tensor| -> Result<Tensor> { t.flip(&[di])?.logcumsumexp(di)?.flip(&[di]) };
                 let op = rev(&pos.sub(&res)?)?.add(xs)?.unary(Unary::Exp)?;
                 let on = rev(&neg.sub(&res)?)?.add(xs)?.unary(Unary::Exp)?;
                 Ok(vec![Some(op.sub(&on)?)])

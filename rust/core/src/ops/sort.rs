@@ -86,15 +86,15 @@ fn select_lines<T: CpuElement>(
     let res = map_lines::<T, _>(x, d, |line| {
         let idx = pick(line);
         let vals: Vec<T> = idx.iter().map(|&i| line[i]).collect();
-        (vals, idx.into_iter().map(|i| i as i64).collect::<Vec<i64>>())
+        (
+            vals,
+            idx.into_iter().map(|i| i as i64).collect::<Vec<i64>>(),
+        )
     })?;
     let mut out_shape = x.shape().to_vec();
     out_shape[d] = k;
     let (vals, idxs): (Vec<_>, Vec<_>) = res.into_iter().unzip();
-    Ok((
-        assemble(vals, &out_shape, d),
-        assemble(idxs, &out_shape, d),
-    ))
+    Ok((assemble(vals, &out_shape, d), assemble(idxs, &out_shape, d)))
 }
 
 /// Record the gradient of a value-selecting op: scatter the incoming gradient
@@ -112,16 +112,22 @@ pub(crate) fn record_select(
     }
     let in_shape = x.shape().to_vec();
     let idx = indices.clone();
-    record(name, &[values, indices], &[x], vec![], move |c: &BackCtx| {
-        let g = c.grad(0)?;
-        let (g, i) = if has_dim {
-            (g.clone(), idx.clone())
-        } else {
-            (g.unsqueeze(d)?, idx.unsqueeze(d)?)
-        };
-        let z = Tensor::zeros(&in_shape, g.dtype())?;
-        Ok(vec![Some(z.scatter_add(d as i64, &i, &g)?)])
-    });
+    record(
+        name,
+        &[values, indices],
+        &[x],
+        vec![],
+        move |c: &BackCtx| {
+            let g = c.grad(0)?;
+            let (g, i) = if has_dim {
+                (g.clone(), idx.clone())
+            } else {
+                (g.unsqueeze(d)?, idx.unsqueeze(d)?)
+            };
+            let z = Tensor::zeros(&in_shape, g.dtype())?;
+            Ok(vec![Some(z.scatter_add(d as i64, &i, &g)?)])
+        },
+    );
 }
 
 /// (value, position) pairs of a line.
@@ -140,10 +146,11 @@ fn desc<T: Element>(a: &(T, usize), b: &(T, usize)) -> Ordering {
 fn sort_idx<T: Element>(line: &[T], descending: bool) -> Vec<usize> {
     let mut p = pairs(line);
     // The position tie-break makes the order total, so an unstable sort is stable.
-    if descending {
-        p.sort_unstable_by(desc);
+    let ord = if descending { desc::<T> } else { asc::<T> };
+    if p.len() >= cpu::PAR_THRESHOLD {
+        p.par_sort_unstable_by(ord);
     } else {
-        p.sort_unstable_by(asc);
+        p.sort_unstable_by(ord);
     }
     p.into_iter().map(|(_, i)| i).collect()
 }
@@ -209,7 +216,8 @@ impl Tensor {
     pub fn sort(&self, dim: i64, descending: bool, _stable: bool) -> Result<(Tensor, Tensor)> {
         let (x, d, scalar) = self.line_input(dim, "sort")?;
         let n = x.shape()[d];
-        let (v, i) = dispatch!(x.dtype(), T => select_lines::<T>(&x, d, n, |l| sort_idx(l, descending)))?;
+        let (v, i) =
+            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, n, |l| sort_idx(l, descending)))?;
         record_select("SortBackward0", &x, &v, &i, d, true);
         if scalar {
             return Ok((v.reshape(&[])?, i.reshape(&[])?));
@@ -282,7 +290,12 @@ impl Tensor {
     }
 
     /// median (lower of the two middles) along `dim`; NaN wins unless `ignore_nan`.
-    pub fn median_dim(&self, dim: i64, keepdim: bool, ignore_nan: bool) -> Result<(Tensor, Tensor)> {
+    pub fn median_dim(
+        &self,
+        dim: i64,
+        keepdim: bool,
+        ignore_nan: bool,
+    ) -> Result<(Tensor, Tensor)> {
         let op = if ignore_nan { "nanmedian" } else { "median" };
         let name = if ignore_nan {
             "NanmedianBackward1"

@@ -71,7 +71,7 @@ fn unique_along<T: CpuElement>(
     let n = x.shape()[d];
     // Slices along d become contiguous rows of length m.
     let rows = x.movedim(&[d as i64], &[0])?.contiguous()?;
-    let m = if n == 0 { 0 } else { x.numel() / n };
+    let m = x.numel().checked_div(n).unwrap_or(0);
     let v = rows.to_vec::<T>()?;
     let row = |i: usize| &v[i * m..(i + 1) * m];
     let mut order: Vec<usize> = (0..n).collect();
@@ -98,7 +98,11 @@ fn unique_along<T: CpuElement>(
 
 impl Tensor {
     /// torch.unique / torch.unique_consecutive: (values, inverse, counts).
-    pub fn unique_t(&self, dim: Option<i64>, consecutive: bool) -> Result<(Tensor, Tensor, Tensor)> {
+    pub fn unique_t(
+        &self,
+        dim: Option<i64>,
+        consecutive: bool,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         let x = self.detach();
         let dt = x.dtype();
         match dim {
