@@ -135,7 +135,8 @@ fn pairs<T: Element>(line: &[T]) -> Vec<(T, usize)> {
     line.iter().copied().zip(0..).collect()
 }
 
-fn asc<T: Element>(a: &(T, usize), b: &(T, usize)) -> Ordering {
+/// Ascending (NaN last), ties by position: a total order on (value, position).
+pub(crate) fn asc<T: Element>(a: &(T, usize), b: &(T, usize)) -> Ordering {
     cmp_nan_last(&a.0, &b.0).then(a.1.cmp(&b.1))
 }
 

@@ -5,13 +5,15 @@
 //! call returns (values, inverse, counts); the Python layer keeps what was
 //! asked for. No gradient (PyTorch has none).
 
+use crate::cpu;
 use crate::dtype::Element;
 use crate::error::Result;
 use crate::layout::wrap_dim;
-use crate::ops::sort::cmp_nan_last;
+use crate::ops::sort::{asc, cmp_nan_last};
 use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 use crate::{bail, dispatch};
+use rayon::prelude::*;
 use std::cmp::Ordering;
 
 /// Group the items of `order` into runs of equal items: (first item of each
@@ -39,10 +41,18 @@ fn runs(
 
 fn unique_flat<T: CpuElement>(x: &Tensor, consecutive: bool) -> Result<(Tensor, Tensor, Tensor)> {
     let v = x.to_vec::<T>()?;
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    if !consecutive {
-        order.sort_by(|&a, &b| cmp_nan_last(&v[a], &v[b]));
-    }
+    let order: Vec<usize> = if consecutive {
+        (0..v.len()).collect()
+    } else {
+        // Sort (value, position) pairs: cache-friendly, and parallel when big.
+        let mut p: Vec<(T, usize)> = v.iter().copied().zip(0..).collect();
+        if p.len() >= cpu::PAR_THRESHOLD {
+            p.par_sort_unstable_by(asc);
+        } else {
+            p.sort_unstable_by(asc);
+        }
+        p.into_iter().map(|(_, i)| i).collect()
+    };
     let (firsts, inverse, counts) = runs(&order, v.len(), |a, b| v[a] == v[b]);
     let vals: Vec<T> = firsts.iter().map(|&i| v[i]).collect();
     let g = vals.len();
