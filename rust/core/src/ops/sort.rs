@@ -100,7 +100,7 @@ fn select_lines<T: CpuElement>(
 /// Record the gradient of a value-selecting op: scatter the incoming gradient
 /// to the selected indices of the input (`has_dim`: the outputs keep dim `d`).
 pub(crate) fn record_select(
-    name: &str,
+    name: &'static str,
     x: &Tensor,
     values: &Tensor,
     indices: &Tensor,
