@@ -374,3 +374,13 @@ def test_generators_make_splits_and_shuffles_reproducible():
     ember.manual_seed(123)  # the global RNG does not matter when a generator is given
     assert order(7) == first
     assert sorted(sum(first, [])) == list(range(12))
+
+
+def test_weighted_random_sampler():
+    from ember.utils.data import WeightedRandomSampler
+
+    ember.manual_seed(0)
+    draws = list(WeightedRandomSampler([0.1, 0.0, 0.9], 2000))
+    assert len(draws) == 2000 and draws.count(1) == 0
+    assert abs(draws.count(2) / 2000 - 0.9) < 0.03
+    assert sorted(WeightedRandomSampler([1.0, 2.0, 3.0, 4.0], 4, replacement=False)) == [0, 1, 2, 3]

@@ -293,6 +293,16 @@ def type_(self, dtype=None, non_blocking=False):
 
 _method("type", type_)
 _method("type_as", lambda self, other: self.to(other.dtype))
+_C_contiguous = Tensor.contiguous
+
+
+def contiguous(self, memory_format=None):
+    # PyTorch returns the tensor itself (same object) when no copy is needed.
+    return self if self.is_contiguous() else _C_contiguous(self)
+
+
+_method("contiguous", contiguous)
+_method("broadcast_to", lambda self, size: self.expand(size))
 _method("view_as", lambda self, other: self.view(other.shape))
 _method("reshape_as", lambda self, other: self.reshape(other.shape))
 _method("expand_as", lambda self, other: self.expand(other.shape))

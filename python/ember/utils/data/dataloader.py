@@ -1,10 +1,17 @@
-"""DataLoader: batching, shuffling, and parallel loading in forked worker processes.
+"""DataLoader: batching, shuffling, and parallel loading in worker processes.
 
 With num_workers > 0 each worker gets its own index queue; results come back
 on one queue and are reordered by task index, so batches arrive in sampler
 order. A worker's exception is re-raised in the main process with the worker's
 traceback; a worker that dies is detected (watchdog) and `timeout` bounds the
 wait for any batch, so iteration never hangs.
+
+Workers are forked (PyTorch's default on Linux) as long as ember's CPU kernels
+work in a forked child. Once the core's thread pool has started in the parent
+it does not survive fork(); a probe detects that and the loader falls back to
+'spawn' (with a warning): then the dataset, collate_fn and worker_init_fn must
+be picklable and scripts need a main guard. Batches cross the process boundary
+as numpy payloads and are rebuilt as tensors in the main process.
 """
 
 import itertools

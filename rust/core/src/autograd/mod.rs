@@ -73,7 +73,7 @@ struct Saved {
 }
 
 pub struct Node {
-    pub name: String,
+    pub name: std::borrow::Cow<'static, str>,
     pub next: Mutex<Vec<Edge>>,
     saved: Mutex<Option<Saved>>,
     had_saved: bool,
@@ -169,7 +169,7 @@ fn edge_of(t: &Tensor) -> Edge {
 /// Record a node for `outputs` computed from `inputs`. Call only when
 /// `any_requires_grad(inputs)`; non-float outputs are left without history.
 pub fn record(
-    name: &str,
+    name: impl Into<std::borrow::Cow<'static, str>>,
     outputs: &[&Tensor],
     inputs: &[&Tensor],
     saved: Vec<Tensor>,
@@ -178,7 +178,7 @@ pub fn record(
     let next: Vec<Edge> = inputs.iter().map(|t| edge_of(t)).collect();
     let versions = saved.iter().map(|t| t.version()).collect();
     let node = Arc::new(Node {
-        name: name.to_string(),
+        name: name.into(),
         next: Mutex::new(next),
         had_saved: !saved.is_empty(),
         saved: Mutex::new(Some(Saved {
@@ -190,10 +190,15 @@ pub fn record(
         pre_hooks: Mutex::new(vec![]),
         retained: Mutex::new(vec![]),
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
-        out_meta: outputs
-            .iter()
-            .map(|o| (o.shape().to_vec(), o.dtype()))
-            .collect(),
+        // Only multi-output nodes need output shapes (to zero-fill missing grads).
+        out_meta: if outputs.len() > 1 {
+            outputs
+                .iter()
+                .map(|o| (o.shape().to_vec(), o.dtype()))
+                .collect()
+        } else {
+            vec![]
+        },
     });
     for (i, o) in outputs.iter().enumerate() {
         if o.dtype().is_float() {
@@ -207,7 +212,7 @@ pub fn record(
 
 /// Wrap `f`'s single output with a node when needed.
 pub fn unary_record(
-    name: &str,
+    name: &'static str,
     out: Tensor,
     input: &Tensor,
     saved: Vec<Tensor>,

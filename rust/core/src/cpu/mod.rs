@@ -8,6 +8,29 @@ use rayon::prelude::*;
 
 /// Elements above which elementwise kernels split work across threads.
 pub const PAR_THRESHOLD: usize = 1 << 16;
+
+static MAIN_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Record the process that owns the thread pool (called when the module loads).
+pub fn init_process() {
+    MAIN_PID.get_or_init(std::process::id);
+}
+
+/// Whether kernels may use the rayon pool. A child created by fork() (e.g. a
+/// DataLoader worker) has no pool threads, so waiting on them would hang:
+/// kernels run single-threaded there instead.
+#[inline]
+pub fn parallel_ok() -> bool {
+    match MAIN_PID.get() {
+        Some(&p) => p == std::process::id(),
+        None => true,
+    }
+}
+
+#[inline]
+pub fn use_par(n: usize) -> bool {
+    n >= PAR_THRESHOLD && parallel_ok()
+}
 const CHUNK: usize = 1 << 14;
 
 /// Cast one element between any two element types.
@@ -30,7 +53,7 @@ pub fn map1<T: CpuElement, U: CpuElement>(
     let n = l.numel();
     if l.is_contiguous() {
         let s = &s[l.offset..l.offset + n];
-        if n >= PAR_THRESHOLD {
+        if use_par(n) {
             let mut out = vec![U::default(); n];
             out.par_chunks_mut(CHUNK)
                 .zip(s.par_chunks(CHUNK))
@@ -60,7 +83,7 @@ pub fn map2<T: CpuElement, U: CpuElement>(
     let n = la.numel();
     if la.is_contiguous() && lb.is_contiguous() {
         let (sa, sb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
-        if n >= PAR_THRESHOLD {
+        if use_par(n) {
             let mut out = vec![U::default(); n];
             out.par_chunks_mut(CHUNK)
                 .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))

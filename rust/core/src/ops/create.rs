@@ -30,7 +30,9 @@ impl Tensor {
         };
         let half = steps / 2;
         let data = dispatch!(dtype, T => T::wrap((0..steps).map(|i| {
-            let v = if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
+            let v = if steps == 1 {
+                start
+            } else if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
             T::from_f64(v)
         }).collect()));
         Ok(Tensor::from_cpu(data, &[steps]))

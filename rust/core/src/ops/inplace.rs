@@ -9,7 +9,9 @@ use crate::tensor::Tensor;
 
 fn can_cast(from: DType, to: DType) -> bool {
     // PyTorch: no float -> integral, no non-bool -> bool in in-place results.
-    !(from.is_float() && !to.is_float()) && !(from != DType::Bool && to == DType::Bool)
+    let float_to_int = from.is_float() && !to.is_float();
+    let to_bool = from != DType::Bool && to == DType::Bool;
+    !float_to_int && !to_bool
 }
 
 impl Tensor {
@@ -40,9 +42,10 @@ impl Tensor {
                 cap(self.dtype())
             );
         }
-        if result.shape() != self.shape() {
-            if crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
+        if result.shape() != self.shape()
+            && crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
                 != Some(self.shape())
+        {
             {
                 bail!(
                     "output with shape {:?} doesn't match the broadcast shape {:?}",
@@ -99,18 +102,27 @@ impl Tensor {
         }
         let dt = self.dtype();
         let shape = self.shape().to_vec();
-        self.apply_inplace("copy_", |_| {
+        self.apply_inplace("copy_", |old| {
             let s = if src.dtype() != dt {
                 src.to_dtype(dt)?
             } else {
                 src.clone()
             };
             let s = s.expand(&shape)?;
-            if crate::autograd::any_requires_grad(&[&s]) {
-                s.clone_t()
-            } else {
-                Ok(s)
+            let out = s.clone_data()?;
+            if crate::autograd::any_requires_grad(&[old, &s]) {
+                crate::autograd::record(
+                    "CopyBackwards",
+                    &[&out],
+                    &[old, &s],
+                    vec![],
+                    |c: &crate::autograd::BackCtx| {
+                        let g = c.grad(0)?;
+                        Ok(vec![Some(g.zeros_like()?), Some(g.clone())])
+                    },
+                );
             }
+            Ok(out)
         })
     }
 }

@@ -79,7 +79,7 @@ impl Tensor {
     fn make_view(
         &self,
         layout: Layout,
-        name: &str,
+        name: &'static str,
         backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
     ) -> Tensor {
         let out = self.view_of(layout);
@@ -462,27 +462,39 @@ impl Tensor {
             sizes.push((start, n, t.dtype()));
             start += n;
         }
-        if dt.is_float() && any_requires_grad(&parts) {
-            record(
-                "CatBackward0",
-                &[&out],
-                &parts,
-                vec![],
-                move |c: &BackCtx| {
-                    let g = c.grad(0)?;
-                    sizes
-                        .iter()
-                        .zip(c.needs)
-                        .map(|(&(s, n, odt), &need)| {
-                            if !need {
-                                return Ok(None);
-                            }
-                            let p = g.narrow(d as i64, s, n)?;
-                            Ok(Some(if odt.is_float() { p.to_dtype(odt)? } else { p }))
-                        })
-                        .collect()
-                },
-            );
+        if dt.is_float() && any_requires_grad(ts) {
+            // Skipped legacy empty inputs still get (empty) gradients.
+            let mut k = 0;
+            let all: Vec<Option<(usize, usize, DType)>> = ts
+                .iter()
+                .map(|t| {
+                    if t.ndim() == 1 && t.numel() == 0 {
+                        None
+                    } else {
+                        k += 1;
+                        Some(sizes[k - 1])
+                    }
+                })
+                .collect();
+            let dts: Vec<DType> = ts.iter().map(|t| t.dtype()).collect();
+            record("CatBackward0", &[&out], ts, vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                all.iter()
+                    .zip(c.needs)
+                    .zip(&dts)
+                    .map(|((part, &need), &edt)| {
+                        if !need {
+                            return Ok(None);
+                        }
+                        let (s, n, odt) = match part {
+                            Some(p) => *p,
+                            None => return Ok(Some(Tensor::zeros(&[0], edt)?)),
+                        };
+                        let p = g.narrow(d as i64, s, n)?;
+                        Ok(Some(if odt.is_float() { p.to_dtype(odt)? } else { p }))
+                    })
+                    .collect()
+            });
         }
         Ok(out)
     }
@@ -544,7 +556,7 @@ impl Tensor {
         let n = self.shape()[d];
         let size = n.div_ceil(chunks).max(if n == 0 { 0 } else { 1 });
         if size == 0 {
-            return Ok(vec![self.alias_with_grad(); 1.max(chunks.min(1))]);
+            return Ok(vec![self.alias_with_grad()]);
         }
         self.split(size, d as i64)
     }
