@@ -257,7 +257,7 @@ impl Tensor {
         dim: i64,
         keepdim: bool,
         op: &str,
-        name: &str,
+        name: &'static str,
         pick: F,
     ) -> Result<(Tensor, Tensor)>
     where
