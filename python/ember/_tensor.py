@@ -1251,3 +1251,5 @@ class _StorageRef:
 
 
 numbers.Number  # noqa: B018 - keep import used
+
+from . import _tensor_sort  # noqa: E402, F401 - sort/selection and special-function methods

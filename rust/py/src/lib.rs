@@ -9,6 +9,7 @@ mod autograd_py;
 mod convert;
 mod errors;
 mod ops;
+mod sort;
 mod tensor;
 
 #[pymodule]
@@ -17,6 +18,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;
+    sort::register(m)?;
     autograd_py::register(m)?;
     Ok(())
 }

@@ -8,6 +8,10 @@ pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod reduce;
+pub mod scan;
 pub mod shape;
+pub mod sort;
+pub mod special;
+pub mod unique;
 
 pub use elementwise::{Binary, Unary};
