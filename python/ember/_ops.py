@@ -926,29 +926,30 @@ def bitwise_not(input, *, out=None):
 
 
 def cummax(input, dim):
-    v = input.detach().cpu().numpy()
-    vals = np.maximum.accumulate(v, axis=dim)
-    idx = _cum_idx(v, vals, dim)
-    return return_types.cummax(tensor(vals, dtype=input.dtype), tensor(idx))
+    return input.cummax(dim)
 
 
 def cummin(input, dim):
-    v = input.detach().cpu().numpy()
-    vals = np.minimum.accumulate(v, axis=dim)
-    idx = _cum_idx(v, vals, dim)
-    return return_types.cummin(tensor(vals, dtype=input.dtype), tensor(idx))
+    return input.cummin(dim)
 
 
-def _cum_idx(v, vals, dim):
-    v = np.moveaxis(v, dim, -1)
-    vals = np.moveaxis(vals, dim, -1)
-    idx = np.zeros(v.shape, dtype=np.int64)
-    for j in builtins.range(v.shape[-1]):
-        if j == 0:
-            continue
-        hit = v[..., j] == vals[..., j]
-        idx[..., j] = np.where(hit, j, idx[..., j - 1])
-    return np.moveaxis(idx, -1, dim)
+def polygamma(n, input):
+    return input.polygamma(n)
+
+
+def _special_binary(name):
+    def f(input, other, *, out=None):
+        return _C.special_binary(input, other, name)
+
+    f.__name__ = name
+    return f
+
+
+hypot = _special_binary("hypot")
+logaddexp = _special_binary("logaddexp")
+logaddexp2 = _special_binary("logaddexp2")
+xlogy = _special_binary("xlogy")
+copysign = _special_binary("copysign")
 
 
 def _mirror(names):
