@@ -5,6 +5,8 @@ pub mod elementwise;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
+pub mod nn;
+pub mod optim;
 pub mod reduce;
 pub mod shape;
 
