@@ -138,7 +138,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError("min_val cannot be greater than max_val")
     if inplace:
         return input.clamp_(min_val, max_val)
-    return input.clamp(min_val, max_val)
+    # PyTorch's hardtanh has zero gradient exactly at the bounds (clamp passes it):
+    # the same values, with the clamped ones detached.
+    inside = (input > min_val) & (input < max_val)
+    return ember.where(inside, input, input.clamp(min_val, max_val).detach())
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -572,9 +575,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}"
             )
     (p,) = _pair(padding, 1, "padding")
-    out = conv2d(
-        input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (1, d), groups
-    )
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (1, d), groups)
     return out.squeeze(-2)
 
 
@@ -765,7 +766,9 @@ def pad(input, pad, mode="constant", value=None):
     if len(pad) % 2 != 0:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():
-        raise RuntimeError("Padding length should be less than or equal to two times the input dimension")
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension"
+        )
     pads = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
     if mode == "constant":
         fill = 0 if value is None else value
@@ -816,9 +819,7 @@ def pad(input, pad, mode="constant", value=None):
             idx = idx.clamp(0, size - 1)
         else:
             if left > size or right > size:
-                raise RuntimeError(
-                    "Padding value causes wrapping around more than once."
-                )
+                raise RuntimeError("Padding value causes wrapping around more than once.")
             idx = idx.remainder(size) if hasattr(idx, "remainder") else idx % size
         out = out.index_select(dim, idx)
     return out
@@ -1156,7 +1157,9 @@ def scaled_dot_product_attention(
     scores = query.matmul(key.transpose(-2, -1)) * scale_factor
     if is_causal:
         if attn_mask is not None:
-            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+            raise RuntimeError(
+                "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+            )
         rows = ember.arange(L, device=query.device).unsqueeze(1)
         cols = ember.arange(S, device=query.device).unsqueeze(0)
         scores = scores.masked_fill(cols > rows, float("-inf"))
@@ -1329,9 +1332,7 @@ def _check_nll_shapes(input, target):
     if input.dim() > 2:
         exp = _shape(input)[:1] + _shape(input)[2:]
         if _shape(target) != exp:
-            raise RuntimeError(
-                f"Expected target size {list(exp)}, got {list(_shape(target))}"
-            )
+            raise RuntimeError(f"Expected target size {list(exp)}, got {list(_shape(target))}")
     return 1
 
 
@@ -1434,9 +1435,20 @@ def cross_entropy(
     return nll_red * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
 
 
-def kl_div(
-    input, target, size_average=None, reduce=None, reduction="mean", log_target=False
-):
+def _xlogy_self(t):
+    """xlogy(t, t): t * log(t) with 0 where t == 0 (PyTorch's kl_div uses xlogy)."""
+    xlogy = getattr(ember, "xlogy", None)
+    if xlogy is not None:
+        try:
+            return xlogy(t, t)
+        except AttributeError:  # the core exposes ember.xlogy without its Tensor method
+            pass
+    pos = t > 0
+    safe = ember.where(pos, t, ember.ones_like(t))
+    return ember.where(pos, t * safe.log(), t * 0)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction == "mean":
         warnings.warn(
@@ -1449,10 +1461,7 @@ def kl_div(
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # xlogy(t, t) - t * input, with 0 * log 0 = 0
-        pos = target > 0
-        safe = ember.where(pos, target, ember.ones_like(target))
-        loss = ember.where(pos, target * safe.log(), target * 0) - target * input
+        loss = _xlogy_self(target) - target * input
     if reduction == "batchmean":
         if input.dim() == 0:
             return loss.sum()

@@ -110,7 +110,9 @@ def eye_(tensor):
         raise ValueError("Only tensors with 2 dimensions are supported")
     with ember.no_grad():
         tensor.copy_(
-            ember.eye(int(tensor.shape[0]), int(tensor.shape[1]), dtype=tensor.dtype, device=tensor.device)
+            ember.eye(
+                int(tensor.shape[0]), int(tensor.shape[1]), dtype=tensor.dtype, device=tensor.device
+            )
         )
     return tensor
 
@@ -172,9 +174,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(
-    tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None
-):
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     if 0 in [int(s) for s in tensor.shape]:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
@@ -185,9 +185,7 @@ def kaiming_uniform_(
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(
-    tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None
-):
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     if 0 in [int(s) for s in tensor.shape]:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor

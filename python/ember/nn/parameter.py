@@ -10,11 +10,13 @@ __all__ = ["Parameter", "Buffer", "is_lazy"]
 
 
 def _make_subclass(cls, data, requires_grad):
-    """Wrap `data`'s storage (no copy) in an instance of the Tensor subclass `cls`."""
+    """Wrap `data`'s storage (no copy, detached) in an instance of the Tensor subclass `cls`."""
     make = getattr(ember.Tensor, "_make_subclass", None)
     if make is not None:
         return make(cls, data, requires_grad)
-    t = data.detach().as_subclass(cls)
+    # ember.Tensor(other) is a detached alias of `other`; called on a subclass it
+    # builds an instance of that subclass.
+    t = ember.Tensor.__new__(cls, data)
     t.requires_grad_(requires_grad)
     return t
 

@@ -29,7 +29,9 @@ class Adagrad(Optimizer):
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {initial_accumulator_value}"
+            )
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         defaults = dict(
@@ -47,7 +49,7 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
-                state["step"] = ember.tensor(0.0, dtype=ember.float32)
+                state["step"] = ember.zeros((), dtype=ember.float32)
                 state["sum"] = ember.full_like(p, float(group["initial_accumulator_value"]))
 
     @_use_grad

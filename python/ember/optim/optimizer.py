@@ -178,7 +178,9 @@ class Optimizer:
                 plist.append(p)
         if names:
             if len(names) != len(plist):
-                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are missing"
+                )
             param_group["param_names"] = names
         param_group["params"] = plist
         for param in param_group["params"]:
@@ -382,7 +384,7 @@ def register_optimizer_step_post_hook(hook):
 
 
 def _step_tensor():
-    return ember.tensor(0.0, dtype=ember.float32)
+    return ember.zeros((), dtype=ember.float32)
 
 
 def _incr_steps(states):
@@ -402,5 +404,3 @@ def _incr_steps(states):
 def _check_range(name, value, lo=0.0, hi=None, hi_open=False):
     if value < lo or (hi is not None and (value >= hi if hi_open else value > hi)):
         raise ValueError(f"Invalid {name}: {value}")
-
-

@@ -91,7 +91,18 @@ class RMSprop(Optimizer):
 
 
 def _rmsprop_reference(
-    params, grads, square_avgs, bufs, grad_avgs, lr, alpha, eps, weight_decay, momentum, centered, maximize
+    params,
+    grads,
+    square_avgs,
+    bufs,
+    grad_avgs,
+    lr,
+    alpha,
+    eps,
+    weight_decay,
+    momentum,
+    centered,
+    maximize,
 ):
     for i, param in enumerate(params):
         grad = -grads[i] if maximize else grads[i]

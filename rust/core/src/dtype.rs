@@ -42,7 +42,10 @@ impl DType {
     }
     /// Integral, excluding bool.
     pub fn is_int(self) -> bool {
-        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
+        matches!(
+            self,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64
+        )
     }
     pub fn is_signed(self) -> bool {
         !matches!(self, DType::Bool | DType::U8)

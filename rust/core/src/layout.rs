@@ -34,7 +34,11 @@ pub fn wrap_dim(dim: i64, ndim: usize, op: &str) -> Result<usize> {
             n - 1
         ));
     }
-    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+    Ok(if dim < 0 {
+        (dim + n) as usize
+    } else {
+        dim as usize
+    })
 }
 
 pub fn shape_str(shape: &[usize]) -> String {
@@ -46,8 +50,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db {
             da
         } else if da == 1 {
@@ -63,7 +75,11 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
     pub fn ndim(&self) -> usize {
         self.shape.len()
@@ -86,7 +102,14 @@ impl Layout {
         if self.numel() == 0 {
             return self.offset;
         }
-        self.offset + self.shape.iter().zip(&self.strides).map(|(s, st)| (s - 1) * st).sum::<usize>() + 1
+        self.offset
+            + self
+                .shape
+                .iter()
+                .zip(&self.strides)
+                .map(|(s, st)| (s - 1) * st)
+                .sum::<usize>()
+            + 1
     }
 
     /// View with the same memory as this layout, broadcast to `shape` (stride 0 on new/size-1 dims).
@@ -117,7 +140,11 @@ impl Layout {
                 }
             }
         }
-        Ok(Layout { shape: shape.to_vec(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.to_vec(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     pub fn permute(&self, dims: &[usize]) -> Result<Layout> {
@@ -132,7 +159,11 @@ impl Layout {
         let mut seen = vec![false; n];
         for &d in dims {
             if d >= n || seen[d] {
-                bail!("permute(): duplicate or out of range dims {:?} for a tensor of {} dims", dims, n);
+                bail!(
+                    "permute(): duplicate or out of range dims {:?} for a tensor of {} dims",
+                    dims,
+                    n
+                );
             }
             seen[d] = true;
         }
@@ -153,7 +184,11 @@ impl Layout {
     /// Slice `dim` as start..end with a positive step (bounds already clamped).
     pub fn slice(&self, dim: usize, start: usize, end: usize, step: usize) -> Layout {
         let mut l = self.clone();
-        let len = if end > start { (end - start).div_ceil(step) } else { 0 };
+        let len = if end > start {
+            (end - start).div_ceil(step)
+        } else {
+            0
+        };
         l.offset += start * self.strides[dim];
         l.shape[dim] = len;
         l.strides[dim] *= step;
@@ -170,14 +205,22 @@ impl Layout {
 
     pub fn unsqueeze(&self, dim: usize) -> Layout {
         let mut l = self.clone();
-        let st = if dim < self.ndim() { self.strides[dim] * self.shape[dim] } else { 1 };
+        let st = if dim < self.ndim() {
+            self.strides[dim] * self.shape[dim]
+        } else {
+            1
+        };
         l.shape.insert(dim, 1);
         l.strides.insert(dim, st);
         l
     }
 
     pub fn squeeze_dims(&self, dims: &[usize]) -> Layout {
-        let mut l = Layout { shape: vec![], strides: vec![], offset: self.offset };
+        let mut l = Layout {
+            shape: vec![],
+            strides: vec![],
+            offset: self.offset,
+        };
         for i in 0..self.ndim() {
             if dims.contains(&i) && self.shape[i] == 1 {
                 continue;
@@ -191,9 +234,15 @@ impl Layout {
     pub fn diagonal(&self, offset: i64, d1: usize, d2: usize) -> Layout {
         let (s1, s2) = (self.shape[d1] as i64, self.shape[d2] as i64);
         let (len, off) = if offset >= 0 {
-            ((s1.min(s2 - offset)).max(0), offset as usize * self.strides[d2])
+            (
+                (s1.min(s2 - offset)).max(0),
+                offset as usize * self.strides[d2],
+            )
         } else {
-            ((s1 + offset).min(s2).max(0), (-offset) as usize * self.strides[d1])
+            (
+                (s1 + offset).min(s2).max(0),
+                (-offset) as usize * self.strides[d1],
+            )
         };
         let mut shape = vec![];
         let mut strides = vec![];
@@ -205,17 +254,29 @@ impl Layout {
         }
         shape.push(len as usize);
         strides.push(self.strides[d1] + self.strides[d2]);
-        Layout { shape, strides, offset: self.offset + if len > 0 { off } else { 0 } }
+        Layout {
+            shape,
+            strides,
+            offset: self.offset + if len > 0 { off } else { 0 },
+        }
     }
 
     /// A view with a new shape when the memory allows it (PyTorch's computeStride).
     pub fn view(&self, new_shape: &[usize]) -> Option<Layout> {
         if self.is_contiguous() {
-            return Some(Layout { shape: new_shape.to_vec(), strides: contiguous_strides(new_shape), offset: self.offset });
+            return Some(Layout {
+                shape: new_shape.to_vec(),
+                strides: contiguous_strides(new_shape),
+                offset: self.offset,
+            });
         }
         let old_numel = self.numel();
         if old_numel == 0 {
-            return Some(Layout { shape: new_shape.to_vec(), strides: contiguous_strides(new_shape), offset: self.offset });
+            return Some(Layout {
+                shape: new_shape.to_vec(),
+                strides: contiguous_strides(new_shape),
+                offset: self.offset,
+            });
         }
         let mut new_strides = vec![0usize; new_shape.len()];
         let mut view_d = new_shape.len() as isize - 1;
@@ -225,9 +286,11 @@ impl Layout {
         for tensor_d in (0..self.ndim()).rev() {
             tensor_numel *= self.shape[tensor_d];
             if tensor_d == 0
-                || (self.shape[tensor_d - 1] != 1 && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride)
+                || (self.shape[tensor_d - 1] != 1
+                    && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride)
             {
-                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1)
+                {
                     new_strides[view_d as usize] = view_numel * chunk_base_stride;
                     view_numel *= new_shape[view_d as usize];
                     view_d -= 1;
@@ -245,7 +308,11 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout { shape: new_shape.to_vec(), strides: new_strides, offset: self.offset })
+        Some(Layout {
+            shape: new_shape.to_vec(),
+            strides: new_strides,
+            offset: self.offset,
+        })
     }
 
     /// Offsets of all elements in row-major order.
@@ -275,11 +342,19 @@ pub fn infer_shape(shape: &[i64], numel: usize, op: &str) -> Result<Vec<usize>> 
     let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
         if known == 0 || numel % known != 0 {
-            return Err(rt_err!("shape '{:?}' is invalid for input of size {}", shape, numel));
+            return Err(rt_err!(
+                "shape '{:?}' is invalid for input of size {}",
+                shape,
+                numel
+            ));
         }
         out[i] = numel / known;
     } else if known != numel {
-        return Err(rt_err!("shape '{:?}' is invalid for input of size {}", shape, numel));
+        return Err(rt_err!(
+            "shape '{:?}' is invalid for input of size {}",
+            shape,
+            numel
+        ));
     }
     Ok(out)
 }
@@ -393,11 +468,16 @@ mod tests {
         let v = s.view(&[6, 2]).unwrap();
         assert_eq!(v.strides, vec![4, 2]);
         assert_eq!(s.view(&[12]), None);
-        let b = Layout::contiguous(&[3, 1]).broadcast_to(&[2, 3, 5]).unwrap();
+        let b = Layout::contiguous(&[3, 1])
+            .broadcast_to(&[2, 3, 5])
+            .unwrap();
         assert_eq!(b.strides, vec![0, 1, 0]);
         assert!(Layout::contiguous(&[3]).broadcast_to(&[4]).is_err());
         let d = Layout::contiguous(&[3, 3]).diagonal(1, 0, 1);
-        assert_eq!((d.shape.clone(), d.strides.clone(), d.offset), (vec![2], vec![4], 1));
+        assert_eq!(
+            (d.shape.clone(), d.strides.clone(), d.offset),
+            (vec![2], vec![4], 1)
+        );
     }
 
     #[test]

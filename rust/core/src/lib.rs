@@ -1,10 +1,10 @@
 //! ember-core: strided tensors, CPU kernels and define-by-run autograd.
 //! No Python here; rust/py binds it.
 
-pub mod error;
 pub mod autograd;
 pub mod cpu;
 pub mod dtype;
+pub mod error;
 pub mod layout;
 pub mod ops;
 pub mod random;

@@ -19,7 +19,10 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(seed: u64) -> Generator {
-        Generator { rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))), seed: Arc::new(Mutex::new(seed)) }
+        Generator {
+            rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))),
+            seed: Arc::new(Mutex::new(seed)),
+        }
     }
     pub fn manual_seed(&self, seed: u64) {
         *self.rng.lock().unwrap() = StdRng::seed_from_u64(seed);
@@ -65,7 +68,13 @@ fn float_check(dtype: DType, op: &str) -> Result<()> {
 }
 
 /// Uniform [low, high) values.
-pub fn uniform(shape: &[usize], low: f64, high: f64, dtype: DType, g: Option<&Generator>) -> Result<Tensor> {
+pub fn uniform(
+    shape: &[usize],
+    low: f64,
+    high: f64,
+    dtype: DType,
+    g: Option<&Generator>,
+) -> Result<Tensor> {
     float_check(dtype, "uniform_")?;
     let n = crate::layout::numel(shape);
     let data = dispatch_float!(dtype, T => T::wrap(gen(g).with(|r| (0..n).map(|_| {
@@ -75,7 +84,13 @@ pub fn uniform(shape: &[usize], low: f64, high: f64, dtype: DType, g: Option<&Ge
     Ok(Tensor::from_cpu(data, shape))
 }
 
-pub fn normal(shape: &[usize], mean: f64, std: f64, dtype: DType, g: Option<&Generator>) -> Result<Tensor> {
+pub fn normal(
+    shape: &[usize],
+    mean: f64,
+    std: f64,
+    dtype: DType,
+    g: Option<&Generator>,
+) -> Result<Tensor> {
     float_check(dtype, "normal_")?;
     if std < 0.0 {
         bail!("normal expects std >= 0.0, but found std {std}");
@@ -88,7 +103,13 @@ pub fn normal(shape: &[usize], mean: f64, std: f64, dtype: DType, g: Option<&Gen
     Ok(Tensor::from_cpu(data, shape))
 }
 
-pub fn randint(shape: &[usize], low: i64, high: i64, dtype: DType, g: Option<&Generator>) -> Result<Tensor> {
+pub fn randint(
+    shape: &[usize],
+    low: i64,
+    high: i64,
+    dtype: DType,
+    g: Option<&Generator>,
+) -> Result<Tensor> {
     if high <= low {
         bail!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
     }
@@ -115,11 +136,20 @@ pub fn bernoulli(p: &Tensor, g: Option<&Generator>) -> Result<Tensor> {
     if pv.iter().any(|&x| !(0.0..=1.0).contains(&x)) {
         bail!("bernoulli_ expects p to be in [0, 1]");
     }
-    let v: Vec<f64> = gen(g).with(|r| pv.iter().map(|&q| if r.gen::<f64>() < q { 1.0 } else { 0.0 }).collect());
+    let v: Vec<f64> = gen(g).with(|r| {
+        pv.iter()
+            .map(|&q| if r.gen::<f64>() < q { 1.0 } else { 0.0 })
+            .collect()
+    });
     Tensor::from_vec(v, p.shape()).cast_raw(p.dtype())
 }
 
-pub fn bernoulli_scalar(shape: &[usize], p: f64, dtype: DType, g: Option<&Generator>) -> Result<Tensor> {
+pub fn bernoulli_scalar(
+    shape: &[usize],
+    p: f64,
+    dtype: DType,
+    g: Option<&Generator>,
+) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&p) {
         bail!("bernoulli_ expects p to be in [0, 1], but got p={p}");
     }
@@ -128,11 +158,20 @@ pub fn bernoulli_scalar(shape: &[usize], p: f64, dtype: DType, g: Option<&Genera
     Ok(Tensor::from_cpu(data, shape))
 }
 
-pub fn multinomial(probs: &Tensor, num_samples: usize, replacement: bool, g: Option<&Generator>) -> Result<Tensor> {
+pub fn multinomial(
+    probs: &Tensor,
+    num_samples: usize,
+    replacement: bool,
+    g: Option<&Generator>,
+) -> Result<Tensor> {
     if probs.ndim() == 0 || probs.ndim() > 2 {
         bail!("prob_dist must be 1 or 2 dim");
     }
-    let rows = if probs.ndim() == 1 { 1 } else { probs.shape()[0] };
+    let rows = if probs.ndim() == 1 {
+        1
+    } else {
+        probs.shape()[0]
+    };
     let k = *probs.shape().last().unwrap();
     if !replacement && num_samples > k {
         bail!("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
@@ -160,7 +199,11 @@ pub fn multinomial(probs: &Tensor, num_samples: usize, replacement: bool, g: Opt
             }
         }
     });
-    let shape = if probs.ndim() == 1 { vec![num_samples] } else { vec![rows, num_samples] };
+    let shape = if probs.ndim() == 1 {
+        vec![num_samples]
+    } else {
+        vec![rows, num_samples]
+    };
     Ok(Tensor::from_vec(out, &shape))
 }
 

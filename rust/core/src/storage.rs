@@ -133,14 +133,22 @@ macro_rules! cpu_element {
             fn slice(d: &CpuData) -> &[Self] {
                 match d {
                     CpuData::$v(v) => v,
-                    other => panic!("internal dtype mismatch: expected {} storage, found {}", stringify!($v), other.dtype()),
+                    other => panic!(
+                        "internal dtype mismatch: expected {} storage, found {}",
+                        stringify!($v),
+                        other.dtype()
+                    ),
                 }
             }
             #[inline]
             fn slice_mut(d: &mut CpuData) -> &mut [Self] {
                 match d {
                     CpuData::$v(v) => v,
-                    other => panic!("internal dtype mismatch: expected {} storage, found {}", stringify!($v), other.dtype()),
+                    other => panic!(
+                        "internal dtype mismatch: expected {} storage, found {}",
+                        stringify!($v),
+                        other.dtype()
+                    ),
                 }
             }
             #[inline]
@@ -236,7 +244,11 @@ pub struct StorageCell {
 
 impl StorageCell {
     pub fn new_cpu(d: CpuData) -> StorageCell {
-        StorageCell { data: RwLock::new(Storage::Cpu(d)), version: AtomicU64::new(0), device: Device::Cpu }
+        StorageCell {
+            data: RwLock::new(Storage::Cpu(d)),
+            version: AtomicU64::new(0),
+            device: Device::Cpu,
+        }
     }
     pub fn read(&self) -> RwLockReadGuard<'_, Storage> {
         self.data.read().unwrap_or_else(|e| e.into_inner())

@@ -45,18 +45,32 @@ pub struct Tensor(pub Arc<TensorImpl>);
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(shape={:?}, dtype={})", self.shape(), self.dtype())
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={})",
+            self.shape(),
+            self.dtype()
+        )
     }
 }
 
 impl Tensor {
     pub fn from_parts(storage: Arc<StorageCell>, layout: Layout, dtype: DType) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype, meta: Arc::new(Mutex::new(AutogradMeta::default())) }))
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            dtype,
+            meta: Arc::new(Mutex::new(AutogradMeta::default())),
+        }))
     }
     pub fn from_cpu(data: CpuData, shape: &[usize]) -> Tensor {
         let dtype = data.dtype();
         debug_assert_eq!(data.len(), crate::layout::numel(shape));
-        Tensor::from_parts(Arc::new(StorageCell::new_cpu(data)), Layout::contiguous(shape), dtype)
+        Tensor::from_parts(
+            Arc::new(StorageCell::new_cpu(data)),
+            Layout::contiguous(shape),
+            dtype,
+        )
     }
     pub fn from_vec<T: CpuElement>(v: Vec<T>, shape: &[usize]) -> Tensor {
         Tensor::from_cpu(T::wrap(v), shape)
@@ -150,13 +164,25 @@ impl Tensor {
     pub fn set_grad(&self, g: Option<Tensor>) -> Result<()> {
         if let Some(g) = &g {
             if g.shape() != self.shape() {
-                bail!("assigned grad has data of a different size: grad {:?}, tensor {:?}", g.shape(), self.shape());
+                bail!(
+                    "assigned grad has data of a different size: grad {:?}, tensor {:?}",
+                    g.shape(),
+                    self.shape()
+                );
             }
             if g.dtype() != self.dtype() {
-                bail!("assigned grad has data of a different type: grad {}, tensor {}", g.dtype(), self.dtype());
+                bail!(
+                    "assigned grad has data of a different type: grad {}, tensor {}",
+                    g.dtype(),
+                    self.dtype()
+                );
             }
             if g.device() != self.device() {
-                bail!("assigned grad has data located on a different device: grad {}, tensor {}", g.device(), self.device());
+                bail!(
+                    "assigned grad has data located on a different device: grad {}, tensor {}",
+                    g.device(),
+                    self.device()
+                );
             }
         }
         self.meta().grad = g;
@@ -164,7 +190,10 @@ impl Tensor {
     }
     pub fn set_requires_grad(&self, r: bool) -> Result<()> {
         if r && !self.dtype().is_float() {
-            bail!("only Tensors of floating point dtype can require gradients (got {})", self.dtype());
+            bail!(
+                "only Tensors of floating point dtype can require gradients (got {})",
+                self.dtype()
+            );
         }
         let mut m = self.meta();
         if !r && m.grad_fn.is_some() {
@@ -208,7 +237,10 @@ impl Tensor {
     }
     pub fn item(&self) -> Result<Scalar> {
         if self.numel() != 1 {
-            bail!("a Tensor with {} elements cannot be converted to Scalar", self.numel());
+            bail!(
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            );
         }
         let off = self.0.layout.offset;
         self.with_cpu(|d, _| {

@@ -1,7 +1,9 @@
 //! Engine errors -> Python exceptions of PyTorch's types.
 
 use ember_core::Error;
-use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::PyErr;
 
 pub fn to_py(e: Error) -> PyErr {

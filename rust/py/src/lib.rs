@@ -3,9 +3,17 @@
 
 use pyo3::prelude::*;
 
+mod autograd_py;
+mod convert;
 mod errors;
+mod ops;
+mod tensor;
 
 #[pymodule]
-fn _C(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<tensor::PyDType>()?;
+    ops::register(m)?;
+    autograd_py::register(m)?;
     Ok(())
 }

@@ -265,13 +265,18 @@ class ModuleDict(Module):
             for j, m in enumerate(modules):
                 if not isinstance(m, abc.Iterable):
                     raise TypeError(
-                        "ModuleDict update sequence element #" + str(j) + " should be Iterable; is"
+                        "ModuleDict update sequence element #"
+                        + str(j)
+                        + " should be Iterable; is"
                         + type(m).__name__
                     )
                 if not len(m) == 2:
                     raise ValueError(
-                        "ModuleDict update sequence element #" + str(j) + " has length "
-                        + str(len(m)) + "; 2 is required"
+                        "ModuleDict update sequence element #"
+                        + str(j)
+                        + " has length "
+                        + str(len(m))
+                        + "; 2 is required"
                     )
                 self[m[0]] = m[1]
 

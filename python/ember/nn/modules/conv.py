@@ -198,7 +198,9 @@ class Conv2d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
-    def _output_padding(self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None):
+    def _output_padding(
+        self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None
+    ):
         if output_size is None:
             return tuple(self.output_padding)
         has_batch_dim = input.dim() == num_spatial_dims + 2
@@ -250,7 +252,9 @@ class ConvTranspose1d(_ConvTransposeNd):
         dtype=None,
     ):
         if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
+            raise ValueError(
+                f'Only "zeros" padding mode is supported for {self.__class__.__name__}'
+            )
         super().__init__(
             in_channels, out_channels, _ntuple(kernel_size, 1), _ntuple(stride, 1),
             _ntuple(padding, 1), _ntuple(dilation, 1), True, _ntuple(output_padding, 1),
@@ -284,7 +288,9 @@ class ConvTranspose2d(_ConvTransposeNd):
         dtype=None,
     ):
         if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
+            raise ValueError(
+                f'Only "zeros" padding mode is supported for {self.__class__.__name__}'
+            )
         super().__init__(
             in_channels, out_channels, _ntuple(kernel_size, 2), _ntuple(stride, 2),
             _ntuple(padding, 2), _ntuple(dilation, 2), True, _ntuple(output_padding, 2),

@@ -72,7 +72,9 @@ class NonDynamicallyQuantizableLinear(Linear):
 class Bilinear(Module):
     r"""y = x1^T A x2 + b."""
 
-    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+    def __init__(
+        self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None
+    ):
         super().__init__()
         fk = _factory(device, dtype)
         self.in1_features = in1_features

@@ -419,9 +419,7 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(
-        self, hook, *, prepend=False, with_kwargs=False, always_call=False
-    ):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         handle = RemovableHandle(
             self._forward_hooks,
             self._forward_hooks_with_kwargs,
@@ -552,7 +550,15 @@ class Module:
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ):
         for hook in self._load_state_dict_pre_hooks.values():
-            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+            hook(
+                state_dict,
+                prefix,
+                local_metadata,
+                strict,
+                missing_keys,
+                unexpected_keys,
+                error_msgs,
+            )
 
         persistent_buffers = {
             k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
@@ -652,10 +658,11 @@ class Module:
             incompatible_keys = _IncompatibleKeys(missing_keys, unexpected_keys)
             for hook in module._load_state_dict_post_hooks.values():
                 out = hook(module, incompatible_keys)
-                assert out is None, "Hooks registered with register_load_state_dict_post_hook are not expected to return new values"
+                assert out is None, (
+                    "Hooks registered with register_load_state_dict_post_hook are not expected to return new values"
+                )
 
         load(self, state_dict)
-        del load
 
         if strict:
             if len(unexpected_keys) > 0:

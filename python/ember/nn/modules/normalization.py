@@ -54,9 +54,7 @@ class _NormBase(Module):
             self.register_buffer("running_mean", ember.zeros(num_features, **kw))
             self.register_buffer("running_var", ember.ones(num_features, **kw))
             nkw = {"device": device} if device is not None else {}
-            self.register_buffer(
-                "num_batches_tracked", ember.tensor(0, dtype=ember.int64, **nkw)
-            )
+            self.register_buffer("num_batches_tracked", ember.zeros((), dtype=ember.int64, **nkw))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -95,7 +93,7 @@ class _NormBase(Module):
                 state_dict[key] = (
                     self.num_batches_tracked
                     if self.num_batches_tracked is not None
-                    else ember.tensor(0, dtype=ember.int64)
+                    else ember.zeros((), dtype=ember.int64)
                 )
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
@@ -224,9 +222,8 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return (
-            "{normalized_shape}, eps={eps}, "
-            "elementwise_affine={elementwise_affine}".format(**self.__dict__)
+        return "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}".format(
+            **self.__dict__
         )
 
 
@@ -261,7 +258,9 @@ class GroupNorm(Module):
 
 
 class RMSNorm(Module):
-    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+    def __init__(
+        self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None
+    ):
         super().__init__()
         kw = _kw(device, dtype)
         if isinstance(normalized_shape, numbers.Integral):
@@ -283,9 +282,8 @@ class RMSNorm(Module):
         return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self):
-        return (
-            "{normalized_shape}, eps={eps}, "
-            "elementwise_affine={elementwise_affine}".format(**self.__dict__)
+        return "{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}".format(
+            **self.__dict__
         )
 
 

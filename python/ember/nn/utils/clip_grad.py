@@ -4,7 +4,13 @@ import math
 
 import ember
 
-__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_norm",
+    "clip_grad_value_",
+    "get_total_norm",
+    "clip_grads_with_norm_",
+]
 
 
 def _grads(parameters):
@@ -19,7 +25,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     tensors = list(tensors)
     norm_type = float(norm_type)
     if len(tensors) == 0:
-        return ember.tensor(0.0)
+        return ember.zeros(())
     with ember.no_grad():
         if norm_type == math.inf:
             norms = [t.detach().abs().max() for t in tensors]
@@ -55,7 +61,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     parameters = list(parameters)
     grads = _grads(parameters)
     if len(grads) == 0:
-        return ember.tensor(0.0)
+        return ember.zeros(())
     total_norm = get_total_norm(grads, norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total_norm)
     return total_norm

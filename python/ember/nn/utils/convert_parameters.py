@@ -10,7 +10,9 @@ def _check_param_device(param, old_param_device):
     if old_param_device is None:
         return dev
     if dev != old_param_device:
-        raise TypeError("Found two parameters on different devices, this is currently not supported.")
+        raise TypeError(
+            "Found two parameters on different devices, this is currently not supported."
+        )
     return old_param_device
 
 

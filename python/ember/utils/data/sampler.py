@@ -94,9 +94,11 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(
                 f"num_samples should be a positive integer value, but got num_samples={num_samples}"
             )
-        self.weights = ember.tensor(weights, dtype=ember.float64) if not isinstance(
-            weights, ember.Tensor
-        ) else weights
+        self.weights = (
+            ember.tensor(weights, dtype=ember.float64)
+            if not isinstance(weights, ember.Tensor)
+            else weights
+        )
         self.num_samples = num_samples
         self.replacement = replacement
         self.generator = generator
@@ -118,9 +120,7 @@ class BatchSampler(Sampler):
                 f"batch_size should be a positive integer value, but got batch_size={batch_size}"
             )
         if not isinstance(drop_last, bool):
-            raise ValueError(
-                f"drop_last should be a boolean value, but got drop_last={drop_last}"
-            )
+            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last

@@ -52,7 +52,10 @@ pub struct BackCtx<'a> {
 impl BackCtx<'_> {
     /// The gradient of output `i`; errors if it is absent (single-output nodes always get one).
     pub fn grad(&self, i: usize) -> Result<&Tensor> {
-        self.grads.get(i).and_then(|g| g.as_ref()).ok_or_else(|| rt_err!("internal: missing gradient for output {i}"))
+        self.grads
+            .get(i)
+            .and_then(|g| g.as_ref())
+            .ok_or_else(|| rt_err!("internal: missing gradient for output {i}"))
     }
 }
 
@@ -107,7 +110,11 @@ impl Drop for Node {
         // Move children into a thread-local queue instead of dropping them
         // recursively: a 100k-node chain must not overflow the stack.
         let edges = std::mem::take(self.next.get_mut().unwrap_or_else(|e| e.into_inner()));
-        let saved = self.saved.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let saved = self
+            .saved
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         DROP_QUEUE.with(|q| {
             let mut q = q.borrow_mut();
             for e in edges {
@@ -174,13 +181,19 @@ pub fn record(
         name: name.to_string(),
         next: Mutex::new(next),
         had_saved: !saved.is_empty(),
-        saved: Mutex::new(Some(Saved { tensors: saved, versions })),
+        saved: Mutex::new(Some(Saved {
+            tensors: saved,
+            versions,
+        })),
         backward: Box::new(backward),
         n_outputs: outputs.len(),
         pre_hooks: Mutex::new(vec![]),
         retained: Mutex::new(vec![]),
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
-        out_meta: outputs.iter().map(|o| (o.shape().to_vec(), o.dtype())).collect(),
+        out_meta: outputs
+            .iter()
+            .map(|o| (o.shape().to_vec(), o.dtype()))
+            .collect(),
     });
     for (i, o) in outputs.iter().enumerate() {
         if o.dtype().is_float() {
@@ -248,7 +261,16 @@ pub fn run_backward(
     inputs: Option<&[Tensor]>,
     allow_unused: bool,
 ) -> Result<Vec<Option<Tensor>>> {
-    with_grad_mode(create_graph, || run_backward_inner(roots, grads, retain_graph, create_graph, inputs, allow_unused))
+    with_grad_mode(create_graph, || {
+        run_backward_inner(
+            roots,
+            grads,
+            retain_graph,
+            create_graph,
+            inputs,
+            allow_unused,
+        )
+    })
 }
 
 fn run_backward_inner(
@@ -287,14 +309,15 @@ fn run_backward_inner(
         }
     }
 
-    let mut add_leaf = |t: &Tensor, g: Tensor, leaf_grads: &mut Vec<(Tensor, Option<Tensor>)>| -> Result<()> {
-        let key = Arc::as_ptr(&t.0.meta) as usize;
-        let idx = *leaf_index.entry(key).or_insert_with(|| {
-            leaf_grads.push((t.clone(), None));
-            leaf_grads.len() - 1
-        });
-        add_grad(&mut leaf_grads[idx].1, g)
-    };
+    let mut add_leaf =
+        |t: &Tensor, g: Tensor, leaf_grads: &mut Vec<(Tensor, Option<Tensor>)>| -> Result<()> {
+            let key = Arc::as_ptr(&t.0.meta) as usize;
+            let idx = *leaf_index.entry(key).or_insert_with(|| {
+                leaf_grads.push((t.clone(), None));
+                leaf_grads.len() - 1
+            });
+            add_grad(&mut leaf_grads[idx].1, g)
+        };
 
     for (r, g) in roots.iter().zip(grads) {
         if !r.requires_grad() {
@@ -306,7 +329,9 @@ fn run_backward_inner(
         };
         match gf {
             Some(n) => {
-                let b = buffers.entry(node_key(&n)).or_insert_with(|| vec![None; n.n_outputs]);
+                let b = buffers
+                    .entry(node_key(&n))
+                    .or_insert_with(|| vec![None; n.n_outputs]);
                 add_grad(&mut b[nr], g.clone())?;
                 root_nodes.push(n);
             }
@@ -346,7 +371,9 @@ fn run_backward_inner(
 
     while let Some(Ready(_, node)) = heap.pop() {
         let key = node_key(&node);
-        let mut gs = buffers.remove(&key).unwrap_or_else(|| vec![None; node.n_outputs]);
+        let mut gs = buffers
+            .remove(&key)
+            .unwrap_or_else(|| vec![None; node.n_outputs]);
         // Tensor hooks and retain_grad on this node's outputs.
         {
             let hooks = node.pre_hooks.lock().unwrap().clone();
@@ -400,7 +427,13 @@ fn run_backward_inner(
         if !ok {
             bail!("{}", FREED_MSG);
         }
-        let next_info: Vec<bool> = node.next.lock().unwrap().iter().map(|e| !matches!(e, Edge::None)).collect();
+        let next_info: Vec<bool> = node
+            .next
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| !matches!(e, Edge::None))
+            .collect();
         let in_grads = if gs.iter().any(|g| g.is_some()) {
             // Fill absent output gradients with zeros when some are present.
             let gs: Vec<Option<Tensor>> = if node.n_outputs > 1 {
@@ -421,7 +454,11 @@ fn run_backward_inner(
             } else {
                 gs
             };
-            let ctx = BackCtx { grads: &gs, saved: &saved_tensors, needs: &next_info };
+            let ctx = BackCtx {
+                grads: &gs,
+                saved: &saved_tensors,
+                needs: &next_info,
+            };
             (node.backward)(&ctx)?
         } else {
             vec![None; next_info.len()]
@@ -493,8 +530,16 @@ fn run_backward_inner(
 }
 
 fn accumulate_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
-    let g = if g.shape() != t.shape() { g.sum_to(t.shape())? } else { g };
-    let g = if g.dtype() != t.dtype() { g.to_dtype(t.dtype())? } else { g };
+    let g = if g.shape() != t.shape() {
+        g.sum_to(t.shape())?
+    } else {
+        g
+    };
+    let g = if g.dtype() != t.dtype() {
+        g.to_dtype(t.dtype())?
+    } else {
+        g
+    };
     let old = t.meta().grad.clone();
     let new = match old {
         None => {
@@ -502,7 +547,9 @@ fn accumulate_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
                 g
             } else {
                 // Steal the buffer when nothing else can see it; copy otherwise.
-                let unique = Arc::strong_count(&g.0) == 1 && Arc::strong_count(g.storage()) == 1 && g.is_contiguous();
+                let unique = Arc::strong_count(&g.0) == 1
+                    && Arc::strong_count(g.storage()) == 1
+                    && g.is_contiguous();
                 if unique {
                     g.detach()
                 } else {

@@ -21,18 +21,24 @@ pub fn cast_elem<T: Element, U: Element>(x: T) -> U {
 }
 
 /// Apply `f` to every element, producing a contiguous vector.
-pub fn map1<T: CpuElement, U: CpuElement>(src: &CpuData, l: &Layout, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+pub fn map1<T: CpuElement, U: CpuElement>(
+    src: &CpuData,
+    l: &Layout,
+    f: impl Fn(T) -> U + Sync + Send,
+) -> Vec<U> {
     let s = T::slice(src);
     let n = l.numel();
     if l.is_contiguous() {
         let s = &s[l.offset..l.offset + n];
         if n >= PAR_THRESHOLD {
             let mut out = vec![U::default(); n];
-            out.par_chunks_mut(CHUNK).zip(s.par_chunks(CHUNK)).for_each(|(o, i)| {
-                for (o, &i) in o.iter_mut().zip(i) {
-                    *o = f(i);
-                }
-            });
+            out.par_chunks_mut(CHUNK)
+                .zip(s.par_chunks(CHUNK))
+                .for_each(|(o, i)| {
+                    for (o, &i) in o.iter_mut().zip(i) {
+                        *o = f(i);
+                    }
+                });
             return out;
         }
         return s.iter().map(|&x| f(x)).collect();
@@ -56,11 +62,13 @@ pub fn map2<T: CpuElement, U: CpuElement>(
         let (sa, sb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
         if n >= PAR_THRESHOLD {
             let mut out = vec![U::default(); n];
-            out.par_chunks_mut(CHUNK).zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK))).for_each(|(o, (x, y))| {
-                for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                    *o = f(x, y);
-                }
-            });
+            out.par_chunks_mut(CHUNK)
+                .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))
+                .for_each(|(o, (x, y))| {
+                    for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                        *o = f(x, y);
+                    }
+                });
             return out;
         }
         return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
@@ -91,7 +99,11 @@ pub fn map3<A: CpuElement, T: CpuElement, U: CpuElement>(
 ) -> Vec<U> {
     let (sa, sb, sc) = (A::slice(a), T::slice(b), T::slice(c));
     let (oa, ob, oc) = (la.offsets(), lb.offsets(), lc.offsets());
-    oa.iter().zip(&ob).zip(&oc).map(|((&i, &j), &k)| f(sa[i], sb[j], sc[k])).collect()
+    oa.iter()
+        .zip(&ob)
+        .zip(&oc)
+        .map(|((&i, &j), &k)| f(sa[i], sb[j], sc[k]))
+        .collect()
 }
 
 /// Contiguous copy with a dtype conversion.

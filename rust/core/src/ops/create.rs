@@ -23,7 +23,11 @@ impl Tensor {
     }
 
     pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
-        let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
+        let step = if steps > 1 {
+            (end - start) / (steps - 1) as f64
+        } else {
+            0.0
+        };
         let half = steps / 2;
         let data = dispatch!(dtype, T => T::wrap((0..steps).map(|i| {
             let v = if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };

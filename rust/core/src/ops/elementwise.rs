@@ -114,7 +114,10 @@ impl Unary {
     /// Ops whose result keeps an integer input's dtype.
     fn int_ok(self) -> bool {
         use Unary::*;
-        matches!(self, Neg | Abs | Floor | Ceil | Round | Trunc | Sign | Square | Relu | BitNot | LogicalNot)
+        matches!(
+            self,
+            Neg | Abs | Floor | Ceil | Round | Trunc | Sign | Square | Relu | BitNot | LogicalNot
+        )
     }
 }
 
@@ -192,7 +195,9 @@ fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Res
         Relu => m!(x => if x > T::zero_v() { x } else if x.is_nan() { x } else { T::zero_v() }),
         Relu6 => m!(x => if x.is_nan() { x } else { x.max(T::zero_v()).min(f(6.0)) }),
         Gelu => m!(x => x * f(0.5) * (T::one_v() + erf_t(x * f(std::f64::consts::FRAC_1_SQRT_2)))),
-        GeluTanh => m!(x => f::<T>(0.5) * x * (T::one_v() + (f::<T>(SQRT_2_OVER_PI) * (x + f::<T>(0.044715) * x * x * x)).tanh())),
+        GeluTanh => {
+            m!(x => f::<T>(0.5) * x * (T::one_v() + (f::<T>(SQRT_2_OVER_PI) * (x + f::<T>(0.044715) * x * x * x)).tanh()))
+        }
         Silu => m!(x => x * sigmoid_t(x)),
         Mish => m!(x => x * softplus_t(x).tanh()),
         Hardswish => m!(x => x * (x + f(3.0)).max(T::zero_v()).min(f(6.0)) / f(6.0)),
@@ -204,14 +209,25 @@ fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Res
         Round => m!(x => round_half_even(x)),
         Trunc => m!(x => x.trunc()),
         Frac => m!(x => x - x.trunc()),
-        Sign => m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { x * T::zero_v() }),
+        Sign => {
+            m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { x * T::zero_v() })
+        }
         Reciprocal => m!(x => x.recip()),
         Square => m!(x => x * x),
-        BitNot | LogicalNot => Err(rt_err!("{}: not supported for floating point tensors", op.name())),
+        BitNot | LogicalNot => Err(rt_err!(
+            "{}: not supported for floating point tensors",
+            op.name()
+        )),
     }
 }
 
-fn int_unary<T: CpuElement + num_traits::PrimInt + num_traits::WrappingNeg + num_traits::WrappingMul + num_traits::WrappingSub>(
+fn int_unary<
+    T: CpuElement
+        + num_traits::PrimInt
+        + num_traits::WrappingNeg
+        + num_traits::WrappingMul
+        + num_traits::WrappingSub,
+>(
     op: Unary,
     d: &CpuData,
     l: &Layout,
@@ -220,7 +236,13 @@ fn int_unary<T: CpuElement + num_traits::PrimInt + num_traits::WrappingNeg + num
     let signed = T::DTYPE.is_signed();
     Ok(match op {
         Neg => cpu::map1::<T, T>(d, l, |x| x.wrapping_neg()),
-        Abs => cpu::map1::<T, T>(d, l, move |x| if signed && x < T::zero_v() { x.wrapping_neg() } else { x }),
+        Abs => cpu::map1::<T, T>(d, l, move |x| {
+            if signed && x < T::zero_v() {
+                x.wrapping_neg()
+            } else {
+                x
+            }
+        }),
         Floor | Ceil | Round | Trunc => cpu::map1::<T, T>(d, l, |x| x),
         Sign => cpu::map1::<T, T>(d, l, |x| {
             if x > T::zero_v() {
@@ -241,10 +263,16 @@ fn int_unary<T: CpuElement + num_traits::PrimInt + num_traits::WrappingNeg + num
 impl Tensor {
     // ---------- creation helpers ----------
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        Ok(Tensor::from_cpu(CpuData::zeros(dtype, crate::layout::numel(shape)), shape))
+        Ok(Tensor::from_cpu(
+            CpuData::zeros(dtype, crate::layout::numel(shape)),
+            shape,
+        ))
     }
     pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
-        Ok(Tensor::from_cpu(CpuData::filled(dtype, crate::layout::numel(shape), v), shape))
+        Ok(Tensor::from_cpu(
+            CpuData::filled(dtype, crate::layout::numel(shape), v),
+            shape,
+        ))
     }
     pub fn zeros_like(&self) -> Result<Tensor> {
         Tensor::zeros(self.shape(), self.dtype())
@@ -276,12 +304,24 @@ impl Tensor {
             return Ok(self.clone());
         }
         let out = self.clone_data()?;
-        Ok(unary_record("CloneBackward0", out, self, vec![], |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())])))
+        Ok(unary_record(
+            "CloneBackward0",
+            out,
+            self,
+            vec![],
+            |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())]),
+        ))
     }
     /// torch.clone: always copies, differentiable.
     pub fn clone_t(&self) -> Result<Tensor> {
         let out = self.clone_data()?;
-        Ok(unary_record("CloneBackward0", out, self, vec![], |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())])))
+        Ok(unary_record(
+            "CloneBackward0",
+            out,
+            self,
+            vec![],
+            |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())]),
+        ))
     }
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
@@ -290,9 +330,13 @@ impl Tensor {
         let out = self.cast_raw(dtype)?;
         if self.dtype().is_float() && dtype.is_float() {
             let src = self.dtype();
-            return Ok(unary_record("ToCopyBackward0", out, self, vec![], move |c: &BackCtx| {
-                Ok(vec![Some(c.grad(0)?.to_dtype(src)?)])
-            }));
+            return Ok(unary_record(
+                "ToCopyBackward0",
+                out,
+                self,
+                vec![],
+                move |c: &BackCtx| Ok(vec![Some(c.grad(0)?.to_dtype(src)?)]),
+            ));
         }
         Ok(out)
     }
@@ -335,24 +379,37 @@ impl Tensor {
             return Ok(out);
         }
         let saved = match op {
-            Unary::Exp | Unary::Sqrt | Unary::Rsqrt | Unary::Tanh | Unary::Sigmoid | Unary::Reciprocal | Unary::Expm1 | Unary::Exp2 => {
+            Unary::Exp
+            | Unary::Sqrt
+            | Unary::Rsqrt
+            | Unary::Tanh
+            | Unary::Sigmoid
+            | Unary::Reciprocal
+            | Unary::Expm1
+            | Unary::Exp2 => {
                 vec![self.clone(), out.detach()]
             }
             _ => vec![self.clone()],
         };
-        record(&format!("{}Backward0", camel(op.name())), &[&out], &[self], saved, move |c: &BackCtx| {
-            let g = c.grad(0)?;
-            let x = &c.saved[0];
-            // Results saved detached; recompute when building a higher-order graph.
-            let y = || -> Result<Tensor> {
-                if crate::autograd::grad_enabled() || c.saved.len() < 2 {
-                    x.unary(op)
-                } else {
-                    Ok(c.saved[1].clone())
-                }
-            };
-            Ok(vec![Some(unary_backward(op, g, x, y)?)])
-        });
+        record(
+            &format!("{}Backward0", camel(op.name())),
+            &[&out],
+            &[self],
+            saved,
+            move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let x = &c.saved[0];
+                // Results saved detached; recompute when building a higher-order graph.
+                let y = || -> Result<Tensor> {
+                    if crate::autograd::grad_enabled() || c.saved.len() < 2 {
+                        x.unary(op)
+                    } else {
+                        Ok(c.saved[1].clone())
+                    }
+                };
+                Ok(vec![Some(unary_backward(op, g, x, y)?)])
+            },
+        );
         Ok(out)
     }
 }
@@ -369,7 +426,12 @@ fn camel(s: &str) -> String {
         .collect()
 }
 
-fn unary_backward(op: Unary, g: &Tensor, x: &Tensor, y: impl Fn() -> Result<Tensor>) -> Result<Tensor> {
+fn unary_backward(
+    op: Unary,
+    g: &Tensor,
+    x: &Tensor,
+    y: impl Fn() -> Result<Tensor>,
+) -> Result<Tensor> {
     use Unary::*;
     Ok(match op {
         Neg => g.neg()?,
@@ -410,10 +472,18 @@ fn unary_backward(op: Unary, g: &Tensor, x: &Tensor, y: impl Fn() -> Result<Tens
         }
         LogSigmoid => g.mul(&x.neg()?.unary(Sigmoid)?)?,
         Relu => g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)?,
-        Relu6 => g.mul(&x.gt_s(0.0)?.logical_and(&x.lt_s(6.0)?)?.to_dtype(g.dtype())?)?,
+        Relu6 => g.mul(
+            &x.gt_s(0.0)?
+                .logical_and(&x.lt_s(6.0)?)?
+                .to_dtype(g.dtype())?,
+        )?,
         Gelu => {
             // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-            let cdf = x.mul_s(std::f64::consts::FRAC_1_SQRT_2)?.unary(Erf)?.add_s(1.0)?.mul_s(0.5)?;
+            let cdf = x
+                .mul_s(std::f64::consts::FRAC_1_SQRT_2)?
+                .unary(Erf)?
+                .add_s(1.0)?
+                .mul_s(0.5)?;
             let pdf = x.mul(x)?.mul_s(-0.5)?.unary(Exp)?.mul_s(FRAC_1_SQRT_2PI)?;
             g.mul(&cdf.add(&x.mul(&pdf)?)?)?
         }
@@ -421,9 +491,16 @@ fn unary_backward(op: Unary, g: &Tensor, x: &Tensor, y: impl Fn() -> Result<Tens
             let x3 = x.mul(x)?.mul(x)?;
             let inner = x.add(&x3.mul_s(0.044715)?)?.mul_s(SQRT_2_OVER_PI)?;
             let t = inner.unary(Tanh)?;
-            let dinner = x.mul(x)?.mul_s(3.0 * 0.044715)?.add_s(1.0)?.mul_s(SQRT_2_OVER_PI)?;
+            let dinner = x
+                .mul(x)?
+                .mul_s(3.0 * 0.044715)?
+                .add_s(1.0)?
+                .mul_s(SQRT_2_OVER_PI)?;
             let left = t.add_s(1.0)?.mul_s(0.5)?;
-            let right = x.mul_s(0.5)?.mul(&t.mul(&t)?.neg()?.add_s(1.0)?)?.mul(&dinner)?;
+            let right = x
+                .mul_s(0.5)?
+                .mul(&t.mul(&t)?.neg()?.add_s(1.0)?)?
+                .mul(&dinner)?;
             g.mul(&left.add(&right)?)?
         }
         Silu => {
@@ -440,12 +517,32 @@ fn unary_backward(op: Unary, g: &Tensor, x: &Tensor, y: impl Fn() -> Result<Tens
             let mid = x.div_s(3.0)?.add_s(0.5)?;
             let lo = x.lt_s(-3.0)?;
             let hi = x.gt_s(3.0)?;
-            let d = Tensor::where_(&lo, &x.zeros_like()?, &Tensor::where_(&hi, &x.ones_like()?, &mid)?)?;
+            let d = Tensor::where_(
+                &lo,
+                &x.zeros_like()?,
+                &Tensor::where_(&hi, &x.ones_like()?, &mid)?,
+            )?;
             g.mul(&d)?
         }
-        Hardsigmoid => g.mul(&x.gt_s(-3.0)?.logical_and(&x.lt_s(3.0)?)?.to_dtype(g.dtype())?)?.div_s(6.0)?,
-        Erf => g.mul(&x.mul(x)?.neg()?.unary(Exp)?.mul_s(std::f64::consts::FRAC_2_SQRT_PI)?)?,
-        Erfc => g.mul(&x.mul(x)?.neg()?.unary(Exp)?.mul_s(-std::f64::consts::FRAC_2_SQRT_PI)?)?,
+        Hardsigmoid => g
+            .mul(
+                &x.gt_s(-3.0)?
+                    .logical_and(&x.lt_s(3.0)?)?
+                    .to_dtype(g.dtype())?,
+            )?
+            .div_s(6.0)?,
+        Erf => g.mul(
+            &x.mul(x)?
+                .neg()?
+                .unary(Exp)?
+                .mul_s(std::f64::consts::FRAC_2_SQRT_PI)?,
+        )?,
+        Erfc => g.mul(
+            &x.mul(x)?
+                .neg()?
+                .unary(Exp)?
+                .mul_s(-std::f64::consts::FRAC_2_SQRT_PI)?,
+        )?,
         Floor | Ceil | Round | Trunc | Sign => g.zeros_like()?,
         Frac => g.clone(),
         Reciprocal => {
@@ -528,7 +625,10 @@ impl Binary {
         matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
     }
     fn is_logical(self) -> bool {
-        matches!(self, Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor)
+        matches!(
+            self,
+            Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor
+        )
     }
     fn is_bitwise(self) -> bool {
         use Binary::*;
@@ -539,7 +639,11 @@ impl Binary {
 fn operand(t: &Tensor) -> Operand {
     if crate::tensor::is_wrapped(t) {
         // Wrapped numbers keep full precision (f64/i64) but promote as Python scalars.
-        Operand::Scalar(if t.dtype().is_float() { DType::F32 } else { t.dtype() })
+        Operand::Scalar(if t.dtype().is_float() {
+            DType::F32
+        } else {
+            t.dtype()
+        })
     } else if t.ndim() == 0 {
         Operand::ZeroDim(t.dtype())
     } else {
@@ -551,7 +655,13 @@ pub fn result_type2(a: &Tensor, b: &Tensor) -> DType {
     result_type(&[operand(a), operand(b)])
 }
 
-fn float_binary<T: CpuElement + Float>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -> Result<CpuData> {
+fn float_binary<T: CpuElement + Float>(
+    op: Binary,
+    a: &CpuData,
+    la: &Layout,
+    b: &CpuData,
+    lb: &Layout,
+) -> Result<CpuData> {
     use Binary::*;
     macro_rules! m {
         ($x:ident, $y:ident => $e:expr) => {
@@ -560,7 +670,13 @@ fn float_binary<T: CpuElement + Float>(op: Binary, a: &CpuData, la: &Layout, b: 
     }
     macro_rules! c {
         ($x:ident, $y:ident => $e:expr) => {
-            Ok(CpuData::Bool(cpu::map2::<T, bool>(a, la, b, lb, |$x: T, $y: T| $e)))
+            Ok(CpuData::Bool(cpu::map2::<T, bool>(
+                a,
+                la,
+                b,
+                lb,
+                |$x: T, $y: T| $e,
+            )))
         };
     }
     match op {
@@ -589,8 +705,12 @@ fn float_binary<T: CpuElement + Float>(op: Binary, a: &CpuData, la: &Layout, b: 
         Fmod => m!(x, y => x % y),
         Pow => m!(x, y => x.powf(y)),
         Atan2 => m!(x, y => x.atan2(y)),
-        Maximum => m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x > y { x } else { y }),
-        Minimum => m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x < y { x } else { y }),
+        Maximum => {
+            m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x > y { x } else { y })
+        }
+        Minimum => {
+            m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x < y { x } else { y })
+        }
         Fmax => m!(x, y => x.max(y)),
         Fmin => m!(x, y => x.min(y)),
         Eq => c!(x, y => x == y),
@@ -602,14 +722,37 @@ fn float_binary<T: CpuElement + Float>(op: Binary, a: &CpuData, la: &Layout, b: 
         LogicalAnd => c!(x, y => x != T::zero_v() && y != T::zero_v()),
         LogicalOr => c!(x, y => x != T::zero_v() || y != T::zero_v()),
         LogicalXor => c!(x, y => (x != T::zero_v()) != (y != T::zero_v())),
-        BitAnd | BitOr | BitXor | Shl | Shr => bail!("\"{}_cpu\" not implemented for '{}'", op.name(), T::DTYPE),
+        BitAnd | BitOr | BitXor | Shl | Shr => {
+            bail!("\"{}_cpu\" not implemented for '{}'", op.name(), T::DTYPE)
+        }
     }
 }
 
-trait IntOps: CpuElement + num_traits::PrimInt + num_traits::WrappingAdd + num_traits::WrappingSub + num_traits::WrappingMul {}
-impl<T: CpuElement + num_traits::PrimInt + num_traits::WrappingAdd + num_traits::WrappingSub + num_traits::WrappingMul> IntOps for T {}
+trait IntOps:
+    CpuElement
+    + num_traits::PrimInt
+    + num_traits::WrappingAdd
+    + num_traits::WrappingSub
+    + num_traits::WrappingMul
+{
+}
+impl<
+        T: CpuElement
+            + num_traits::PrimInt
+            + num_traits::WrappingAdd
+            + num_traits::WrappingSub
+            + num_traits::WrappingMul,
+    > IntOps for T
+{
+}
 
-fn int_binary<T: IntOps>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -> Result<CpuData> {
+fn int_binary<T: IntOps>(
+    op: Binary,
+    a: &CpuData,
+    la: &Layout,
+    b: &CpuData,
+    lb: &Layout,
+) -> Result<CpuData> {
     use Binary::*;
     macro_rules! m {
         ($x:ident, $y:ident => $e:expr) => {
@@ -618,12 +761,20 @@ fn int_binary<T: IntOps>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: 
     }
     macro_rules! c {
         ($x:ident, $y:ident => $e:expr) => {
-            Ok(CpuData::Bool(cpu::map2::<T, bool>(a, la, b, lb, |$x: T, $y: T| $e)))
+            Ok(CpuData::Bool(cpu::map2::<T, bool>(
+                a,
+                la,
+                b,
+                lb,
+                |$x: T, $y: T| $e,
+            )))
         };
     }
     let signed = T::DTYPE.is_signed();
     if matches!(op, FloorDiv | Remainder | Fmod) {
-        let zero = cpu::map1::<T, bool>(b, lb, |y| y == T::zero_v()).into_iter().any(|z| z);
+        let zero = cpu::map1::<T, bool>(b, lb, |y| y == T::zero_v())
+            .into_iter()
+            .any(|z| z);
         if zero {
             bail!("ZeroDivisionError");
         }
@@ -642,7 +793,10 @@ fn int_binary<T: IntOps>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: 
         }),
         Fmod => m!(x, y => x % y),
         Pow => {
-            let neg = signed && cpu::map1::<T, bool>(b, lb, |y| y < T::zero_v()).into_iter().any(|z| z);
+            let neg = signed
+                && cpu::map1::<T, bool>(b, lb, |y| y < T::zero_v())
+                    .into_iter()
+                    .any(|z| z);
             if neg {
                 bail!("Integers to negative integer powers are not allowed.");
             }
@@ -663,8 +817,12 @@ fn int_binary<T: IntOps>(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: 
         BitAnd => m!(x, y => x & y),
         BitOr => m!(x, y => x | y),
         BitXor => m!(x, y => x ^ y),
-        Shl => m!(x, y => x.unsigned_shl(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32))),
-        Shr => m!(x, y => x.signed_shr(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32))),
+        Shl => {
+            m!(x, y => x.unsigned_shl(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32)))
+        }
+        Shr => {
+            m!(x, y => x.signed_shr(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32)))
+        }
         Eq => c!(x, y => x == y),
         Ne => c!(x, y => x != y),
         Lt => c!(x, y => x < y),
@@ -728,8 +886,16 @@ impl Tensor {
         if op.is_bitwise() && ct.is_float() {
             bail!("\"{}_cpu\" not implemented for '{}'", op.name(), ct);
         }
-        let a = if self.dtype() == ct { self.clone() } else { self.cast_raw(ct)? };
-        let b = if other.dtype() == ct { other.clone() } else { other.cast_raw(ct)? };
+        let a = if self.dtype() == ct {
+            self.clone()
+        } else {
+            self.cast_raw(ct)?
+        };
+        let b = if other.dtype() == ct {
+            other.clone()
+        } else {
+            other.cast_raw(ct)?
+        };
         let la = a.layout().broadcast_to(&shape)?;
         let lb = b.layout().broadcast_to(&shape)?;
         let data = {
@@ -821,7 +987,11 @@ impl Tensor {
     pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
         // where(x*beta > threshold, x, log1p(exp(x*beta))/beta)
         let xb = self.mul_s(beta)?;
-        let soft = xb.clamp_s(None, Some(threshold))?.unary(Unary::Exp)?.unary(Unary::Log1p)?.div_s(beta)?;
+        let soft = xb
+            .clamp_s(None, Some(threshold))?
+            .unary(Unary::Exp)?
+            .unary(Unary::Log1p)?
+            .div_s(beta)?;
         Tensor::where_(&xb.gt_s(threshold)?, self, &soft)
     }
 
@@ -829,13 +999,23 @@ impl Tensor {
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let shape = broadcast_shapes(cond.shape(), a.shape())
             .and_then(|s| broadcast_shapes(&s, b.shape()))
-            .ok_or_else(|| rt_err!("where: shapes {:?}, {:?} and {:?} cannot be broadcast together", cond.shape(), a.shape(), b.shape()))?;
+            .ok_or_else(|| {
+                rt_err!(
+                    "where: shapes {:?}, {:?} and {:?} cannot be broadcast together",
+                    cond.shape(),
+                    a.shape(),
+                    b.shape()
+                )
+            })?;
         let cond = if cond.dtype() == DType::Bool {
             cond.clone()
         } else if cond.dtype() == DType::U8 {
             cond.cast_raw(DType::Bool)?
         } else {
-            bail!("where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype());
+            bail!(
+                "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                cond.dtype()
+            );
         };
         let ct = result_type2(a, b);
         let a2 = a.cast_raw_if(ct)?;
@@ -844,20 +1024,38 @@ impl Tensor {
         let la = a2.layout().broadcast_to(&shape)?;
         let lb = b2.layout().broadcast_to(&shape)?;
         let data = {
-            let (gc, ga, gb) = (cond.storage().read(), a2.storage().read(), b2.storage().read());
+            let (gc, ga, gb) = (
+                cond.storage().read(),
+                a2.storage().read(),
+                b2.storage().read(),
+            );
             dispatch!(ct, T => T::wrap(cpu::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })))
         };
         let out = Tensor::from_cpu(data, &shape);
         if out.dtype().is_float() && any_requires_grad(&[a, b]) {
             let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
             let (da, db) = (a.dtype(), b.dtype());
-            record("WhereBackward0", &[&out], &[a, b], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                let z = g.zeros_like()?;
-                let ga = if c.needs[0] { Some(Tensor::where_(&cond, g, &z)?.sum_to(&sa)?.to_dtype(da)?) } else { None };
-                let gb = if c.needs[1] { Some(Tensor::where_(&cond, &z, g)?.sum_to(&sb)?.to_dtype(db)?) } else { None };
-                Ok(vec![ga, gb])
-            });
+            record(
+                "WhereBackward0",
+                &[&out],
+                &[a, b],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let z = g.zeros_like()?;
+                    let ga = if c.needs[0] {
+                        Some(Tensor::where_(&cond, g, &z)?.sum_to(&sa)?.to_dtype(da)?)
+                    } else {
+                        None
+                    };
+                    let gb = if c.needs[1] {
+                        Some(Tensor::where_(&cond, &z, g)?.sum_to(&sb)?.to_dtype(db)?)
+                    } else {
+                        None
+                    };
+                    Ok(vec![ga, gb])
+                },
+            );
         }
         Ok(out)
     }
@@ -904,18 +1102,24 @@ impl Tensor {
             })
         };
         let out = Tensor::from_cpu(data, self.shape());
-        Ok(unary_record("ClampBackward1", out, self, vec![self.clone()], move |c: &BackCtx| {
-            let g = c.grad(0)?;
-            let x = &c.saved[0];
-            let mut mask = x.ones_like()?.cast_raw(DType::Bool)?;
-            if let Some(lo) = min {
-                mask = mask.logical_and(&x.ge_s(lo)?)?;
-            }
-            if let Some(hi) = max {
-                mask = mask.logical_and(&x.le_s(hi)?)?;
-            }
-            Ok(vec![Some(g.mul(&mask.to_dtype(g.dtype())?)?)])
-        }))
+        Ok(unary_record(
+            "ClampBackward1",
+            out,
+            self,
+            vec![self.clone()],
+            move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let x = &c.saved[0];
+                let mut mask = x.ones_like()?.cast_raw(DType::Bool)?;
+                if let Some(lo) = min {
+                    mask = mask.logical_and(&x.ge_s(lo)?)?;
+                }
+                if let Some(hi) = max {
+                    mask = mask.logical_and(&x.le_s(hi)?)?;
+                }
+                Ok(vec![Some(g.mul(&mask.to_dtype(g.dtype())?)?)])
+            },
+        ))
     }
 
     /// clamp with tensor bounds: min(max(x, lo), hi) with PyTorch's gradient routing.
@@ -936,7 +1140,11 @@ impl Tensor {
 
 fn clamp_bound(x: &Tensor, b: &Tensor, lower: bool) -> Result<Tensor> {
     // x where x is inside the bound (or NaN), else the bound.
-    let inside = if lower { x.binary(b, Binary::Ge)? } else { x.binary(b, Binary::Le)? };
+    let inside = if lower {
+        x.binary(b, Binary::Ge)?
+    } else {
+        x.binary(b, Binary::Le)?
+    };
     let nan = x.binary(x, Binary::Ne)?;
     let keep = inside.binary(&nan, Binary::LogicalOr)?;
     Tensor::where_(&keep, x, b)
@@ -945,8 +1153,16 @@ fn clamp_bound(x: &Tensor, b: &Tensor, lower: bool) -> Result<Tensor> {
 fn mismatch(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
     let n = a.len().max(b.len());
     for i in (0..n).rev() {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         if da != db && da != 1 && db != 1 {
             return (da, db, i);
         }
@@ -963,10 +1179,16 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         _ => vec![a.clone(), b.clone()],
     };
     let name = format!("{}Backward0", camel(op.name()));
-    let fix = Arc::new(move |g: Tensor, shape: &[usize], dt: DType| -> Result<Option<Tensor>> {
-        let g = g.sum_to(shape)?;
-        Ok(Some(if dt.is_float() && g.dtype() != dt { g.to_dtype(dt)? } else { g }))
-    });
+    let fix = Arc::new(
+        move |g: Tensor, shape: &[usize], dt: DType| -> Result<Option<Tensor>> {
+            let g = g.sum_to(shape)?;
+            Ok(Some(if dt.is_float() && g.dtype() != dt {
+                g.to_dtype(dt)?
+            } else {
+                g
+            }))
+        },
+    );
     record(&name, &[out], &[a, b], saved, move |c: &BackCtx| {
         let g = c.grad(0)?;
         let (na, nb) = (c.needs[0], c.needs[1]);
@@ -976,13 +1198,20 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             Sub => (Some(g.clone()), if nb { Some(g.neg()?) } else { None }),
             Mul => {
                 let (x, y) = (&c.saved[0], &c.saved[1]);
-                (if na { Some(g.mul(y)?) } else { None }, if nb { Some(g.mul(x)?) } else { None })
+                (
+                    if na { Some(g.mul(y)?) } else { None },
+                    if nb { Some(g.mul(x)?) } else { None },
+                )
             }
             Div => {
                 let (x, y) = (&c.saved[0], &c.saved[1]);
                 (
                     if na { Some(g.div(y)?) } else { None },
-                    if nb { Some(g.neg()?.mul(&x.div(y)?.div(y)?)?) } else { None },
+                    if nb {
+                        Some(g.neg()?.mul(&x.div(y)?.div(y)?)?)
+                    } else {
+                        None
+                    },
                 )
             }
             Pow => {
@@ -1010,15 +1239,29 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                 let (x, y) = (&c.saved[0], &c.saved[1]);
                 let den = x.mul(x)?.add(&y.mul(y)?)?;
                 (
-                    if na { Some(g.mul(&y.div(&den)?)?) } else { None },
-                    if nb { Some(g.mul(&x.neg()?.div(&den)?)?) } else { None },
+                    if na {
+                        Some(g.mul(&y.div(&den)?)?)
+                    } else {
+                        None
+                    },
+                    if nb {
+                        Some(g.mul(&x.neg()?.div(&den)?)?)
+                    } else {
+                        None
+                    },
                 )
             }
             Maximum | Minimum | Fmax | Fmin => {
                 let (x, y) = (&c.saved[0], &c.saved[1]);
-                let sel = if matches!(op, Maximum | Fmax) { x.binary(y, Gt)? } else { x.binary(y, Lt)? };
+                let sel = if matches!(op, Maximum | Fmax) {
+                    x.binary(y, Gt)?
+                } else {
+                    x.binary(y, Lt)?
+                };
                 let eq = x.eq_t(y)?;
-                let w = sel.to_dtype(g.dtype())?.add(&eq.to_dtype(g.dtype())?.mul_s(0.5)?)?;
+                let w = sel
+                    .to_dtype(g.dtype())?
+                    .add(&eq.to_dtype(g.dtype())?.mul_s(0.5)?)?;
                 let wa = if matches!(op, Fmax | Fmin) {
                     // fmax/fmin: the non-NaN side takes the gradient.
                     let xn = x.binary(x, Ne)?;
@@ -1030,17 +1273,31 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                 };
                 (
                     if na { Some(g.mul(&wa)?) } else { None },
-                    if nb { Some(g.mul(&wa.neg()?.add_s(1.0)?)?) } else { None },
+                    if nb {
+                        Some(g.mul(&wa.neg()?.add_s(1.0)?)?)
+                    } else {
+                        None
+                    },
                 )
             }
             Remainder | Fmod | FloorDiv => {
                 let (x, y) = (&c.saved[0], &c.saved[1]);
                 if op == FloorDiv {
-                    (if na { Some(g.zeros_like()?) } else { None }, if nb { Some(g.zeros_like()?) } else { None })
+                    (
+                        if na { Some(g.zeros_like()?) } else { None },
+                        if nb { Some(g.zeros_like()?) } else { None },
+                    )
                 } else {
                     let q = x.div(y)?;
-                    let q = if op == Remainder { q.unary(Unary::Floor)? } else { q.unary(Unary::Trunc)? };
-                    (if na { Some(g.clone()) } else { None }, if nb { Some(g.neg()?.mul(&q)?) } else { None })
+                    let q = if op == Remainder {
+                        q.unary(Unary::Floor)?
+                    } else {
+                        q.unary(Unary::Trunc)?
+                    };
+                    (
+                        if na { Some(g.clone()) } else { None },
+                        if nb { Some(g.neg()?.mul(&q)?) } else { None },
+                    )
                 }
             }
             _ => (None, None),

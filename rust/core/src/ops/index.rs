@@ -43,7 +43,9 @@ pub fn index_values(idx: &Tensor) -> Result<Vec<i64>> {
 fn wrap_index(i: i64, n: usize, op: &str, dim: usize) -> Result<usize> {
     let ni = n as i64;
     if i < -ni || i >= ni {
-        return Err(idx_err!("{op}: index {i} is out of bounds for dimension {dim} with size {n}"));
+        return Err(idx_err!(
+            "{op}: index {i} is out of bounds for dimension {dim} with size {n}"
+        ));
     }
     Ok(if i < 0 { (i + ni) as usize } else { i as usize })
 }
@@ -56,7 +58,11 @@ impl Tensor {
         if index.ndim().max(1) != nd {
             bail!("Index tensor must have the same number of dimensions as input tensor");
         }
-        let xs = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        let xs = if self.ndim() == 0 {
+            self.reshape(&[1])?
+        } else {
+            self.clone()
+        };
         for k in 0..index.ndim() {
             if k != d && index.shape()[k] > xs.shape()[k] {
                 bail!(
@@ -75,7 +81,11 @@ impl Tensor {
         let mut offs = Vec::with_capacity(iv.len());
         let mut k = 0;
         let mut err = None;
-        let ishape_it = if ishape.is_empty() { vec![1] } else { ishape.clone() };
+        let ishape_it = if ishape.is_empty() {
+            vec![1]
+        } else {
+            ishape.clone()
+        };
         for_each_index(&ishape_it, |ix| {
             let mut o = l.offset;
             for (q, &v) in ix.iter().enumerate() {
@@ -98,18 +108,31 @@ impl Tensor {
         if out.dtype().is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
             let idx = index.clone();
-            record("GatherBackward0", &[&out], &[self], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                let z = Tensor::zeros(&in_shape, g.dtype())?;
-                Ok(vec![Some(z.scatter_add(d as i64, &idx, g)?)])
-            });
+            record(
+                "GatherBackward0",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    Ok(vec![Some(z.scatter_add(d as i64, &idx, g)?)])
+                },
+            );
         }
         Ok(out)
     }
 
     /// Shared kernel of scatter / scatter_add / scatter_reduce: writes `src` values
     /// (or a scalar) into a copy of self at index positions along `dim`.
-    fn scatter_impl(&self, dim: i64, index: &Tensor, src: Option<&Tensor>, value: Option<Scalar>, reduce: &str) -> Result<Tensor> {
+    fn scatter_impl(
+        &self,
+        dim: i64,
+        index: &Tensor,
+        src: Option<&Tensor>,
+        value: Option<Scalar>,
+        reduce: &str,
+    ) -> Result<Tensor> {
         check_index_dtype(index, "scatter")?;
         let d = wrap_dim(dim, self.ndim(), "scatter")?;
         if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {
@@ -127,14 +150,28 @@ impl Tensor {
         }
         let out = self.clone_data()?;
         let iv = index_values(index)?;
-        let ishape = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
-        let ol = if out.ndim() == 0 { crate::layout::Layout::contiguous(&[1]) } else { out.layout().clone() };
+        let ishape = if index.ndim() == 0 {
+            vec![1]
+        } else {
+            index.shape().to_vec()
+        };
+        let ol = if out.ndim() == 0 {
+            crate::layout::Layout::contiguous(&[1])
+        } else {
+            out.layout().clone()
+        };
         let n = ol.shape[d];
         let src_c = match src {
             Some(s) => Some(s.to_dtype(self.dtype())?),
             None => None,
         };
-        let sl = src_c.as_ref().map(|s| if s.ndim() == 0 { crate::layout::Layout::contiguous(&[1]) } else { s.layout().clone() });
+        let sl = src_c.as_ref().map(|s| {
+            if s.ndim() == 0 {
+                crate::layout::Layout::contiguous(&[1])
+            } else {
+                s.layout().clone()
+            }
+        });
         let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(iv.len());
         let mut k = 0;
         let mut err = None;
@@ -197,10 +234,23 @@ impl Tensor {
         let out = self.scatter_impl(dim, index, Some(src), None, "add")?;
         if out.dtype().is_float() && any_requires_grad(&[self, src]) {
             let idx = index.clone();
-            record("ScatterAddBackward0", &[&out], &[self, src], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                Ok(vec![if c.needs[0] { Some(g.clone()) } else { None }, if c.needs[1] { Some(g.gather(dim, &idx)?) } else { None }])
-            });
+            record(
+                "ScatterAddBackward0",
+                &[&out],
+                &[self, src],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    Ok(vec![
+                        if c.needs[0] { Some(g.clone()) } else { None },
+                        if c.needs[1] {
+                            Some(g.gather(dim, &idx)?)
+                        } else {
+                            None
+                        },
+                    ])
+                },
+            );
         }
         Ok(out)
     }
@@ -209,12 +259,26 @@ impl Tensor {
         let out = self.scatter_impl(dim, index, Some(src), None, "")?;
         if out.dtype().is_float() && any_requires_grad(&[self, src]) {
             let idx = index.clone();
-            record("ScatterBackward0", &[&out], &[self, src], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                let gs = if c.needs[0] { Some(g.scatter_value(dim, &idx, Scalar::Float(0.0))?) } else { None };
-                let gsrc = if c.needs[1] { Some(g.gather(dim, &idx)?) } else { None };
-                Ok(vec![gs, gsrc])
-            });
+            record(
+                "ScatterBackward0",
+                &[&out],
+                &[self, src],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let gs = if c.needs[0] {
+                        Some(g.scatter_value(dim, &idx, Scalar::Float(0.0))?)
+                    } else {
+                        None
+                    };
+                    let gsrc = if c.needs[1] {
+                        Some(g.gather(dim, &idx)?)
+                    } else {
+                        None
+                    };
+                    Ok(vec![gs, gsrc])
+                },
+            );
         }
         Ok(out)
     }
@@ -223,16 +287,33 @@ impl Tensor {
         let out = self.scatter_impl(dim, index, None, Some(value), "")?;
         if out.dtype().is_float() && any_requires_grad(&[self]) {
             let idx = index.clone();
-            record("ScatterBackward1", &[&out], &[self], vec![], move |c: &BackCtx| {
-                Ok(vec![Some(c.grad(0)?.scatter_value(dim, &idx, Scalar::Float(0.0))?)])
-            });
+            record(
+                "ScatterBackward1",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    Ok(vec![Some(c.grad(0)?.scatter_value(
+                        dim,
+                        &idx,
+                        Scalar::Float(0.0),
+                    )?)])
+                },
+            );
         }
         Ok(out)
     }
 
     /// scatter_reduce(dim, index, src, reduce, include_self=True) without autograd
     /// for amax/amin/prod/mean (sum differentiates like scatter_add).
-    pub fn scatter_reduce(&self, dim: i64, index: &Tensor, src: &Tensor, reduce: &str, include_self: bool) -> Result<Tensor> {
+    pub fn scatter_reduce(
+        &self,
+        dim: i64,
+        index: &Tensor,
+        src: &Tensor,
+        reduce: &str,
+        include_self: bool,
+    ) -> Result<Tensor> {
         if !matches!(reduce, "sum" | "prod" | "mean" | "amax" | "amin") {
             bail!("reduce argument must be either sum, prod, mean, amax or amin, got {reduce}");
         }
@@ -248,14 +329,29 @@ impl Tensor {
                 _ => Scalar::Float(f64::INFINITY),
             };
             let base = self.scatter_value(dim, index, ident)?;
-            let r = base.scatter_impl(dim, index, Some(src), None, if reduce == "mean" { "sum" } else { reduce })?;
+            let r = base.scatter_impl(
+                dim,
+                index,
+                Some(src),
+                None,
+                if reduce == "mean" { "sum" } else { reduce },
+            )?;
             if reduce == "mean" {
                 let ones = src.ones_like()?;
-                let cnt = self.zeros_like()?.scatter_impl(dim, index, Some(&ones), None, "add")?;
+                let cnt = self
+                    .zeros_like()?
+                    .scatter_impl(dim, index, Some(&ones), None, "add")?;
                 let cnt = cnt.clamp_s(Some(1.0), None)?;
                 let hit = cnt.ge_s(1.0)?;
-                let avg = if self.dtype().is_float() { r.div(&cnt)? } else { r.binary(&cnt, crate::ops::Binary::FloorDiv)? };
-                let touched = self.zeros_like()?.scatter_impl(dim, index, Some(&ones), None, "add")?.gt_s(0.0)?;
+                let avg = if self.dtype().is_float() {
+                    r.div(&cnt)?
+                } else {
+                    r.binary(&cnt, crate::ops::Binary::FloorDiv)?
+                };
+                let touched = self
+                    .zeros_like()?
+                    .scatter_impl(dim, index, Some(&ones), None, "add")?
+                    .gt_s(0.0)?;
                 let _ = hit;
                 return Tensor::where_(&touched, &avg, self);
             }
@@ -269,7 +365,11 @@ impl Tensor {
         if index.ndim() > 1 {
             bail!("index_select(): Index is supposed to be a vector");
         }
-        let xs = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        let xs = if self.ndim() == 0 {
+            self.reshape(&[1])?
+        } else {
+            self.clone()
+        };
         let d = wrap_dim(dim, xs.ndim(), "index_select")?;
         let iv = index_values(index)?;
         let n = xs.shape()[d];
@@ -277,7 +377,10 @@ impl Tensor {
         let mut shape = l.shape.clone();
         shape[d] = iv.len();
         let mut offs = Vec::with_capacity(crate::layout::numel(&shape));
-        let idx: Vec<usize> = iv.iter().map(|&i| wrap_index(i, n, "index_select", d)).collect::<Result<_>>()?;
+        let idx: Vec<usize> = iv
+            .iter()
+            .map(|&i| wrap_index(i, n, "index_select", d))
+            .collect::<Result<_>>()?;
         for_each_index(&shape, |ix| {
             let mut o = l.offset;
             for (q, &v) in ix.iter().enumerate() {
@@ -290,51 +393,105 @@ impl Tensor {
         if out.dtype().is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
             let index = index.clone();
-            record("IndexSelectBackward0", &[&out], &[self], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                let z = Tensor::zeros(&in_shape, g.dtype())?;
-                Ok(vec![Some(z.index_add(d as i64, &index, g, 1.0)?)])
-            });
+            record(
+                "IndexSelectBackward0",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    Ok(vec![Some(z.index_add(d as i64, &index, g, 1.0)?)])
+                },
+            );
         }
         Ok(out)
     }
 
     /// self.index_add(dim, index, source, alpha): out[.., index[i], ..] += alpha * source[.., i, ..]
-    pub fn index_add(&self, dim: i64, index: &Tensor, source: &Tensor, alpha: f64) -> Result<Tensor> {
+    pub fn index_add(
+        &self,
+        dim: i64,
+        index: &Tensor,
+        source: &Tensor,
+        alpha: f64,
+    ) -> Result<Tensor> {
         check_index_dtype(index, "index_add")?;
         let d = wrap_dim(dim, self.ndim(), "index_add")?;
         let iv = index_values(index)?;
-        let src = if alpha != 1.0 { source.mul_s(alpha)? } else { source.clone() };
-        let src_b = if source.ndim() == 0 { src.reshape(&[1])? } else { src.clone() };
+        let src = if alpha != 1.0 {
+            source.mul_s(alpha)?
+        } else {
+            source.clone()
+        };
+        let src_b = if source.ndim() == 0 {
+            src.reshape(&[1])?
+        } else {
+            src.clone()
+        };
         if src_b.ndim() > 0 && src_b.shape()[d.min(src_b.ndim() - 1)] != iv.len() {
-            bail!("index_add_(): Number of indices ({}) should be equal to source.size(dim) ({})", iv.len(), src_b.shape()[d]);
+            bail!(
+                "index_add_(): Number of indices ({}) should be equal to source.size(dim) ({})",
+                iv.len(),
+                src_b.shape()[d]
+            );
         }
         // Expand the 1-d index into a full index tensor for scatter_add.
         let mut ishape = vec![1usize; src_b.ndim()];
         ishape[d] = iv.len();
-        let idx = Tensor::from_vec(iv, &ishape).expand(src_b.shape())?.contiguous()?;
-        let out = crate::autograd::no_grad(|| self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add"))?;
+        let idx = Tensor::from_vec(iv, &ishape)
+            .expand(src_b.shape())?
+            .contiguous()?;
+        let out = crate::autograd::no_grad(|| {
+            self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add")
+        })?;
         if out.dtype().is_float() && any_requires_grad(&[self, &src_b]) {
             let idx2 = idx.clone();
-            record("IndexAddBackward0", &[&out], &[self, &src_b], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                Ok(vec![if c.needs[0] { Some(g.clone()) } else { None }, if c.needs[1] { Some(g.gather(d as i64, &idx2)?) } else { None }])
-            });
+            record(
+                "IndexAddBackward0",
+                &[&out],
+                &[self, &src_b],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    Ok(vec![
+                        if c.needs[0] { Some(g.clone()) } else { None },
+                        if c.needs[1] {
+                            Some(g.gather(d as i64, &idx2)?)
+                        } else {
+                            None
+                        },
+                    ])
+                },
+            );
         }
         Ok(out)
     }
 
     pub fn masked_fill(&self, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {
-            bail!("masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype());
+            bail!(
+                "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+                mask.dtype()
+            );
         }
         if value.ndim() != 0 {
             bail!("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s).", value.ndim());
         }
-        let shape = crate::layout::broadcast_shapes(self.shape(), mask.shape())
-            .ok_or_else(|| crate::rt_err!("masked_fill: The size of the mask {:?} must match the size of the tensor {:?}", mask.shape(), self.shape()))?;
+        let shape =
+            crate::layout::broadcast_shapes(self.shape(), mask.shape()).ok_or_else(|| {
+                crate::rt_err!(
+                    "masked_fill: The size of the mask {:?} must match the size of the tensor {:?}",
+                    mask.shape(),
+                    self.shape()
+                )
+            })?;
         if shape != self.shape() {
-            bail!("masked_fill: the mask {:?} must broadcast to the tensor's shape {:?}", mask.shape(), self.shape());
+            bail!(
+                "masked_fill: the mask {:?} must broadcast to the tensor's shape {:?}",
+                mask.shape(),
+                self.shape()
+            );
         }
         let v = value.to_dtype(self.dtype())?;
         Tensor::where_(mask, &v, self)

@@ -2,10 +2,10 @@
 //! the version counter and move self's autograd history onto the result.
 
 use crate::autograd::grad_enabled;
+use crate::bail;
 use crate::dtype::{promote_types, DType};
 use crate::error::Result;
 use crate::tensor::Tensor;
-use crate::bail;
 
 fn can_cast(from: DType, to: DType) -> bool {
     // PyTorch: no float -> integral, no non-bool -> bool in in-place results.
@@ -15,7 +15,9 @@ fn can_cast(from: DType, to: DType) -> bool {
 impl Tensor {
     pub fn check_inplace(&self, op: &str) -> Result<()> {
         if grad_enabled() && self.requires_grad() && self.is_leaf() {
-            bail!("a leaf Variable that requires grad is being used in an in-place operation. ({op})");
+            bail!(
+                "a leaf Variable that requires grad is being used in an in-place operation. ({op})"
+            );
         }
         Ok(())
     }
@@ -25,17 +27,28 @@ impl Tensor {
         self.check_inplace(op)?;
         let recording = grad_enabled();
         // Saved tensors of the new node must not alias the storage we overwrite.
-        let src = if recording && self.requires_grad() { self.clone_t()? } else { self.clone() };
+        let src = if recording && self.requires_grad() {
+            self.clone_t()?
+        } else {
+            self.clone()
+        };
         let result = f(&src)?;
         if result.dtype() != self.dtype() && !can_cast(result.dtype(), self.dtype()) {
-            bail!("result type {} can't be cast to the desired output type {}", cap(result.dtype()), cap(self.dtype()));
+            bail!(
+                "result type {} can't be cast to the desired output type {}",
+                cap(result.dtype()),
+                cap(self.dtype())
+            );
         }
         if result.shape() != self.shape() {
-            if crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref() != Some(self.shape()) {
+            if crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
+                != Some(self.shape())
+            {
                 bail!(
                     "output with shape {:?} doesn't match the broadcast shape {:?}",
                     self.shape(),
-                    crate::layout::broadcast_shapes(result.shape(), self.shape()).unwrap_or_default()
+                    crate::layout::broadcast_shapes(result.shape(), self.shape())
+                        .unwrap_or_default()
                 );
             }
         }
@@ -45,8 +58,16 @@ impl Tensor {
         }
         self.copy_raw_from(&result.detach(), false)?;
         if needs_history && self.dtype().is_float() {
-            let result = if result.dtype() != self.dtype() { result.to_dtype(self.dtype())? } else { result };
-            let result = if result.shape() != self.shape() { result.expand(self.shape())? } else { result };
+            let result = if result.dtype() != self.dtype() {
+                result.to_dtype(self.dtype())?
+            } else {
+                result
+            };
+            let result = if result.shape() != self.shape() {
+                result.expand(self.shape())?
+            } else {
+                result
+            };
             let (gf, nr) = {
                 let m = result.meta();
                 (m.grad_fn.clone(), m.output_nr)
@@ -67,13 +88,23 @@ impl Tensor {
 
     /// copy_(src): broadcast + cast into self; gradient flows to src.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
-        if crate::layout::broadcast_shapes(src.shape(), self.shape()).as_deref() != Some(self.shape()) {
-            bail!("copy_: the size of src {:?} must be broadcastable to the size of self {:?}", src.shape(), self.shape());
+        if crate::layout::broadcast_shapes(src.shape(), self.shape()).as_deref()
+            != Some(self.shape())
+        {
+            bail!(
+                "copy_: the size of src {:?} must be broadcastable to the size of self {:?}",
+                src.shape(),
+                self.shape()
+            );
         }
         let dt = self.dtype();
         let shape = self.shape().to_vec();
         self.apply_inplace("copy_", |_| {
-            let s = if src.dtype() != dt { src.to_dtype(dt)? } else { src.clone() };
+            let s = if src.dtype() != dt {
+                src.to_dtype(dt)?
+            } else {
+                src.clone()
+            };
             let s = s.expand(&shape)?;
             if crate::autograd::any_requires_grad(&[&s]) {
                 s.clone_t()

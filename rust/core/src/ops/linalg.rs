@@ -23,7 +23,11 @@ fn gemm_f<T: CpuElement + 'static>(
     b_cs: usize,
     beta: T,
 ) {
-    let par = if m * n * k >= 48 * 48 * 48 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let par = if m * n * k >= 48 * 48 * 48 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
     if m == 0 || n == 0 {
         return;
     }
@@ -60,12 +64,29 @@ fn gemm_f<T: CpuElement + 'static>(
     }
 }
 
-fn gemm_int<T: CpuElement>(m: usize, n: usize, k: usize, dst: &mut [T], a: &[T], ao: usize, ars: usize, acs: usize, b: &[T], bo: usize, brs: usize, bcs: usize) {
+fn gemm_int<T: CpuElement>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    a: &[T],
+    ao: usize,
+    ars: usize,
+    acs: usize,
+    b: &[T],
+    bo: usize,
+    brs: usize,
+    bcs: usize,
+) {
     for i in 0..m {
         for j in 0..n {
             let mut acc = 0i64;
             for p in 0..k {
-                acc = acc.wrapping_add(a[ao + i * ars + p * acs].to_i64().wrapping_mul(b[bo + p * brs + j * bcs].to_i64()));
+                acc = acc.wrapping_add(
+                    a[ao + i * ars + p * acs]
+                        .to_i64()
+                        .wrapping_mul(b[bo + p * brs + j * bcs].to_i64()),
+                );
             }
             dst[i * n + j] = T::from_i64(acc);
         }
@@ -88,12 +109,21 @@ impl Tensor {
                 n
             );
         }
-        let batch = broadcast_shapes(&a.shape()[..an - 2], &b.shape()[..bn - 2]).ok_or_else(|| {
-            rt_err!("matmul: batch dimensions {:?} and {:?} cannot be broadcast", &a.shape()[..an - 2], &b.shape()[..bn - 2])
-        })?;
+        let batch =
+            broadcast_shapes(&a.shape()[..an - 2], &b.shape()[..bn - 2]).ok_or_else(|| {
+                rt_err!(
+                    "matmul: batch dimensions {:?} and {:?} cannot be broadcast",
+                    &a.shape()[..an - 2],
+                    &b.shape()[..bn - 2]
+                )
+            })?;
         let dt = promote_types(a.dtype(), b.dtype());
         if a.dtype() != b.dtype() {
-            bail!("expected m1 and m2 to have the same dtype, but got: {} != {}", a.dtype(), b.dtype());
+            bail!(
+                "expected m1 and m2 to have the same dtype, but got: {} != {}",
+                a.dtype(),
+                b.dtype()
+            );
         }
         let mut full_a = batch.clone();
         full_a.extend([m, k]);
@@ -102,8 +132,16 @@ impl Tensor {
         let la = a.layout().broadcast_to(&full_a)?;
         let lb = b.layout().broadcast_to(&full_b)?;
         let nb = batch.len();
-        let bl_a = Layout { shape: batch.clone(), strides: la.strides[..nb].to_vec(), offset: la.offset };
-        let bl_b = Layout { shape: batch.clone(), strides: lb.strides[..nb].to_vec(), offset: lb.offset };
+        let bl_a = Layout {
+            shape: batch.clone(),
+            strides: la.strides[..nb].to_vec(),
+            offset: la.offset,
+        };
+        let bl_b = Layout {
+            shape: batch.clone(),
+            strides: lb.strides[..nb].to_vec(),
+            offset: lb.offset,
+        };
         let offs_a = bl_a.offsets();
         let offs_b = bl_b.offsets();
         let (ars, acs) = (la.strides[nb], la.strides[nb + 1]);
@@ -122,7 +160,9 @@ impl Tensor {
             }, unreachable!()),
             DType::F16 | DType::BF16 => {
                 drop((ga, gb));
-                let r = a.cast_raw(DType::F32)?.matmul_nd(&b.cast_raw(DType::F32)?)?;
+                let r = a
+                    .cast_raw(DType::F32)?
+                    .matmul_nd(&b.cast_raw(DType::F32)?)?;
                 return r.cast_raw(dt);
             }
             DType::Bool => bail!("\"addmm_impl_cpu_\" not implemented for 'Bool'"),
@@ -142,13 +182,21 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         let (an, bn) = (self.ndim(), other.ndim());
         if an == 0 || bn == 0 {
-            bail!("both arguments to matmul need to be at least 1D, but they are {}D and {}D", an, bn);
+            bail!(
+                "both arguments to matmul need to be at least 1D, but they are {}D and {}D",
+                an,
+                bn
+            );
         }
         if self.device() != other.device() {
             bail!("Expected all tensors to be on the same device, but found at least two devices, {} and {}!", self.device(), other.device());
         }
         if self.dtype() != other.dtype() {
-            bail!("expected m1 and m2 to have the same dtype, but got: {} != {}", self.dtype(), other.dtype());
+            bail!(
+                "expected m1 and m2 to have the same dtype, but got: {} != {}",
+                self.dtype(),
+                other.dtype()
+            );
         }
         if an == 1 && bn == 1 {
             if self.shape()[0] != other.shape()[0] {
@@ -160,7 +208,10 @@ impl Tensor {
                     other.shape()[0]
                 );
             }
-            return self.unsqueeze(0)?.matmul(&other.unsqueeze(1)?)?.reshape(&[]);
+            return self
+                .unsqueeze(0)?
+                .matmul(&other.unsqueeze(1)?)?
+                .reshape(&[]);
         }
         if an == 1 {
             let r = self.unsqueeze(0)?.matmul(other)?;
@@ -173,13 +224,27 @@ impl Tensor {
         let out = self.matmul_nd(other)?;
         if out.dtype().is_float() && any_requires_grad(&[self, other]) {
             let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
-            record("MmBackward0", &[&out], &[self, other], vec![self.clone(), other.clone()], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                let (a, b) = (&c.saved[0], &c.saved[1]);
-                let ga = if c.needs[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&sa)?) } else { None };
-                let gb = if c.needs[1] { Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&sb)?) } else { None };
-                Ok(vec![ga, gb])
-            });
+            record(
+                "MmBackward0",
+                &[&out],
+                &[self, other],
+                vec![self.clone(), other.clone()],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let (a, b) = (&c.saved[0], &c.saved[1]);
+                    let ga = if c.needs[0] {
+                        Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&sa)?)
+                    } else {
+                        None
+                    };
+                    let gb = if c.needs[1] {
+                        Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&sb)?)
+                    } else {
+                        None
+                    };
+                    Ok(vec![ga, gb])
+                },
+            );
         }
         Ok(out)
     }
@@ -209,27 +274,45 @@ impl Tensor {
 
     pub fn mv(&self, v: &Tensor) -> Result<Tensor> {
         if self.ndim() != 2 || v.ndim() != 1 {
-            bail!("vector + matrix @ vector expected, got {}, {}", self.ndim(), v.ndim());
+            bail!(
+                "vector + matrix @ vector expected, got {}, {}",
+                self.ndim(),
+                v.ndim()
+            );
         }
         self.matmul(v)
     }
 
     pub fn dot(&self, o: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || o.ndim() != 1 {
-            bail!("1D tensors expected, but got {}D and {}D tensors", self.ndim(), o.ndim());
+            bail!(
+                "1D tensors expected, but got {}D and {}D tensors",
+                self.ndim(),
+                o.ndim()
+            );
         }
         self.matmul(o)
     }
 
     pub fn outer(&self, o: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || o.ndim() != 1 {
-            bail!("outer: expected 1D tensors, but got {}D and {}D tensors", self.ndim(), o.ndim());
+            bail!(
+                "outer: expected 1D tensors, but got {}D and {}D tensors",
+                self.ndim(),
+                o.ndim()
+            );
         }
         self.unsqueeze(1)?.mul(&o.unsqueeze(0)?)
     }
 
     /// beta * input + alpha * (m1 @ m2)
-    pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
+    pub fn addmm(
+        input: &Tensor,
+        m1: &Tensor,
+        m2: &Tensor,
+        beta: f64,
+        alpha: f64,
+    ) -> Result<Tensor> {
         let p = m1.matmul(m2)?;
         let p = if alpha != 1.0 { p.mul_s(alpha)? } else { p };
         let i = if beta == 0.0 {

@@ -1,5 +1,6 @@
 //! Tensor operations with their autograd rules.
 
+pub mod advindex;
 pub mod create;
 pub mod elementwise;
 pub mod index;

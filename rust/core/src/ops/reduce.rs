@@ -53,9 +53,16 @@ fn chunked(t: &Tensor, dims: &[usize]) -> Result<(Tensor, usize, usize)> {
     let mut perm: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
     perm.extend(dims.iter().copied());
     let inner: usize = dims.iter().map(|&d| t.shape()[d]).product();
-    let outer: usize = (0..nd).filter(|d| !dims.contains(d)).map(|d| t.shape()[d]).product();
+    let outer: usize = (0..nd)
+        .filter(|d| !dims.contains(d))
+        .map(|d| t.shape()[d])
+        .product();
     let l = t.layout().permute(&perm)?;
-    let data = if l.is_contiguous() { t.view_of(l) } else { t.view_of(l).clone_data()? };
+    let data = if l.is_contiguous() {
+        t.view_of(l)
+    } else {
+        t.view_of(l).clone_data()?
+    };
     Ok((data, outer, inner))
 }
 
@@ -117,7 +124,11 @@ fn expand_grad(g: &Tensor, in_shape: &[usize], dims: &[usize], keepdim: bool) ->
 
 impl Tensor {
     fn upcast_half(&self) -> Result<Option<Tensor>> {
-        Ok(if matches!(self.dtype(), DType::F16 | DType::BF16) { Some(self.to_dtype(DType::F32)?) } else { None })
+        Ok(if matches!(self.dtype(), DType::F16 | DType::BF16) {
+            Some(self.to_dtype(DType::F32)?)
+        } else {
+            None
+        })
     }
 
     pub fn sum_dims(&self, dims: &[i64], keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
@@ -140,16 +151,28 @@ impl Tensor {
         };
         let out = Tensor::from_cpu(data, &shape);
         let in_shape = self.shape().to_vec();
-        Ok(unary_record("SumBackward1", out, self, vec![], move |c: &BackCtx| {
-            Ok(vec![Some(expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?)])
-        }))
+        Ok(unary_record(
+            "SumBackward1",
+            out,
+            self,
+            vec![],
+            move |c: &BackCtx| {
+                Ok(vec![Some(expand_grad(
+                    c.grad(0)?,
+                    &in_shape,
+                    &dims_n,
+                    keepdim,
+                )?)])
+            },
+        ))
     }
 
     fn sum_float<T: CpuElement + Float>(&self, dims: &[usize]) -> Result<Vec<T>> {
         // Fast path: reducing leading dims of a contiguous tensor (bias gradients).
         let nd = self.ndim();
         let k = dims.len();
-        if self.is_contiguous() && k > 0 && k < nd && dims.iter().enumerate().all(|(i, &d)| i == d) {
+        if self.is_contiguous() && k > 0 && k < nd && dims.iter().enumerate().all(|(i, &d)| i == d)
+        {
             let rows: usize = self.shape()[..k].iter().product();
             let cols: usize = self.shape()[k..].iter().product();
             let off = self.layout().offset;
@@ -183,8 +206,16 @@ impl Tensor {
                 dims.push((lead + i) as i64);
             }
         }
-        let r = if dims.is_empty() { self.clone() } else { self.sum_dims(&dims, true, None)? };
-        let r = if lead > 0 || r.shape() != shape { r.reshape(shape)? } else { r };
+        let r = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum_dims(&dims, true, None)?
+        };
+        let r = if lead > 0 || r.shape() != shape {
+            r.reshape(shape)?
+        } else {
+            r
+        };
         Ok(r)
     }
 
@@ -200,12 +231,21 @@ impl Tensor {
             );
         }
         let dims_n = norm_dims(dims, src.ndim(), "mean")?;
-        let count: usize = dims_n.iter().map(|&d| src.shape()[d]).product::<usize>().max(if src.ndim() == 0 { 1 } else { 0 });
+        let count: usize = dims_n
+            .iter()
+            .map(|&d| src.shape()[d])
+            .product::<usize>()
+            .max(if src.ndim() == 0 { 1 } else { 0 });
         let s = src.sum_dims(dims, keepdim, None)?;
         s.div_s(count as f64)
     }
 
-    pub fn prod_dim(&self, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    pub fn prod_dim(
+        &self,
+        dim: Option<i64>,
+        keepdim: bool,
+        dtype: Option<DType>,
+    ) -> Result<Tensor> {
         if let Some(dt) = dtype {
             if dt != self.dtype() {
                 return self.to_dtype(dt)?.prod_dim(dim, keepdim, None);
@@ -224,27 +264,35 @@ impl Tensor {
         let data = if dt.is_float() {
             dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| c.iter().fold(T::one_v(), |a, &x| a * x))?), unreachable!())
         } else {
-            CpuData::I64(dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(1i64, |a, &x| a.wrapping_mul(x.to_i64())))?))
+            CpuData::I64(
+                dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(1i64, |a, &x| a.wrapping_mul(x.to_i64())))?),
+            )
         };
         let out = Tensor::from_cpu(data, &shape);
         let in_shape = self.shape().to_vec();
         let kd = keepdim && dim.is_some();
-        Ok(unary_record("ProdBackward0", out, self, vec![self.clone()], move |c: &BackCtx| {
-            let x = &c.saved[0];
-            let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, kd)?;
-            // prod of all other elements = exclusive cumprod from both sides.
-            let (xf, d) = match dim {
-                Some(d) => (x.clone(), wrap_dim(d, x.ndim(), "prod")? as i64),
-                None => (x.reshape(&[x.numel()])?, 0),
-            };
-            if xf.ndim() == 0 {
-                return Ok(vec![Some(g)]);
-            }
-            let left = exclusive_cumprod(&xf, d)?;
-            let right = exclusive_cumprod(&xf.flip(&[d])?, d)?.flip(&[d])?;
-            let others = left.mul(&right)?.reshape(&in_shape)?;
-            Ok(vec![Some(g.mul(&others)?)])
-        }))
+        Ok(unary_record(
+            "ProdBackward0",
+            out,
+            self,
+            vec![self.clone()],
+            move |c: &BackCtx| {
+                let x = &c.saved[0];
+                let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, kd)?;
+                // prod of all other elements = exclusive cumprod from both sides.
+                let (xf, d) = match dim {
+                    Some(d) => (x.clone(), wrap_dim(d, x.ndim(), "prod")? as i64),
+                    None => (x.reshape(&[x.numel()])?, 0),
+                };
+                if xf.ndim() == 0 {
+                    return Ok(vec![Some(g)]);
+                }
+                let left = exclusive_cumprod(&xf, d)?;
+                let right = exclusive_cumprod(&xf.flip(&[d])?, d)?.flip(&[d])?;
+                let others = left.mul(&right)?.reshape(&in_shape)?;
+                Ok(vec![Some(g.mul(&others)?)])
+            },
+        ))
     }
 
     /// max/min over all elements (NaN propagates); gradient spread over ties.
@@ -258,7 +306,13 @@ impl Tensor {
         self.amax_dims(&[], false, is_max, "MaxBackward1")
     }
 
-    pub fn amax_dims(&self, dims: &[i64], keepdim: bool, is_max: bool, name: &str) -> Result<Tensor> {
+    pub fn amax_dims(
+        &self,
+        dims: &[i64],
+        keepdim: bool,
+        is_max: bool,
+        name: &str,
+    ) -> Result<Tensor> {
         let opn = if is_max { "amax" } else { "amin" };
         let dims_n = norm_dims(dims, self.ndim(), opn)?;
         for &d in &dims_n {
@@ -281,14 +335,35 @@ impl Tensor {
             return Ok(out);
         }
         let in_shape = self.shape().to_vec();
-        record(name, &[&out], &[self], vec![self.clone(), out.detach()], move |c: &BackCtx| {
-            let (x, y) = (&c.saved[0], &c.saved[1]);
-            let y = expand_grad(y, &in_shape, &dims_n, keepdim)?;
-            let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?;
-            let mask = x.eq_t(&y)?.binary(&x.binary(x, crate::ops::Binary::Ne)?, crate::ops::Binary::LogicalOr)?.to_dtype(x.dtype())?;
-            let count = expand_grad(&mask.sum_dims(&dims_n.iter().map(|&d| d as i64).collect::<Vec<_>>(), keepdim, None)?, &in_shape, &dims_n, keepdim)?;
-            Ok(vec![Some(g.mul(&mask)?.div(&count)?)])
-        });
+        record(
+            name,
+            &[&out],
+            &[self],
+            vec![self.clone(), out.detach()],
+            move |c: &BackCtx| {
+                let (x, y) = (&c.saved[0], &c.saved[1]);
+                let y = expand_grad(y, &in_shape, &dims_n, keepdim)?;
+                let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?;
+                let mask = x
+                    .eq_t(&y)?
+                    .binary(
+                        &x.binary(x, crate::ops::Binary::Ne)?,
+                        crate::ops::Binary::LogicalOr,
+                    )?
+                    .to_dtype(x.dtype())?;
+                let count = expand_grad(
+                    &mask.sum_dims(
+                        &dims_n.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+                        keepdim,
+                        None,
+                    )?,
+                    &in_shape,
+                    &dims_n,
+                    keepdim,
+                )?;
+                Ok(vec![Some(g.mul(&mask)?.div(&count)?)])
+            },
+        );
         Ok(out)
     }
 
@@ -322,15 +397,29 @@ impl Tensor {
             let in_shape = self.shape().to_vec();
             let idx2 = indices.clone();
             let nd = self.ndim();
-            record(if is_max { "MaxBackward0" } else { "MinBackward0" }, &[&values, &indices], &[self], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                if nd == 0 {
-                    return Ok(vec![Some(g.clone())]);
-                }
-                let (g, i) = if keepdim { (g.clone(), idx2.clone()) } else { (g.unsqueeze(d)?, idx2.unsqueeze(d)?) };
-                let z = Tensor::zeros(&in_shape, g.dtype())?;
-                Ok(vec![Some(z.scatter_add(d as i64, &i, &g)?)])
-            });
+            record(
+                if is_max {
+                    "MaxBackward0"
+                } else {
+                    "MinBackward0"
+                },
+                &[&values, &indices],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    if nd == 0 {
+                        return Ok(vec![Some(g.clone())]);
+                    }
+                    let (g, i) = if keepdim {
+                        (g.clone(), idx2.clone())
+                    } else {
+                        (g.unsqueeze(d)?, idx2.unsqueeze(d)?)
+                    };
+                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    Ok(vec![Some(z.scatter_add(d as i64, &i, &g)?)])
+                },
+            );
         }
         Ok((values, indices))
     }
@@ -341,7 +430,10 @@ impl Tensor {
             Some(d) => Ok(crate::autograd::no_grad(|| self.max_dim(d, keepdim, is_max))?.1),
             None => {
                 if self.numel() == 0 {
-                    bail!("{}(): Expected reduction dim to be specified for input.numel() == 0.", if is_max { "argmax" } else { "argmin" });
+                    bail!(
+                        "{}(): Expected reduction dim to be specified for input.numel() == 0.",
+                        if is_max { "argmax" } else { "argmin" }
+                    );
                 }
                 let flat = self.reshape(&[self.numel()])?;
                 let (_, i) = crate::autograd::no_grad(|| flat.max_dim(0, false, is_max))?;
@@ -356,10 +448,15 @@ impl Tensor {
 
     pub fn var_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            bail!("std and var only support floating point and complex dtypes (got {})", self.dtype());
+            bail!(
+                "std and var only support floating point and complex dtypes (got {})",
+                self.dtype()
+            );
         }
         if let Some(t) = self.upcast_half()? {
-            return t.var_dims(dims, correction, keepdim)?.to_dtype(self.dtype());
+            return t
+                .var_dims(dims, correction, keepdim)?
+                .to_dtype(self.dtype());
         }
         let dims_n = norm_dims(dims, self.ndim(), "var")?;
         let n: usize = dims_n.iter().map(|&d| self.shape()[d]).product();
@@ -373,25 +470,39 @@ impl Tensor {
         let out = Tensor::from_cpu(data, &shape);
         let in_shape = self.shape().to_vec();
         let dims_i: Vec<i64> = dims_n.iter().map(|&d| d as i64).collect();
-        Ok(unary_record("VarBackward0", out, self, vec![self.clone()], move |c: &BackCtx| {
-            let x = &c.saved[0];
-            let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?;
-            let mean = x.mean_dims(&dims_i, true, None)?;
-            let scale = 2.0 / (n as f64 - correction);
-            Ok(vec![Some(g.mul(&x.sub(&mean)?)?.mul_s(scale)?)])
-        }))
+        Ok(unary_record(
+            "VarBackward0",
+            out,
+            self,
+            vec![self.clone()],
+            move |c: &BackCtx| {
+                let x = &c.saved[0];
+                let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?;
+                let mean = x.mean_dims(&dims_i, true, None)?;
+                let scale = 2.0 / (n as f64 - correction);
+                Ok(vec![Some(g.mul(&x.sub(&mean)?)?.mul_s(scale)?)])
+            },
+        ))
     }
 
     pub fn std_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var_dims(dims, correction, keepdim)?.unary(crate::ops::Unary::Sqrt)
+        self.var_dims(dims, correction, keepdim)?
+            .unary(crate::ops::Unary::Sqrt)
     }
 
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::F32)?
+        };
         let dims_n = norm_dims(dims, x.ndim(), "logsumexp")?;
         let dims_i: Vec<i64> = dims_n.iter().map(|&d| d as i64).collect();
         if x.numel() == 0 {
-            return x.unary(crate::ops::Unary::Exp)?.sum_dims(&dims_i, keepdim, None)?.unary(crate::ops::Unary::Log);
+            return x
+                .unary(crate::ops::Unary::Exp)?
+                .sum_dims(&dims_i, keepdim, None)?
+                .unary(crate::ops::Unary::Log);
         }
         let m = crate::autograd::no_grad(|| x.amax_dims(&dims_i, true, true, "AmaxBackward0"))?;
         // Infinite maxima would give inf - inf; use 0 there.
@@ -399,7 +510,12 @@ impl Tensor {
             let fin = m.unary(crate::ops::Unary::Abs)?.lt_s(f64::INFINITY)?;
             Tensor::where_(&fin, &m, &m.zeros_like()?)
         })?;
-        let s = x.sub(&m)?.unary(crate::ops::Unary::Exp)?.sum_dims(&dims_i, true, None)?.unary(crate::ops::Unary::Log)?.add(&m)?;
+        let s = x
+            .sub(&m)?
+            .unary(crate::ops::Unary::Exp)?
+            .sum_dims(&dims_i, true, None)?
+            .unary(crate::ops::Unary::Log)?
+            .add(&m)?;
         if keepdim {
             Ok(s)
         } else {
@@ -408,13 +524,22 @@ impl Tensor {
     }
 
     /// Vector p-norm over dims (p may be inf, -inf, 0).
-    pub fn vector_norm(&self, p: f64, dims: &[i64], keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    pub fn vector_norm(
+        &self,
+        p: f64,
+        dims: &[i64],
+        keepdim: bool,
+        dtype: Option<DType>,
+    ) -> Result<Tensor> {
         let x = match dtype {
             Some(dt) => self.to_dtype(dt)?,
             None => self.clone(),
         };
         if !x.dtype().is_float() {
-            bail!("linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}", legacy_short(x.dtype()));
+            bail!(
+                "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+                legacy_short(x.dtype())
+            );
         }
         let a = x.unary(crate::ops::Unary::Abs)?;
         if p == 2.0 {
@@ -433,22 +558,40 @@ impl Tensor {
     }
 
     fn ne_zero_count(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-        let nz = crate::autograd::no_grad(|| self.binary(&self.zeros_like()?, crate::ops::Binary::Ne))?.to_dtype(self.dtype())?;
+        let nz =
+            crate::autograd::no_grad(|| self.binary(&self.zeros_like()?, crate::ops::Binary::Ne))?
+                .to_dtype(self.dtype())?;
         let r = nz.sum_dims(dims, keepdim, None)?;
         // Zero gradient, as PyTorch.
-        Ok(unary_record("LinalgVectorNormBackward0", r.detach(), self, vec![], |c: &BackCtx| Ok(vec![Some(c.grad(0)?.zeros_like()?)])))
-            .map(|t| if t.requires_grad() { t } else { t })
-            .and_then(|t| {
-                let _ = &t;
-                Ok(t)
-            })
+        Ok(unary_record(
+            "LinalgVectorNormBackward0",
+            r.detach(),
+            self,
+            vec![],
+            |c: &BackCtx| Ok(vec![Some(c.grad(0)?.zeros_like()?)]),
+        ))
+        .map(|t| if t.requires_grad() { t } else { t })
+        .and_then(|t| {
+            let _ = &t;
+            Ok(t)
+        })
     }
 
     pub fn all_any(&self, dims: &[i64], keepdim: bool, all: bool) -> Result<Tensor> {
-        let b = if self.dtype() == DType::Bool { self.clone() } else { self.binary(&self.zeros_like()?, crate::ops::Binary::Ne)? };
+        let b = if self.dtype() == DType::Bool {
+            self.clone()
+        } else {
+            self.binary(&self.zeros_like()?, crate::ops::Binary::Ne)?
+        };
         let dims_n = norm_dims(dims, b.ndim(), if all { "all" } else { "any" })?;
         let shape = out_shape(b.shape(), &dims_n, keepdim);
-        let v = reduce_chunks::<bool, bool>(&b, &dims_n, |c| if all { c.iter().all(|&x| x) } else { c.iter().any(|&x| x) })?;
+        let v = reduce_chunks::<bool, bool>(&b, &dims_n, |c| {
+            if all {
+                c.iter().all(|&x| x)
+            } else {
+                c.iter().any(|&x| x)
+            }
+        })?;
         let out = Tensor::from_vec(v, &shape);
         if self.dtype() == DType::U8 {
             return out.cast_raw(DType::U8);
@@ -500,28 +643,56 @@ impl Tensor {
         if !dt.is_float() || !any_requires_grad(&[&x]) {
             return Ok(out);
         }
-        let saved = if prod { vec![x.clone(), out.detach()] } else { vec![] };
-        record(if prod { "CumprodBackward0" } else { "CumsumBackward0" }, &[&out], &[&x], saved, move |c: &BackCtx| {
-            let g = c.grad(0)?;
-            let di = d as i64;
-            if !prod {
-                return Ok(vec![Some(g.flip(&[di])?.cumulative(di, false, None)?.flip(&[di])?)]);
-            }
-            let (xs, y) = (&c.saved[0], &c.saved[1]);
-            // For inputs without zeros: sum_{k>=i} g_k y_k / x_i.
-            let r = g.mul(y)?.flip(&[di])?.cumulative(di, false, None)?.flip(&[di])?;
-            Ok(vec![Some(r.div(xs)?)])
-        });
+        let saved = if prod {
+            vec![x.clone(), out.detach()]
+        } else {
+            vec![]
+        };
+        record(
+            if prod {
+                "CumprodBackward0"
+            } else {
+                "CumsumBackward0"
+            },
+            &[&out],
+            &[&x],
+            saved,
+            move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let di = d as i64;
+                if !prod {
+                    return Ok(vec![Some(
+                        g.flip(&[di])?.cumulative(di, false, None)?.flip(&[di])?,
+                    )]);
+                }
+                let (xs, y) = (&c.saved[0], &c.saved[1]);
+                // For inputs without zeros: sum_{k>=i} g_k y_k / x_i.
+                let r = g
+                    .mul(y)?
+                    .flip(&[di])?
+                    .cumulative(di, false, None)?
+                    .flip(&[di])?;
+                Ok(vec![Some(r.div(xs)?)])
+            },
+        );
         Ok(out)
     }
 
     pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
-        let x = if self.dtype().is_float() { self.clone() } else { self.to_dtype(DType::F32)? };
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::F32)?
+        };
         if let Some(t) = x.upcast_half()? {
             return t.softmax(dim, log)?.to_dtype(x.dtype());
         }
         if x.ndim() == 0 {
-            return if log { x.mul_s(0.0) } else { x.mul_s(0.0)?.add_s(1.0) };
+            return if log {
+                x.mul_s(0.0)
+            } else {
+                x.mul_s(0.0)?.add_s(1.0)
+            };
         }
         let d = wrap_dim(dim, x.ndim(), if log { "log_softmax" } else { "softmax" })?;
         let xc = x.contiguous()?;
@@ -558,18 +729,34 @@ impl Tensor {
         if !any_requires_grad(&[&x]) {
             return Ok(out);
         }
-        record(if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" }, &[&out], &[&x], vec![x.clone(), out.detach()], move |c: &BackCtx| {
-            let g = c.grad(0)?;
-            let di = d as i64;
-            let y = if crate::autograd::grad_enabled() { c.saved[0].softmax(di, log)? } else { c.saved[1].clone() };
+        record(
             if log {
-                let s = g.sum_dims(&[di], true, None)?;
-                Ok(vec![Some(g.sub(&y.unary(crate::ops::Unary::Exp)?.mul(&s)?)?)])
+                "LogSoftmaxBackward0"
             } else {
-                let s = g.mul(&y)?.sum_dims(&[di], true, None)?;
-                Ok(vec![Some(y.mul(&g.sub(&s)?)?)])
-            }
-        });
+                "SoftmaxBackward0"
+            },
+            &[&out],
+            &[&x],
+            vec![x.clone(), out.detach()],
+            move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                let di = d as i64;
+                let y = if crate::autograd::grad_enabled() {
+                    c.saved[0].softmax(di, log)?
+                } else {
+                    c.saved[1].clone()
+                };
+                if log {
+                    let s = g.sum_dims(&[di], true, None)?;
+                    Ok(vec![Some(
+                        g.sub(&y.unary(crate::ops::Unary::Exp)?.mul(&s)?)?,
+                    )])
+                } else {
+                    let s = g.mul(&y)?.sum_dims(&[di], true, None)?;
+                    Ok(vec![Some(y.mul(&g.sub(&s)?)?)])
+                }
+            },
+        );
         Ok(out)
     }
 }
@@ -633,18 +820,36 @@ fn exclusive_cumprod(x: &Tensor, d: i64) -> Result<Tensor> {
 
 fn norm2(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     let dims_n = norm_dims(dims, x.ndim(), "norm")?;
-    let sq = crate::autograd::no_grad(|| x.mul(x)?.sum_dims(dims, keepdim, None)?.unary(crate::ops::Unary::Sqrt))?;
+    let sq = crate::autograd::no_grad(|| {
+        x.mul(x)?
+            .sum_dims(dims, keepdim, None)?
+            .unary(crate::ops::Unary::Sqrt)
+    })?;
     let out = sq.detach();
     let in_shape = x.shape().to_vec();
-    Ok(unary_record("LinalgVectorNormBackward0", out.clone(), x, vec![x.clone(), out], move |c: &BackCtx| {
-        let (x, n) = (&c.saved[0], &c.saved[1]);
-        let n = if crate::autograd::grad_enabled() { norm2(x, &dims_n.iter().map(|&d| d as i64).collect::<Vec<_>>(), keepdim)? } else { n.clone() };
-        let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?;
-        let n = expand_grad(&n, &in_shape, &dims_n, keepdim)?;
-        let r = x.mul(&g)?.div(&n)?;
-        let zero = n.eq_t(&n.zeros_like()?)?;
-        Ok(vec![Some(Tensor::where_(&zero, &r.zeros_like()?, &r)?)])
-    }))
+    Ok(unary_record(
+        "LinalgVectorNormBackward0",
+        out.clone(),
+        x,
+        vec![x.clone(), out],
+        move |c: &BackCtx| {
+            let (x, n) = (&c.saved[0], &c.saved[1]);
+            let n = if crate::autograd::grad_enabled() {
+                norm2(
+                    x,
+                    &dims_n.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+                    keepdim,
+                )?
+            } else {
+                n.clone()
+            };
+            let g = expand_grad(c.grad(0)?, &in_shape, &dims_n, keepdim)?;
+            let n = expand_grad(&n, &in_shape, &dims_n, keepdim)?;
+            let r = x.mul(&g)?.div(&n)?;
+            let zero = n.eq_t(&n.zeros_like()?)?;
+            Ok(vec![Some(Tensor::where_(&zero, &r.zeros_like()?, &r)?)])
+        },
+    ))
 }
 
 fn legacy_short(d: DType) -> &'static str {

@@ -21,7 +21,13 @@ pub fn view_scatter(g: &Tensor, in_shape: &[usize], view: ViewFn) -> Result<Tens
     }
     let out = z;
     if any_requires_grad(&[g]) {
-        record("AsStridedScatterBackward0", &[&out], &[g], vec![], move |c: &BackCtx| Ok(vec![Some(view(c.grad(0)?)?)]));
+        record(
+            "AsStridedScatterBackward0",
+            &[&out],
+            &[g],
+            vec![],
+            move |c: &BackCtx| Ok(vec![Some(view(c.grad(0)?)?)]),
+        );
     }
     Ok(out)
 }
@@ -31,10 +37,22 @@ impl Tensor {
     /// With `accumulate`, adds instead of overwriting (for overlapping views).
     pub fn copy_raw_from(&self, src: &Tensor, accumulate: bool) -> Result<()> {
         let l = src.layout().broadcast_to(self.shape()).map_err(|_| {
-            rt_err!("The size of tensor a ({:?}) must match the size of tensor b ({:?}) for copy", self.shape(), src.shape())
+            rt_err!(
+                "The size of tensor a ({:?}) must match the size of tensor b ({:?}) for copy",
+                self.shape(),
+                src.shape()
+            )
         })?;
-        let src = if self.same_storage(src) { src.clone_data()? } else { src.clone() };
-        let l = if self.same_storage(&src) { l } else { src.layout().broadcast_to(self.shape())? };
+        let src = if self.same_storage(src) {
+            src.clone_data()?
+        } else {
+            src.clone()
+        };
+        let l = if self.same_storage(&src) {
+            l
+        } else {
+            src.layout().broadcast_to(self.shape())?
+        };
         let sg = src.storage().read();
         let mut dg = self.storage().write();
         if accumulate {
@@ -58,9 +76,16 @@ impl Tensor {
         Ok(())
     }
 
-    fn make_view(&self, layout: Layout, name: &str, backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static) -> Tensor {
+    fn make_view(
+        &self,
+        layout: Layout,
+        name: &str,
+        backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
+    ) -> Tensor {
         let out = self.view_of(layout);
-        unary_record(name, out, self, vec![], move |c: &BackCtx| Ok(vec![Some(backward(c.grad(0)?)?)]))
+        unary_record(name, out, self, vec![], move |c: &BackCtx| {
+            Ok(vec![Some(backward(c.grad(0)?)?)])
+        })
     }
 
     pub fn view(&self, shape: &[i64]) -> Result<Tensor> {
@@ -90,7 +115,13 @@ impl Tensor {
                 let c = self.clone_data()?;
                 let out = c.view_of(Layout::contiguous(&s));
                 out.meta().is_view = false;
-                Ok(unary_record("UnsafeViewBackward0", out, self, vec![], move |c: &BackCtx| Ok(vec![Some(c.grad(0)?.reshape(&in_shape)?)])))
+                Ok(unary_record(
+                    "UnsafeViewBackward0",
+                    out,
+                    self,
+                    vec![],
+                    move |c: &BackCtx| Ok(vec![Some(c.grad(0)?.reshape(&in_shape)?)]),
+                ))
             }
         }
     }
@@ -139,7 +170,10 @@ impl Tensor {
 
     pub fn permute(&self, dims: &[i64]) -> Result<Tensor> {
         let nd = self.ndim();
-        let d: Vec<usize> = dims.iter().map(|&x| wrap_dim(x, nd, "permute")).collect::<Result<_>>()?;
+        let d: Vec<usize> = dims
+            .iter()
+            .map(|&x| wrap_dim(x, nd, "permute"))
+            .collect::<Result<_>>()?;
         let l = self.layout().permute(&d)?;
         let mut inv = vec![0i64; nd];
         for (i, &x) in d.iter().enumerate() {
@@ -155,13 +189,18 @@ impl Tensor {
         }
         let (a, b) = (wrap_dim(a, nd, "transpose")?, wrap_dim(b, nd, "transpose")?);
         let l = self.layout().transpose(a, b);
-        Ok(self.make_view(l, "TransposeBackward0", move |g| g.transpose(a as i64, b as i64)))
+        Ok(self.make_view(l, "TransposeBackward0", move |g| {
+            g.transpose(a as i64, b as i64)
+        }))
     }
 
     /// Tensor.t(): 2-D transpose (0-D and 1-D unchanged).
     pub fn t(&self) -> Result<Tensor> {
         if self.ndim() > 2 {
-            bail!("t() expects a tensor with <= 2 dimensions, but self is {}D", self.ndim());
+            bail!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                self.ndim()
+            );
         }
         if self.ndim() < 2 {
             return Ok(self.alias_with_grad());
@@ -171,7 +210,12 @@ impl Tensor {
 
     pub fn unsqueeze(&self, dim: usize) -> Result<Tensor> {
         if dim > self.ndim() {
-            return Err(idx_err!("Dimension out of range (expected to be in range of [{}, {}], but got {})", -(self.ndim() as i64) - 1, self.ndim(), dim));
+            return Err(idx_err!(
+                "Dimension out of range (expected to be in range of [{}, {}], but got {})",
+                -(self.ndim() as i64) - 1,
+                self.ndim(),
+                dim
+            ));
         }
         let l = self.layout().unsqueeze(dim);
         let in_shape = self.shape().to_vec();
@@ -192,7 +236,10 @@ impl Tensor {
     pub fn squeeze(&self, dims: Option<&[i64]>) -> Result<Tensor> {
         let d: Vec<usize> = match dims {
             None => (0..self.ndim()).collect(),
-            Some(ds) => ds.iter().map(|&x| wrap_dim(x, self.ndim(), "squeeze")).collect::<Result<_>>()?,
+            Some(ds) => ds
+                .iter()
+                .map(|&x| wrap_dim(x, self.ndim(), "squeeze"))
+                .collect::<Result<_>>()?,
         };
         self.squeeze_dims(&d)
     }
@@ -203,7 +250,12 @@ impl Tensor {
         }
         let d = wrap_dim(dim, self.ndim(), "narrow")?;
         if start + len > self.shape()[d] {
-            return Err(idx_err!("start ({}) + length ({}) exceeds dimension size ({}).", start, len, self.shape()[d]));
+            return Err(idx_err!(
+                "start ({}) + length ({}) exceeds dimension size ({}).",
+                start,
+                len,
+                self.shape()[d]
+            ));
         }
         self.slice(d, start, start + len, 1)
     }
@@ -213,7 +265,9 @@ impl Tensor {
         let l = self.layout().slice(dim, start, end, step);
         let in_shape = self.shape().to_vec();
         let f: ViewFn = Arc::new(move |t: &Tensor| t.slice(dim, start, end, step));
-        Ok(self.make_view(l, "SliceBackward0", move |g| view_scatter(g, &in_shape, f.clone())))
+        Ok(self.make_view(l, "SliceBackward0", move |g| {
+            view_scatter(g, &in_shape, f.clone())
+        }))
     }
 
     pub fn select(&self, dim: i64, index: i64) -> Result<Tensor> {
@@ -223,13 +277,20 @@ impl Tensor {
         let d = wrap_dim(dim, self.ndim(), "select")?;
         let n = self.shape()[d] as i64;
         if index < -n || index >= n {
-            return Err(idx_err!("index {} is out of bounds for dimension {} with size {}", index, d, n));
+            return Err(idx_err!(
+                "index {} is out of bounds for dimension {} with size {}",
+                index,
+                d,
+                n
+            ));
         }
         let i = if index < 0 { index + n } else { index } as usize;
         let l = self.layout().select(d, i);
         let in_shape = self.shape().to_vec();
         let f: ViewFn = Arc::new(move |t: &Tensor| t.select(d as i64, i as i64));
-        Ok(self.make_view(l, "SelectBackward0", move |g| view_scatter(g, &in_shape, f.clone())))
+        Ok(self.make_view(l, "SelectBackward0", move |g| {
+            view_scatter(g, &in_shape, f.clone())
+        }))
     }
 
     pub fn diagonal(&self, offset: i64, d1: i64, d2: i64) -> Result<Tensor> {
@@ -241,12 +302,18 @@ impl Tensor {
         let l = self.layout().diagonal(offset, a, b);
         let in_shape = self.shape().to_vec();
         let f: ViewFn = Arc::new(move |t: &Tensor| t.diagonal(offset, a as i64, b as i64));
-        Ok(self.make_view(l, "DiagonalBackward0", move |g| view_scatter(g, &in_shape, f.clone())))
+        Ok(self.make_view(l, "DiagonalBackward0", move |g| {
+            view_scatter(g, &in_shape, f.clone())
+        }))
     }
 
     /// as_strided view relative to the storage (used by unfold-style ops).
     pub fn as_strided(&self, shape: &[usize], strides: &[usize], offset: usize) -> Result<Tensor> {
-        let l = Layout { shape: shape.to_vec(), strides: strides.to_vec(), offset };
+        let l = Layout {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            offset,
+        };
         let need = l.extent();
         let have = self.with_cpu(|d, _| d.len())?;
         if need > have {
@@ -260,13 +327,23 @@ impl Tensor {
             }
             let in_shape = self.shape().to_vec();
             let (sh, st) = (shape.to_vec(), strides.to_vec());
-            record("AsStridedBackward0", &[&out], &[self], vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                let z = Tensor::zeros(&in_shape, g.dtype())?;
-                let v = z.view_of(Layout { shape: sh.clone(), strides: st.clone(), offset });
-                v.copy_raw_from(&g.contiguous()?, true)?;
-                Ok(vec![Some(z)])
-            });
+            record(
+                "AsStridedBackward0",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    let v = z.view_of(Layout {
+                        shape: sh.clone(),
+                        strides: st.clone(),
+                        offset,
+                    });
+                    v.copy_raw_from(&g.contiguous()?, true)?;
+                    Ok(vec![Some(z)])
+                },
+            );
         }
         Ok(out)
     }
@@ -275,7 +352,10 @@ impl Tensor {
         if self.ndim() == 0 {
             return self.reshape(&[1]);
         }
-        let (s, e) = (wrap_dim(start, self.ndim(), "flatten")?, wrap_dim(end, self.ndim(), "flatten")?);
+        let (s, e) = (
+            wrap_dim(start, self.ndim(), "flatten")?,
+            wrap_dim(end, self.ndim(), "flatten")?,
+        );
         if s > e {
             bail!("flatten() has invalid args: start_dim cannot come after end_dim");
         }
@@ -301,8 +381,14 @@ impl Tensor {
         if src.len() != dst.len() {
             bail!("movedim: Invalid source or destination dims: source ({:?} dims) should contain the same number of dims as destination ({:?} dims)", src, dst);
         }
-        let s: Vec<usize> = src.iter().map(|&x| wrap_dim(x, nd, "movedim")).collect::<Result<_>>()?;
-        let d: Vec<usize> = dst.iter().map(|&x| wrap_dim(x, nd, "movedim")).collect::<Result<_>>()?;
+        let s: Vec<usize> = src
+            .iter()
+            .map(|&x| wrap_dim(x, nd, "movedim"))
+            .collect::<Result<_>>()?;
+        let d: Vec<usize> = dst
+            .iter()
+            .map(|&x| wrap_dim(x, nd, "movedim"))
+            .collect::<Result<_>>()?;
         let mut perm = vec![usize::MAX; nd];
         for (&a, &b) in s.iter().zip(&d) {
             perm[b] = a;
@@ -323,8 +409,14 @@ impl Tensor {
             bail!("torch.cat(): expected a non-empty list of Tensors");
         }
         // Legacy: 1-D empty tensors are skipped.
-        let parts: Vec<&Tensor> = ts.iter().copied().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
-        let dt = ts.iter().skip(1).fold(ts[0].dtype(), |a, t| crate::dtype::promote_types(a, t.dtype()));
+        let parts: Vec<&Tensor> = ts
+            .iter()
+            .copied()
+            .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
+            .collect();
+        let dt = ts.iter().skip(1).fold(ts[0].dtype(), |a, t| {
+            crate::dtype::promote_types(a, t.dtype())
+        });
         if parts.is_empty() {
             return Tensor::zeros(&[0], dt);
         }
@@ -339,7 +431,11 @@ impl Tensor {
                 bail!("Expected all tensors to be on the same device, but found at least two devices, {} and {}!", r.device(), t.device());
             }
             if t.ndim() != r.ndim() {
-                bail!("Tensors must have same number of dimensions: got {} and {}", r.ndim(), t.ndim());
+                bail!(
+                    "Tensors must have same number of dimensions: got {} and {}",
+                    r.ndim(),
+                    t.ndim()
+                );
             }
             for k in 0..r.ndim() {
                 if k != d && t.shape()[k] != r.shape()[k] {
@@ -361,25 +457,32 @@ impl Tensor {
         let mut sizes = vec![];
         for t in &parts {
             let n = t.shape()[d];
-            out.view_of(out.layout().slice(d, start, start + n, 1)).copy_raw_from(t, false)?;
+            out.view_of(out.layout().slice(d, start, start + n, 1))
+                .copy_raw_from(t, false)?;
             sizes.push((start, n, t.dtype()));
             start += n;
         }
         if dt.is_float() && any_requires_grad(&parts) {
-            record("CatBackward0", &[&out], &parts, vec![], move |c: &BackCtx| {
-                let g = c.grad(0)?;
-                sizes
-                    .iter()
-                    .zip(c.needs)
-                    .map(|(&(s, n, odt), &need)| {
-                        if !need {
-                            return Ok(None);
-                        }
-                        let p = g.narrow(d as i64, s, n)?;
-                        Ok(Some(if odt.is_float() { p.to_dtype(odt)? } else { p }))
-                    })
-                    .collect()
-            });
+            record(
+                "CatBackward0",
+                &[&out],
+                &parts,
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    sizes
+                        .iter()
+                        .zip(c.needs)
+                        .map(|(&(s, n, odt), &need)| {
+                            if !need {
+                                return Ok(None);
+                            }
+                            let p = g.narrow(d as i64, s, n)?;
+                            Ok(Some(if odt.is_float() { p.to_dtype(odt)? } else { p }))
+                        })
+                        .collect()
+                },
+            );
         }
         Ok(out)
     }
@@ -448,12 +551,17 @@ impl Tensor {
 
     pub fn unbind(&self, dim: i64) -> Result<Vec<Tensor>> {
         let d = wrap_dim(dim, self.ndim(), "unbind")?;
-        (0..self.shape()[d]).map(|i| self.select(d as i64, i as i64)).collect()
+        (0..self.shape()[d])
+            .map(|i| self.select(d as i64, i as i64))
+            .collect()
     }
 
     pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
         let nd = self.ndim();
-        let ds: Vec<usize> = dims.iter().map(|&x| wrap_dim(x, nd, "flip")).collect::<Result<_>>()?;
+        let ds: Vec<usize> = dims
+            .iter()
+            .map(|&x| wrap_dim(x, nd, "flip"))
+            .collect::<Result<_>>()?;
         // Gather with reversed offsets (strides are never negative).
         let l = self.layout();
         let mut offs = Vec::with_capacity(self.numel());
@@ -470,7 +578,11 @@ impl Tensor {
         for _ in 0..n {
             let mut o = l.offset as isize;
             for k in 0..nd {
-                let i = if ds.contains(&k) { shape[k] - 1 - idx[k] } else { idx[k] };
+                let i = if ds.contains(&k) {
+                    shape[k] - 1 - idx[k]
+                } else {
+                    idx[k]
+                };
                 o += (i * l.strides[k]) as isize;
             }
             offs.push(o as usize);
@@ -484,7 +596,13 @@ impl Tensor {
         }
         let out = self.gather_offsets(&offs, &shape)?;
         let dims_v = dims.to_vec();
-        Ok(unary_record("FlipBackward0", out, self, vec![], move |c: &BackCtx| Ok(vec![Some(c.grad(0)?.flip(&dims_v)?)])))
+        Ok(unary_record(
+            "FlipBackward0",
+            out,
+            self,
+            vec![],
+            move |c: &BackCtx| Ok(vec![Some(c.grad(0)?.flip(&dims_v)?)]),
+        ))
     }
 
     /// Copy the elements at the given storage offsets into a new contiguous tensor.
@@ -504,7 +622,11 @@ impl Tensor {
             return flat.roll(shifts, &[0])?.reshape(self.shape());
         }
         if shifts.len() != dims.len() {
-            bail!("shifts and dimensions must align. shifts: {}, dims:{}", shifts.len(), dims.len());
+            bail!(
+                "shifts and dimensions must align. shifts: {}, dims:{}",
+                shifts.len(),
+                dims.len()
+            );
         }
         let mut t = self.clone();
         for (&s, &d) in shifts.iter().zip(dims) {
@@ -550,14 +672,21 @@ impl Tensor {
     /// tril (lower) / triu (upper) on the last two dims.
     pub fn tri(&self, diagonal: i64, upper: bool) -> Result<Tensor> {
         if self.ndim() < 2 {
-            bail!("{}: input tensor must have at least 2 dimensions", if upper { "triu" } else { "tril" });
+            bail!(
+                "{}: input tensor must have at least 2 dimensions",
+                if upper { "triu" } else { "tril" }
+            );
         }
         let nd = self.ndim();
         let (r, c) = (self.shape()[nd - 2], self.shape()[nd - 1]);
         let mut m = Vec::with_capacity(r * c);
         for i in 0..r as i64 {
             for j in 0..c as i64 {
-                m.push(if upper { j - i >= diagonal } else { j - i <= diagonal });
+                m.push(if upper {
+                    j - i >= diagonal
+                } else {
+                    j - i <= diagonal
+                });
             }
         }
         let mask = Tensor::from_vec(m, &[r, c]);

@@ -99,7 +99,7 @@ def pack(obj):
         if isinstance(obj, tuple) and hasattr(obj, "_fields"):
             return type(obj)(*(pack(o) for o in obj))
         packed = [pack(o) for o in obj]
-        return tuple(packed) if isinstance(obj, tuple) else type(obj)(packed) if type(obj) is not list else packed
+        return tuple(packed) if isinstance(obj, tuple) else packed
     if isinstance(obj, dict):
         return type(obj)((k, pack(v)) for k, v in obj.items())
     return obj
@@ -146,7 +146,9 @@ def _worker_loop(
         try:
             if init_fn is not None:
                 init_fn(worker_id)
-            fetcher = fetch.create_fetcher(dataset_kind, dataset, auto_collation, collate_fn, drop_last)
+            fetcher = fetch.create_fetcher(
+                dataset_kind, dataset, auto_collation, collate_fn, drop_last
+            )
         except Exception:  # noqa: BLE001 - forwarded to the main process
             init_exception = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
         iteration_end = False

@@ -1,0 +1,41 @@
+# ember: `make demo` runs the main job, `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff
+
+.PHONY: demo test build venv lint fmt bench clean
+
+venv: $(VENV)/.deps-ok
+
+$(VENV)/.deps-ok: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(PYDEPS)
+	touch $@
+
+build: venv
+	$(VENV)/bin/maturin develop --release -q
+
+test: build
+	cargo test --release -p ember-core
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+demo: build
+	$(PY) examples/train_digits.py
+
+bench: build
+	$(PY) benchmarks/bench_ops.py
+
+lint: venv
+	cargo fmt --all -- --check
+	cargo clippy --release --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests examples benchmarks
+	$(VENV)/bin/ruff format --check python tests examples benchmarks
+
+fmt: venv
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests examples benchmarks
+
+clean:
+	rm -rf target $(VENV)

@@ -1,0 +1,28 @@
+"""ember.gpu: adapter information for the wgpu backend."""
+
+from . import _C
+
+
+def _has_backend():
+    return hasattr(_C, "gpu_info")
+
+
+def is_available():
+    if not _has_backend():
+        return False
+    try:
+        return bool(_C.gpu_info().get("available"))
+    except RuntimeError:
+        return False
+
+
+def info():
+    """Adapter name, backend (Vulkan/Metal/DX12) and limits; {"available": False} without a GPU."""
+    if not _has_backend():
+        return {"available": False, "reason": "this ember build has no GPU backend"}
+    return dict(_C.gpu_info())
+
+
+def synchronize():
+    if _has_backend() and is_available():
+        _C.gpu_synchronize()

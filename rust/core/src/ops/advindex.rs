@@ -1,0 +1,361 @@
+//! Advanced indexing (aten::index / index_put) and setitem.
+
+use crate::autograd::{any_requires_grad, grad_enabled, record, BackCtx};
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::layout::{broadcast_shapes, Layout};
+use crate::ops::shape::ViewFn;
+use crate::tensor::Tensor;
+use crate::{bail, idx_err};
+
+/// Offsets into `x`'s storage for an aten::index-style indexing, plus the
+/// result shape. `indices` has one optional long tensor per leading dim.
+struct AdvPlan {
+    offsets: Vec<usize>,
+    /// Shape with the broadcast index dims first.
+    shape_first: Vec<usize>,
+    /// Where the index dims go in the final result (0 when not adjacent).
+    insert_at: usize,
+    n_index_dims: usize,
+}
+
+fn expand_bool_indices(x: &Tensor, indices: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
+    let mut out = vec![];
+    let mut dim = 0;
+    for ix in indices {
+        match ix {
+            Some(t) if t.dtype() == DType::Bool || t.dtype() == DType::U8 => {
+                let k = t.ndim();
+                for j in 0..k {
+                    if dim + j >= x.ndim() || t.shape()[j] != x.shape()[dim + j] {
+                        return Err(idx_err!(
+                            "The shape of the mask {:?} at index {} does not match the shape of the indexed tensor {:?} at index {}",
+                            t.shape(),
+                            j,
+                            x.shape(),
+                            dim + j
+                        ));
+                    }
+                }
+                let nz = t.nonzero()?;
+                for j in 0..k {
+                    out.push(Some(nz.select(1, j as i64)?));
+                }
+                dim += k;
+            }
+            Some(t) => {
+                if t.dtype().is_float() {
+                    return Err(idx_err!(
+                        "tensors used as indices must be long, int, byte or bool tensors"
+                    ));
+                }
+                out.push(Some(t.clone()));
+                dim += 1;
+            }
+            None => {
+                out.push(None);
+                dim += 1;
+            }
+        }
+    }
+    if out.len() > x.ndim() {
+        return Err(idx_err!(
+            "too many indices for tensor of dimension {}",
+            x.ndim()
+        ));
+    }
+    Ok(out)
+}
+
+fn plan(x: &Tensor, indices: &[Option<Tensor>]) -> Result<AdvPlan> {
+    let idx = expand_bool_indices(x, indices)?;
+    let nd = x.ndim();
+    let adv: Vec<usize> = (0..idx.len()).filter(|&i| idx[i].is_some()).collect();
+    let mut bshape: Vec<usize> = vec![];
+    for &i in &adv {
+        let s = idx[i].as_ref().unwrap().shape().to_vec();
+        bshape = broadcast_shapes(&bshape, &s).ok_or_else(|| {
+            idx_err!(
+                "shape mismatch: indexing tensors could not be broadcast together with shapes {:?}",
+                adv.iter()
+                    .map(|&j| idx[j].as_ref().unwrap().shape().to_vec())
+                    .collect::<Vec<_>>()
+            )
+        })?;
+    }
+    let adjacent = adv.windows(2).all(|w| w[1] == w[0] + 1);
+    let rest: Vec<usize> = (0..nd).filter(|d| !adv.contains(d)).collect();
+    let l = x.layout();
+    let nb: usize = bshape.iter().product();
+    // Per broadcast position, the offset contributed by the indexed dims.
+    let mut base = vec![l.offset; nb];
+    for &d in &adv {
+        let t = idx[d].as_ref().unwrap().expand(&bshape)?;
+        let vals = crate::ops::index::index_values(&t)?;
+        let n = l.shape[d] as i64;
+        for (b, &v) in base.iter_mut().zip(&vals) {
+            if v < -n || v >= n {
+                return Err(idx_err!(
+                    "index {} is out of bounds for dimension {} with size {}",
+                    v,
+                    d,
+                    n
+                ));
+            }
+            let v = if v < 0 { v + n } else { v } as usize;
+            *b += v * l.strides[d];
+        }
+    }
+    let rl = Layout {
+        shape: rest.iter().map(|&d| l.shape[d]).collect(),
+        strides: rest.iter().map(|&d| l.strides[d]).collect(),
+        offset: 0,
+    };
+    let roffs = rl.offsets();
+    let mut offsets = Vec::with_capacity(nb * roffs.len());
+    for &b in &base {
+        for &r in &roffs {
+            offsets.push(b + r);
+        }
+    }
+    let mut shape_first = bshape.clone();
+    shape_first.extend(rl.shape.iter().copied());
+    let insert_at = if adjacent && !adv.is_empty() {
+        adv[0]
+    } else {
+        0
+    };
+    Ok(AdvPlan {
+        offsets,
+        shape_first,
+        insert_at,
+        n_index_dims: bshape.len(),
+    })
+}
+
+fn move_index_dims(t: &Tensor, p: &AdvPlan) -> Result<Tensor> {
+    if p.insert_at == 0 {
+        return Ok(t.clone());
+    }
+    let nd = t.ndim();
+    let k = p.n_index_dims;
+    // [B..., rest...] -> [rest[:at], B..., rest[at:]]
+    let mut perm: Vec<i64> = vec![];
+    for i in 0..p.insert_at {
+        perm.push((k + i) as i64);
+    }
+    for i in 0..k {
+        perm.push(i as i64);
+    }
+    for i in (k + p.insert_at)..nd {
+        perm.push(i as i64);
+    }
+    t.permute(&perm)?.contiguous()
+}
+
+impl Tensor {
+    /// aten::index: x[idx0, idx1, ...] with optional long/bool tensors per dim.
+    pub fn index(&self, indices: &[Option<Tensor>]) -> Result<Tensor> {
+        let p = plan(self, indices)?;
+        let raw = self.gather_offsets(&p.offsets, &p.shape_first)?;
+        let out = crate::autograd::no_grad(|| move_index_dims(&raw, &p))?;
+        if out.dtype().is_float() && any_requires_grad(&[self]) {
+            let in_shape = self.shape().to_vec();
+            let idx: Vec<Option<Tensor>> = indices.to_vec();
+            record(
+                "IndexBackward0",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    Ok(vec![Some(z.index_put(&idx, g, true)?)])
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Out-of-place index_put: a copy of self with values written (or added) at the indices.
+    pub fn index_put(
+        &self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
+        let p = plan(self, indices)?;
+        let out = self.clone_data()?;
+        // values broadcast to the result shape (final order), then to index-first order.
+        let mut final_shape = p.shape_first.clone();
+        if p.insert_at > 0 {
+            let k = p.n_index_dims;
+            let b: Vec<usize> = p.shape_first[..k].to_vec();
+            let rest: Vec<usize> = p.shape_first[k..].to_vec();
+            final_shape = rest[..p.insert_at].to_vec();
+            final_shape.extend(b);
+            final_shape.extend_from_slice(&rest[p.insert_at..]);
+        }
+        let v = values.to_dtype(self.dtype())?;
+        let v = v.expand(&final_shape).map_err(|_| {
+            crate::rt_err!("shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}", values.shape(), final_shape)
+        })?;
+        let v_first = if p.insert_at > 0 {
+            let k = p.n_index_dims;
+            let nd = final_shape.len();
+            let mut perm: Vec<i64> = (p.insert_at..p.insert_at + k).map(|x| x as i64).collect();
+            perm.extend((0..p.insert_at).map(|x| x as i64));
+            perm.extend((p.insert_at + k..nd).map(|x| x as i64));
+            v.permute(&perm)?
+        } else {
+            v.clone()
+        };
+        let vals = crate::autograd::no_grad(|| v_first.contiguous())?;
+        {
+            let vg = vals.storage().read();
+            let mut og = out.storage().write();
+            let voff = vals.layout().offset;
+            crate::dispatch!(self.dtype(), T => {
+                use crate::storage::CpuElement;
+                use crate::dtype::Element;
+                let src = &T::slice(vg.cpu())[voff..];
+                let dst = T::slice_mut(og.cpu_mut());
+                for (k, &o) in p.offsets.iter().enumerate() {
+                    dst[o] = if accumulate {
+                        if T::DTYPE.is_float() { T::from_f64(dst[o].to_f64() + src[k].to_f64()) } else { T::from_i64(dst[o].to_i64().wrapping_add(src[k].to_i64())) }
+                    } else {
+                        src[k]
+                    };
+                }
+            });
+        }
+        if out.dtype().is_float() && any_requires_grad(&[self, values]) {
+            let idx: Vec<Option<Tensor>> = indices.to_vec();
+            let vshape = values.shape().to_vec();
+            let vdt = values.dtype();
+            record(
+                "IndexPutBackward0",
+                &[&out],
+                &[self, values],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let gs = if c.needs[0] {
+                        Some(if accumulate {
+                            g.clone()
+                        } else {
+                            g.index_put(&idx, &Tensor::zeros(&[], g.dtype())?, false)?
+                        })
+                    } else {
+                        None
+                    };
+                    let gv = if c.needs[1] {
+                        Some(g.index(&idx)?.sum_to(&vshape)?.to_dtype(vdt)?)
+                    } else {
+                        None
+                    };
+                    Ok(vec![gs, gv])
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// nonzero(): (n, ndim) int64 coordinates of the non-zero elements.
+    pub fn nonzero(&self) -> Result<Tensor> {
+        let b = if self.dtype() == DType::Bool {
+            self.clone()
+        } else {
+            self.binary(&Tensor::zeros(&[], self.dtype())?, crate::ops::Binary::Ne)?
+        };
+        let v = b.to_vec::<bool>()?;
+        let nd = self.ndim();
+        let mut out = vec![];
+        let mut count = 0;
+        crate::ops::index::for_each_index(self.shape(), |ix| {
+            if v[count] {
+                out.extend(ix.iter().map(|&i| i as i64));
+            }
+            count += 1;
+        });
+        if nd == 0 {
+            let n = v.first().copied().unwrap_or(false) as usize;
+            return Ok(Tensor::from_vec(Vec::<i64>::new(), &[n, 0]));
+        }
+        let n = out.len() / nd;
+        Ok(Tensor::from_vec(out, &[n, nd]))
+    }
+
+    pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            bail!("masked_select: expected BoolTensor for mask");
+        }
+        let shape = broadcast_shapes(self.shape(), mask.shape()).ok_or_else(|| {
+            crate::rt_err!(
+                "The size of tensor a ({:?}) must match the size of tensor b ({:?})",
+                self.shape(),
+                mask.shape()
+            )
+        })?;
+        let x = self.expand(&shape)?;
+        let m = mask.expand(&shape)?;
+        x.index(&[Some(m)])
+    }
+
+    /// x[view] = value for a basic-indexing view, as an in-place op on x.
+    pub fn setitem_view(&self, view: ViewFn, value: &Tensor) -> Result<()> {
+        if !(grad_enabled() && (self.requires_grad() || value.requires_grad())) {
+            let v = view(self)?;
+            let val = if value.dtype() != self.dtype() {
+                value.cast_raw(self.dtype())?
+            } else {
+                value.clone()
+            };
+            return v.copy_raw_from(&val, false);
+        }
+        self.apply_inplace("setitem", |src| {
+            let out = src.clone_data()?;
+            view(&out)?.copy_raw_from(&value.detach(), false)?;
+            if any_requires_grad(&[src, value]) {
+                let vshape = value.shape().to_vec();
+                let vdt = value.dtype();
+                let vf = view.clone();
+                record(
+                    "CopySlices",
+                    &[&out],
+                    &[src, value],
+                    vec![],
+                    move |c: &BackCtx| {
+                        let g = c.grad(0)?;
+                        let gs = if c.needs[0] {
+                            let gg = g.clone_data()?;
+                            vf(&gg)?.fill_scalar_raw(crate::dtype::Scalar::Float(0.0))?;
+                            Some(gg)
+                        } else {
+                            None
+                        };
+                        let gv = if c.needs[1] {
+                            Some(vf(g)?.sum_to(&vshape)?.to_dtype(vdt)?)
+                        } else {
+                            None
+                        };
+                        Ok(vec![gs, gv])
+                    },
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// x[indices] = value with advanced indices, as an in-place op on x.
+    pub fn setitem_index(
+        &self,
+        indices: &[Option<Tensor>],
+        value: &Tensor,
+        accumulate: bool,
+    ) -> Result<()> {
+        self.apply_inplace("index_put_", |src| {
+            src.index_put(indices, value, accumulate)
+        })
+    }
+}
