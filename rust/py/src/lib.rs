@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod autograd_py;
 mod convert;
 mod errors;
+mod nn;
 mod ops;
 mod tensor;
 
@@ -15,5 +16,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;
     autograd_py::register(m)?;
+    nn::register(m)?;
     Ok(())
 }
