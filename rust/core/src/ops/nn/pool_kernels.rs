@@ -127,34 +127,64 @@ fn window_work(p: &PoolPlan, planes: usize) -> usize {
     planes * oh * ow * kh.max(1) * kw.max(1)
 }
 
+/// Max over each window of one plane into `out`/`idx`, one output row at a
+/// time. The loops run taps outside and output columns inside, so the
+/// compare-and-select chains of neighbouring outputs are independent and
+/// overlap; per output, cells are still visited in row-major order (the
+/// first maximum wins, as in PyTorch). The index is `h * W + w` in the plane.
+fn max_plane<T: Real>(xp: &[T], p: &PoolPlan, taps_w: usize, out: &mut [T], idx: &mut [i64]) {
+    let w = p.in_hw[1];
+    let ow = p.w.lo.len();
+    let (sh, sw) = (p.h.step, p.w.step);
+    for (oy, (best, bi)) in out.chunks_mut(ow).zip(idx.chunks_mut(ow)).enumerate() {
+        let (y0, y1) = (p.h.lo[oy], p.h.hi[oy]);
+        best.fill(T::neg_infinity());
+        for (b, &lo) in bi.iter_mut().zip(&p.w.lo) {
+            *b = (y0 * w + lo) as i64;
+        }
+        let mut iy = y0;
+        while iy < y1 {
+            let row = &xp[iy * w..(iy + 1) * w];
+            let base = (iy * w) as i64;
+            for kj in 0..taps_w {
+                for ox in 0..ow {
+                    let ix = p.w.lo[ox] + kj * sw;
+                    if ix < p.w.hi[ox] {
+                        let v = row[ix];
+                        if (v > best[ox]) | v.is_nan() {
+                            best[ox] = v;
+                            bi[ox] = base + ix as i64;
+                        }
+                    }
+                }
+            }
+            iy += sh;
+        }
+    }
+}
+
 /// Max over each window; the index is the flat offset `h * W + w` in the plane.
 /// NaN wins, as in PyTorch; an empty window gives -inf.
 pub fn max_forward<T: Real>(x: &[T], n_planes: usize, p: &PoolPlan) -> (Vec<T>, Vec<i64>) {
     let [h, w] = p.in_hw;
-    let [oh, ow] = p.out_hw();
-    let mut both: Vec<(T, i64)> = vec![(T::zero(), 0); n_planes * oh * ow];
-    planes(x, h * w, &mut both, oh * ow, window_work(p, n_planes), |_, xp, op| {
-        for oy in 0..oh {
-            let (y0, y1) = (p.h.lo[oy], p.h.hi[oy]);
-            for ox in 0..ow {
-                let (x0, x1) = (p.w.lo[ox], p.w.hi[ox]);
-                let mut best = T::neg_infinity();
-                let mut bi = y0 * w + x0;
-                for iy in (y0..y1).step_by(p.h.step) {
-                    let row = &xp[iy * w..(iy + 1) * w];
-                    for ix in (x0..x1).step_by(p.w.step) {
-                        let v = row[ix];
-                        if v > best || v.is_nan() {
-                            best = v;
-                            bi = iy * w + ix;
-                        }
-                    }
-                }
-                op[oy * ow + ox] = (best, bi as i64);
-            }
+    let l = p.h.lo.len() * p.w.lo.len();
+    let mut out = vec![T::zero(); n_planes * l];
+    let mut idx = vec![0i64; n_planes * l];
+    if l == 0 || h * w == 0 {
+        return (out, idx);
+    }
+    let taps_w = p.w.lo.iter().zip(&p.w.hi).map(|(&lo, &hi)| hi.saturating_sub(lo).div_ceil(p.w.step)).max().unwrap_or(0);
+    if window_work(p, n_planes) >= PAR_WORK && rayon::current_num_threads() > 1 {
+        out.par_chunks_mut(l)
+            .zip(idx.par_chunks_mut(l))
+            .zip(x.par_chunks(h * w))
+            .for_each(|((o, i), xp)| max_plane(xp, p, taps_w, o, i));
+    } else {
+        for ((o, i), xp) in out.chunks_mut(l).zip(idx.chunks_mut(l)).zip(x.chunks(h * w)) {
+            max_plane(xp, p, taps_w, o, i);
         }
-    });
-    both.into_iter().unzip()
+    }
+    (out, idx)
 }
 
 /// Gradient of max pooling: each output's gradient added at its index.
