@@ -27,7 +27,14 @@ fn idx4(s: [usize; 4], a: usize, b: usize, c: usize, d: usize) -> usize {
 }
 
 /// Direct convolution loops (float64).
-fn conv_ref(x: &[f64], xs: [usize; 4], w: &[f64], ws: [usize; 4], b: Option<&[f64]>, cs: &ConvCase) -> (Vec<f64>, [usize; 4]) {
+fn conv_ref(
+    x: &[f64],
+    xs: [usize; 4],
+    w: &[f64],
+    ws: [usize; 4],
+    b: Option<&[f64]>,
+    cs: &ConvCase,
+) -> (Vec<f64>, [usize; 4]) {
     let [n, _, h, wd] = xs;
     let [o, cg, kh, kw] = ws;
     let og = o / cs.groups;
@@ -49,7 +56,8 @@ fn conv_ref(x: &[f64], xs: [usize; 4], w: &[f64], ws: [usize; 4], b: Option<&[f6
                                 if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                     continue;
                                 }
-                                acc += x[idx4(xs, ni, g * cg + ci, iy as usize, ix as usize)] * w[idx4(ws, oc, ci, ki, kj)];
+                                acc += x[idx4(xs, ni, g * cg + ci, iy as usize, ix as usize)]
+                                    * w[idx4(ws, oc, ci, ki, kj)];
                             }
                         }
                     }
@@ -63,7 +71,18 @@ fn conv_ref(x: &[f64], xs: [usize; 4], w: &[f64], ws: [usize; 4], b: Option<&[f6
 
 /// Direct transposed-convolution loops (float64); weight is (C_in, C_out/groups, kh, kw).
 #[allow(clippy::too_many_arguments)]
-fn conv_t_ref(x: &[f64], xs: [usize; 4], w: &[f64], ws: [usize; 4], b: Option<&[f64]>, s: P2, p: P2, op: P2, d: P2, groups: usize) -> (Vec<f64>, [usize; 4]) {
+fn conv_t_ref(
+    x: &[f64],
+    xs: [usize; 4],
+    w: &[f64],
+    ws: [usize; 4],
+    b: Option<&[f64]>,
+    s: P2,
+    p: P2,
+    op: P2,
+    d: P2,
+    groups: usize,
+) -> (Vec<f64>, [usize; 4]) {
     let [n, cin, h, wd] = xs;
     let [_, cog, kh, kw] = ws;
     let cig = cin / groups;
@@ -93,7 +112,8 @@ fn conv_t_ref(x: &[f64], xs: [usize; 4], w: &[f64], ws: [usize; 4], b: Option<&[
                                 if oy < 0 || ox < 0 || oy >= oh as isize || ox >= ow as isize {
                                     continue;
                                 }
-                                y[idx4(ys, ni, g * cog + co, oy as usize, ox as usize)] += v * w[idx4(ws, ci, co, ki, kj)];
+                                y[idx4(ys, ni, g * cog + co, oy as usize, ox as usize)] +=
+                                    v * w[idx4(ws, ci, co, ki, kj)];
                             }
                         }
                     }
@@ -115,7 +135,18 @@ fn random_case(rng: &mut Rng) -> ConvCase {
     let min_h = d.0 * (k.0 - 1) + 1;
     let min_w = d.1 * (k.1 - 1) + 1;
     let hw = (min_h + rng.below(6), min_w + rng.below(6));
-    ConvCase { n: 1 + rng.below(3), c, o, hw, k, s, p, d, groups, bias: rng.below(2) == 1 }
+    ConvCase {
+        n: 1 + rng.below(3),
+        c,
+        o,
+        hw,
+        k,
+        s,
+        p,
+        d,
+        groups,
+        bias: rng.below(2) == 1,
+    }
 }
 
 fn run_conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cs: &ConvCase) -> Tensor {
@@ -130,12 +161,24 @@ fn conv2d_matches_direct_loops() {
         let xs = [cs.n, cs.c, cs.hw.0, cs.hw.1];
         let ws = [cs.o, cs.c / cs.groups, cs.k.0, cs.k.1];
         let (x, w, b) = (rng.tensor(&xs), rng.tensor(&ws), rng.tensor(&[cs.o]));
-        let (want, ys) = conv_ref(&vals(&x), xs, &vals(&w), ws, cs.bias.then(|| vals(&b)).as_deref(), &cs);
+        let (want, ys) = conv_ref(
+            &vals(&x),
+            xs,
+            &vals(&w),
+            ws,
+            cs.bias.then(|| vals(&b)).as_deref(),
+            &cs,
+        );
         let y = run_conv(&x, &w, cs.bias.then_some(&b), &cs);
         assert_eq!(y.shape(), &ys, "{cs:?}");
         assert_close(&vals(&y), &want, 1e-12, 1e-10, &format!("{cs:?}"));
         // float32 through the same kernels.
-        let y32 = run_conv(&x.to_dtype(DType::F32).unwrap(), &w.to_dtype(DType::F32).unwrap(), cs.bias.then(|| b.to_dtype(DType::F32).unwrap()).as_ref(), &cs);
+        let y32 = run_conv(
+            &x.to_dtype(DType::F32).unwrap(),
+            &w.to_dtype(DType::F32).unwrap(),
+            cs.bias.then(|| b.to_dtype(DType::F32).unwrap()).as_ref(),
+            &cs,
+        );
         assert_eq!(y32.dtype(), DType::F32);
         assert_close(&vals(&y32), &want, 1e-5, 1e-4, &format!("f32 {cs:?}"));
     }
@@ -150,15 +193,60 @@ fn conv2d_strided_inputs_and_big_batch() {
     let wb = rng.tensor(&[3, 4, 3, 3]);
     let w = wb.transpose(0, 1).unwrap(); // (4, 3, 3, 3)
     assert!(!x.is_contiguous() && !w.is_contiguous());
-    let cs = ConvCase { n: 2, c: 3, o: 4, hw: (5, 6), k: (3, 3), s: (1, 2), p: (1, 1), d: (1, 1), groups: 1, bias: false };
+    let cs = ConvCase {
+        n: 2,
+        c: 3,
+        o: 4,
+        hw: (5, 6),
+        k: (3, 3),
+        s: (1, 2),
+        p: (1, 1),
+        d: (1, 1),
+        groups: 1,
+        bias: false,
+    };
     let (want, _) = conv_ref(&vals(&x), [2, 3, 5, 6], &vals(&w), [4, 3, 3, 3], None, &cs);
-    assert_close(&vals(&run_conv(&x, &w, None, &cs)), &want, 1e-12, 1e-10, "strided");
+    assert_close(
+        &vals(&run_conv(&x, &w, None, &cs)),
+        &want,
+        1e-12,
+        1e-10,
+        "strided",
+    );
     // A batch large enough for the parallel per-image path, and a 1x1 kernel.
     for k in [(3, 3), (1, 1)] {
-        let cs = ConvCase { n: 16, c: 8, o: 16, hw: (18, 18), k, s: (1, 1), p: (0, 0), d: (1, 1), groups: 1, bias: true };
-        let (x, w, b) = (rng.tensor(&[16, 8, 18, 18]), rng.tensor(&[16, 8, k.0, k.1]), rng.tensor(&[16]));
-        let (want, _) = conv_ref(&vals(&x), [16, 8, 18, 18], &vals(&w), [16, 8, k.0, k.1], Some(&vals(&b)), &cs);
-        assert_close(&vals(&run_conv(&x, &w, Some(&b), &cs)), &want, 1e-12, 1e-10, "batch");
+        let cs = ConvCase {
+            n: 16,
+            c: 8,
+            o: 16,
+            hw: (18, 18),
+            k,
+            s: (1, 1),
+            p: (0, 0),
+            d: (1, 1),
+            groups: 1,
+            bias: true,
+        };
+        let (x, w, b) = (
+            rng.tensor(&[16, 8, 18, 18]),
+            rng.tensor(&[16, 8, k.0, k.1]),
+            rng.tensor(&[16]),
+        );
+        let (want, _) = conv_ref(
+            &vals(&x),
+            [16, 8, 18, 18],
+            &vals(&w),
+            [16, 8, k.0, k.1],
+            Some(&vals(&b)),
+            &cs,
+        );
+        assert_close(
+            &vals(&run_conv(&x, &w, Some(&b), &cs)),
+            &want,
+            1e-12,
+            1e-10,
+            "batch",
+        );
     }
 }
 
@@ -171,25 +259,75 @@ fn conv2d_gradients() {
         let w = rng.tensor(&[cs.o, cs.c / cs.groups, cs.k.0, cs.k.1]);
         let b = rng.tensor(&[cs.o]);
         if cs.bias {
-            grad_check(&[x, w, b], &move |t: &[Tensor]| run_conv(&t[0], &t[1], Some(&t[2]), &cs), 40, &mut rng);
+            grad_check(
+                &[x, w, b],
+                &move |t: &[Tensor]| run_conv(&t[0], &t[1], Some(&t[2]), &cs),
+                40,
+                &mut rng,
+            );
         } else {
-            grad_check(&[x, w], &move |t: &[Tensor]| run_conv(&t[0], &t[1], None, &cs), 40, &mut rng);
+            grad_check(
+                &[x, w],
+                &move |t: &[Tensor]| run_conv(&t[0], &t[1], None, &cs),
+                40,
+                &mut rng,
+            );
         }
     }
     // Large batch: the parallel weight-gradient reduction.
-    let cs = ConvCase { n: 16, c: 8, o: 16, hw: (18, 18), k: (3, 3), s: (1, 1), p: (1, 1), d: (1, 1), groups: 1, bias: true };
-    let (x, w, b) = (rng.tensor(&[16, 8, 18, 18]), rng.tensor(&[16, 8, 3, 3]), rng.tensor(&[16]));
-    grad_check(&[x, w, b], &move |t: &[Tensor]| run_conv(&t[0], &t[1], Some(&t[2]), &cs), 10, &mut rng);
+    let cs = ConvCase {
+        n: 16,
+        c: 8,
+        o: 16,
+        hw: (18, 18),
+        k: (3, 3),
+        s: (1, 1),
+        p: (1, 1),
+        d: (1, 1),
+        groups: 1,
+        bias: true,
+    };
+    let (x, w, b) = (
+        rng.tensor(&[16, 8, 18, 18]),
+        rng.tensor(&[16, 8, 3, 3]),
+        rng.tensor(&[16]),
+    );
+    grad_check(
+        &[x, w, b],
+        &move |t: &[Tensor]| run_conv(&t[0], &t[1], Some(&t[2]), &cs),
+        10,
+        &mut rng,
+    );
 }
 
 #[test]
 fn conv2d_double_backward() {
     let mut rng = Rng::new(4);
-    let cs = ConvCase { n: 2, c: 4, o: 4, hw: (5, 4), k: (2, 3), s: (2, 1), p: (1, 1), d: (1, 2), groups: 2, bias: true };
+    let cs = ConvCase {
+        n: 2,
+        c: 4,
+        o: 4,
+        hw: (5, 4),
+        k: (2, 3),
+        s: (2, 1),
+        p: (1, 1),
+        d: (1, 2),
+        groups: 2,
+        bias: true,
+    };
     let x = rng.tensor(&[2, 4, 5, 4]);
     let w = rng.tensor(&[4, 2, 2, 3]);
     let b = rng.tensor(&[4]);
-    grad_grad_check(&[x, w, b], &move |t: &[Tensor]| run_conv(&t[0], &t[1], Some(&t[2]), &cs).mul(&t[0].sum_all().unwrap()).unwrap(), 12, &mut rng);
+    grad_grad_check(
+        &[x, w, b],
+        &move |t: &[Tensor]| {
+            run_conv(&t[0], &t[1], Some(&t[2]), &cs)
+                .mul(&t[0].sum_all().unwrap())
+                .unwrap()
+        },
+        12,
+        &mut rng,
+    );
 }
 
 #[test]
@@ -199,10 +337,18 @@ fn conv2d_unbatched_and_half() {
     let w = rng.tensor(&[2, 3, 3, 3]);
     let y = x.conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1).unwrap();
     assert_eq!(y.shape(), &[2, 3, 3]);
-    let y4 = x.unsqueeze(0).unwrap().conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1).unwrap();
+    let y4 = x
+        .unsqueeze(0)
+        .unwrap()
+        .conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1)
+        .unwrap();
     assert_close(&vals(&y), &vals(&y4), 0.0, 0.0, "unbatched");
     for dt in [DType::F16, DType::BF16] {
-        let yh = x.to_dtype(dt).unwrap().conv2d(&w.to_dtype(dt).unwrap(), None, (1, 1), (0, 0), (1, 1), 1).unwrap();
+        let yh = x
+            .to_dtype(dt)
+            .unwrap()
+            .conv2d(&w.to_dtype(dt).unwrap(), None, (1, 1), (0, 0), (1, 1), 1)
+            .unwrap();
         assert_eq!(yh.dtype(), dt);
         assert_close(&vals(&yh), &vals(&y), 0.15, 0.05, "half");
     }
@@ -212,27 +358,59 @@ fn conv2d_unbatched_and_half() {
 fn conv2d_errors() {
     let x = Tensor::zeros(&[2, 5, 6, 6], DType::F32).unwrap();
     let w = Tensor::zeros(&[4, 3, 3, 3], DType::F32).unwrap();
-    let e = x.conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1).unwrap_err().to_string();
+    let e = x
+        .conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1)
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "Given groups=1, weight of size [4, 3, 3, 3], expected input[2, 5, 6, 6] to have 3 channels, but got 5 channels instead");
     let x = Tensor::zeros(&[1, 3, 2, 2], DType::F32).unwrap();
-    let e = x.conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1).unwrap_err().to_string();
+    let e = x
+        .conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1)
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "Calculated padded input size per channel: (2 x 2). Kernel size: (3 x 3). Kernel size can't be greater than actual input size");
     let b = Tensor::zeros(&[5], DType::F32).unwrap();
     let x = Tensor::zeros(&[1, 3, 4, 4], DType::F32).unwrap();
-    let e = x.conv2d(&w, Some(&b), (1, 1), (0, 0), (1, 1), 1).unwrap_err().to_string();
+    let e = x
+        .conv2d(&w, Some(&b), (1, 1), (0, 0), (1, 1), 1)
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "Given weight of size [4, 3, 3, 3], expected bias to be 1-dimensional with 4 elements, but got bias of size [5] instead");
-    let e = x.conv2d(&w, None, (1, 1), (0, 0), (1, 1), 3).unwrap_err().to_string();
+    let e = x
+        .conv2d(&w, None, (1, 1), (0, 0), (1, 1), 3)
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "Given groups=3, expected weight to be divisible by 3 at dimension 0, but got weight of size [4, 3, 3, 3] instead");
-    let e = Tensor::zeros(&[3, 4], DType::F32).unwrap().conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1).unwrap_err().to_string();
-    assert_eq!(e, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [3, 4]");
+    let e = Tensor::zeros(&[3, 4], DType::F32)
+        .unwrap()
+        .conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [3, 4]"
+    );
     let xi = Tensor::zeros(&[1, 3, 4, 4], DType::I64).unwrap();
-    assert!(xi.conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1).unwrap_err().to_string().contains("not implemented for 'Long'"));
+    assert!(xi
+        .conv2d(&w, None, (1, 1), (0, 0), (1, 1), 1)
+        .unwrap_err()
+        .to_string()
+        .contains("not implemented for 'Long'"));
     let wt = Tensor::zeros(&[2, 3, 3, 3], DType::F32).unwrap();
-    let e = x.conv_transpose2d(&wt, None, (1, 1), (0, 0), (0, 0), 1, (1, 1)).unwrap_err().to_string();
+    let e = x
+        .conv_transpose2d(&wt, None, (1, 1), (0, 0), (0, 0), 1, (1, 1))
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "Given transposed=1, weight of size [2, 3, 3, 3], expected input[1, 3, 4, 4] to have 2 channels, but got 3 channels instead");
     let wt3 = Tensor::zeros(&[3, 2, 3, 3], DType::F32).unwrap();
-    let e = x.conv_transpose2d(&wt3, None, (1, 1), (0, 0), (1, 1), 1, (1, 1)).unwrap_err().to_string();
-    assert!(e.starts_with("output padding must be smaller than either stride or dilation"), "{e}");
+    let e = x
+        .conv_transpose2d(&wt3, None, (1, 1), (0, 0), (1, 1), 1, (1, 1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("output padding must be smaller than either stride or dilation"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -250,18 +428,53 @@ fn conv_transpose2d_matches_direct_loops_and_gradients() {
         let p = (rng.below(2).min((hw.0 - 1) * s.0 / 2), 0);
         let n = 1 + rng.below(2);
         let (xs, ws) = ([n, cin, hw.0, hw.1], [cin, cog, k.0, k.1]);
-        let (x, w, b) = (rng.tensor(&xs), rng.tensor(&ws), rng.tensor(&[cog * groups]));
-        let (want, ys) = conv_t_ref(&vals(&x), xs, &vals(&w), ws, Some(&vals(&b)), s, p, op, d, groups);
-        let y = x.conv_transpose2d(&w, Some(&b), s, p, op, groups, d).unwrap();
+        let (x, w, b) = (
+            rng.tensor(&xs),
+            rng.tensor(&ws),
+            rng.tensor(&[cog * groups]),
+        );
+        let (want, ys) = conv_t_ref(
+            &vals(&x),
+            xs,
+            &vals(&w),
+            ws,
+            Some(&vals(&b)),
+            s,
+            p,
+            op,
+            d,
+            groups,
+        );
+        let y = x
+            .conv_transpose2d(&w, Some(&b), s, p, op, groups, d)
+            .unwrap();
         assert_eq!(y.shape(), &ys);
         assert_close(&vals(&y), &want, 1e-12, 1e-10, "conv_transpose2d");
         if it % 5 == 0 {
-            grad_check(&[x, w, b], &move |t: &[Tensor]| t[0].conv_transpose2d(&t[1], Some(&t[2]), s, p, op, groups, d).unwrap(), 30, &mut rng);
+            grad_check(
+                &[x, w, b],
+                &move |t: &[Tensor]| {
+                    t[0].conv_transpose2d(&t[1], Some(&t[2]), s, p, op, groups, d)
+                        .unwrap()
+                },
+                30,
+                &mut rng,
+            );
         }
     }
     let x = rng.tensor(&[1, 2, 3, 3]);
     let w = rng.tensor(&[2, 2, 3, 3]);
-    grad_grad_check(&[x, w], &|t: &[Tensor]| t[0].conv_transpose2d(&t[1], None, (2, 2), (1, 1), (1, 0), 1, (1, 1)).unwrap().mul(&t[1].sum_all().unwrap()).unwrap(), 10, &mut rng);
+    grad_grad_check(
+        &[x, w],
+        &|t: &[Tensor]| {
+            t[0].conv_transpose2d(&t[1], None, (2, 2), (1, 1), (1, 0), 1, (1, 1))
+                .unwrap()
+                .mul(&t[1].sum_all().unwrap())
+                .unwrap()
+        },
+        10,
+        &mut rng,
+    );
 }
 
 // ---------------------------------------------------------------- pooling
@@ -277,9 +490,20 @@ fn out_size(size: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> 
     o as usize
 }
 
-fn max_pool_ref(x: &[f64], xs: [usize; 4], k: P2, s: P2, p: P2, d: P2, ceil: bool) -> (Vec<f64>, Vec<i64>, [usize; 4]) {
+fn max_pool_ref(
+    x: &[f64],
+    xs: [usize; 4],
+    k: P2,
+    s: P2,
+    p: P2,
+    d: P2,
+    ceil: bool,
+) -> (Vec<f64>, Vec<i64>, [usize; 4]) {
     let [n, c, h, w] = xs;
-    let (oh, ow) = (out_size(h, k.0, s.0, p.0, d.0, ceil), out_size(w, k.1, s.1, p.1, d.1, ceil));
+    let (oh, ow) = (
+        out_size(h, k.0, s.0, p.0, d.0, ceil),
+        out_size(w, k.1, s.1, p.1, d.1, ceil),
+    );
     let mut out = vec![];
     let mut idx = vec![];
     for plane in 0..n * c {
@@ -309,15 +533,33 @@ fn max_pool_ref(x: &[f64], xs: [usize; 4], k: P2, s: P2, p: P2, d: P2, ceil: boo
 }
 
 #[allow(clippy::too_many_arguments)]
-fn avg_pool_ref(x: &[f64], xs: [usize; 4], k: P2, s: P2, p: P2, ceil: bool, include_pad: bool, div: Option<i64>) -> (Vec<f64>, [usize; 4]) {
+fn avg_pool_ref(
+    x: &[f64],
+    xs: [usize; 4],
+    k: P2,
+    s: P2,
+    p: P2,
+    ceil: bool,
+    include_pad: bool,
+    div: Option<i64>,
+) -> (Vec<f64>, [usize; 4]) {
     let [n, c, h, w] = xs;
-    let (oh, ow) = (out_size(h, k.0, s.0, p.0, 1, ceil), out_size(w, k.1, s.1, p.1, 1, ceil));
+    let (oh, ow) = (
+        out_size(h, k.0, s.0, p.0, 1, ceil),
+        out_size(w, k.1, s.1, p.1, 1, ceil),
+    );
     let mut out = vec![];
     for plane in 0..n * c {
         for oy in 0..oh {
             for ox in 0..ow {
-                let (y0, x0) = ((oy * s.0) as i64 - p.0 as i64, (ox * s.1) as i64 - p.1 as i64);
-                let (y1, x1) = ((y0 + k.0 as i64).min((h + p.0) as i64), (x0 + k.1 as i64).min((w + p.1) as i64));
+                let (y0, x0) = (
+                    (oy * s.0) as i64 - p.0 as i64,
+                    (ox * s.1) as i64 - p.1 as i64,
+                );
+                let (y1, x1) = (
+                    (y0 + k.0 as i64).min((h + p.0) as i64),
+                    (x0 + k.1 as i64).min((w + p.1) as i64),
+                );
                 let full = (y1 - y0) * (x1 - x0);
                 let (mut sum, mut cnt) = (0.0, 0);
                 for iy in y0.max(0)..y1.min(h as i64) {
@@ -338,7 +580,11 @@ fn pool_case(rng: &mut Rng, dilation: bool) -> (P2, P2, P2, P2, bool, [usize; 4]
     let k = (1 + rng.below(3), 1 + rng.below(4));
     let s = (1 + rng.below(3), 1 + rng.below(3));
     let p = (rng.below(k.0 / 2 + 1), rng.below(k.1 / 2 + 1));
-    let d = if dilation { (1 + rng.below(2), 1 + rng.below(3)) } else { (1, 1) };
+    let d = if dilation {
+        (1 + rng.below(2), 1 + rng.below(3))
+    } else {
+        (1, 1)
+    };
     let ceil = rng.below(2) == 1;
     let h = d.0 * (k.0 - 1) + 1 + rng.below(5);
     let w = d.1 * (k.1 - 1) + 1 + rng.below(5);
@@ -353,17 +599,32 @@ fn max_pool2d_matches_reference() {
         let x = rng.tensor(&xs);
         let (want, want_i, ys) = max_pool_ref(&vals(&x), xs, k, s, p, d, ceil);
         let (y, i) = x.max_pool2d(k, s, p, d, ceil).unwrap();
-        assert_eq!(y.shape(), &ys, "k={k:?} s={s:?} p={p:?} d={d:?} ceil={ceil} xs={xs:?}");
+        assert_eq!(
+            y.shape(),
+            &ys,
+            "k={k:?} s={s:?} p={p:?} d={d:?} ceil={ceil} xs={xs:?}"
+        );
         assert_eq!(i.dtype(), DType::I64);
         assert_close(&vals(&y), &want, 0.0, 0.0, "max_pool2d");
         assert_eq!(i.to_vec::<i64>().unwrap(), want_i);
         if it % 8 == 0 {
-            grad_check(&[x], &move |t: &[Tensor]| t[0].max_pool2d(k, s, p, d, ceil).unwrap().0, 40, &mut rng);
+            grad_check(
+                &[x],
+                &move |t: &[Tensor]| t[0].max_pool2d(k, s, p, d, ceil).unwrap().0,
+                40,
+                &mut rng,
+            );
         }
     }
     // PyTorch's ceil_mode rule: a last window starting in the right padding is dropped.
     let x = rng.tensor(&[1, 1, 3, 3]);
-    assert_eq!(x.max_pool2d((2, 2), (2, 2), (1, 1), (1, 1), true).unwrap().0.shape(), &[1, 1, 2, 2]);
+    assert_eq!(
+        x.max_pool2d((2, 2), (2, 2), (1, 1), (1, 1), true)
+            .unwrap()
+            .0
+            .shape(),
+        &[1, 1, 2, 2]
+    );
     // NaN wins.
     let x = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0, 2.0], &[1, 1, 2, 2]);
     let (y, i) = x.max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false).unwrap();
@@ -371,7 +632,18 @@ fn max_pool2d_matches_reference() {
     assert_eq!(i.to_vec::<i64>().unwrap(), vec![1]);
     // Double backward through scatter/gather.
     let x = rng.tensor(&[1, 2, 5, 5]);
-    grad_grad_check(&[x], &|t: &[Tensor]| t[0].max_pool2d((2, 2), (2, 2), (1, 1), (1, 1), true).unwrap().0.mul(&t[0].sum_all().unwrap()).unwrap(), 20, &mut rng);
+    grad_grad_check(
+        &[x],
+        &|t: &[Tensor]| {
+            t[0].max_pool2d((2, 2), (2, 2), (1, 1), (1, 1), true)
+                .unwrap()
+                .0
+                .mul(&t[0].sum_all().unwrap())
+                .unwrap()
+        },
+        20,
+        &mut rng,
+    );
 }
 
 #[test]
@@ -380,25 +652,49 @@ fn avg_pool2d_matches_reference() {
     for it in 0..80 {
         let (k, s, p, _, ceil, xs) = pool_case(&mut rng, false);
         let include_pad = rng.below(2) == 1;
-        let div = if rng.below(4) == 0 { Some(1 + rng.below(5) as i64) } else { None };
+        let div = if rng.below(4) == 0 {
+            Some(1 + rng.below(5) as i64)
+        } else {
+            None
+        };
         let x = rng.tensor(&xs);
         let (want, ys) = avg_pool_ref(&vals(&x), xs, k, s, p, ceil, include_pad, div);
         let y = x.avg_pool2d(k, s, p, ceil, include_pad, div).unwrap();
         assert_eq!(y.shape(), &ys);
         assert_close(&vals(&y), &want, 1e-12, 1e-10, "avg_pool2d");
         if it % 8 == 0 {
-            grad_check(&[x], &move |t: &[Tensor]| t[0].avg_pool2d(k, s, p, ceil, include_pad, div).unwrap(), 40, &mut rng);
+            grad_check(
+                &[x],
+                &move |t: &[Tensor]| t[0].avg_pool2d(k, s, p, ceil, include_pad, div).unwrap(),
+                40,
+                &mut rng,
+            );
         }
     }
     let x = rng.tensor(&[1, 2, 5, 6]);
-    grad_grad_check(&[x], &|t: &[Tensor]| t[0].avg_pool2d((3, 2), (2, 2), (1, 1), true, false, None).unwrap().mul(&t[0].sum_all().unwrap()).unwrap(), 20, &mut rng);
+    grad_grad_check(
+        &[x],
+        &|t: &[Tensor]| {
+            t[0].avg_pool2d((3, 2), (2, 2), (1, 1), true, false, None)
+                .unwrap()
+                .mul(&t[0].sum_all().unwrap())
+                .unwrap()
+        },
+        20,
+        &mut rng,
+    );
 }
 
 #[test]
 fn adaptive_pools_match_reference() {
     let mut rng = Rng::new(9);
     for _ in 0..30 {
-        let xs = [1 + rng.below(2), 1 + rng.below(3), 1 + rng.below(7), 1 + rng.below(7)];
+        let xs = [
+            1 + rng.below(2),
+            1 + rng.below(3),
+            1 + rng.below(7),
+            1 + rng.below(7),
+        ];
         let os = (1 + rng.below(6), 1 + rng.below(6));
         let x = rng.tensor(&xs);
         let xv = vals(&x);
@@ -434,9 +730,29 @@ fn adaptive_pools_match_reference() {
         assert_eq!(i.to_vec::<i64>().unwrap(), want_idx);
     }
     let x = rng.tensor(&[2, 2, 5, 7]);
-    grad_check(&[x.clone()], &|t: &[Tensor]| t[0].adaptive_avg_pool2d((3, 2)).unwrap(), 70, &mut rng);
-    grad_check(&[x.clone()], &|t: &[Tensor]| t[0].adaptive_max_pool2d((3, 4)).unwrap().0, 70, &mut rng);
-    grad_grad_check(&[x], &|t: &[Tensor]| t[0].adaptive_avg_pool2d((4, 3)).unwrap().mul(&t[0].sum_all().unwrap()).unwrap(), 20, &mut rng);
+    grad_check(
+        std::slice::from_ref(&x),
+        &|t: &[Tensor]| t[0].adaptive_avg_pool2d((3, 2)).unwrap(),
+        70,
+        &mut rng,
+    );
+    grad_check(
+        std::slice::from_ref(&x),
+        &|t: &[Tensor]| t[0].adaptive_max_pool2d((3, 4)).unwrap().0,
+        70,
+        &mut rng,
+    );
+    grad_grad_check(
+        &[x],
+        &|t: &[Tensor]| {
+            t[0].adaptive_avg_pool2d((4, 3))
+                .unwrap()
+                .mul(&t[0].sum_all().unwrap())
+                .unwrap()
+        },
+        20,
+        &mut rng,
+    );
 }
 
 #[test]
@@ -445,31 +761,103 @@ fn pools_unbatched_large_and_errors() {
     // Unbatched (C, H, W).
     let x = rng.tensor(&[3, 6, 6]);
     let (y, i) = x.max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false).unwrap();
-    assert_eq!((y.shape(), i.shape()), (&[3usize, 3, 3][..], &[3usize, 3, 3][..]));
-    assert_eq!(x.avg_pool2d((2, 2), (2, 2), (0, 0), false, true, None).unwrap().shape(), &[3, 3, 3]);
+    assert_eq!(
+        (y.shape(), i.shape()),
+        (&[3usize, 3, 3][..], &[3usize, 3, 3][..])
+    );
+    assert_eq!(
+        x.avg_pool2d((2, 2), (2, 2), (0, 0), false, true, None)
+            .unwrap()
+            .shape(),
+        &[3, 3, 3]
+    );
     assert_eq!(x.adaptive_avg_pool2d((1, 1)).unwrap().shape(), &[3, 1, 1]);
     // Large enough for the parallel plane loops, strided input.
-    let big = rng.tensor(&[64, 24, 24, 16]).permute(&[0, 3, 1, 2]).unwrap();
-    let (want, want_i, _) = max_pool_ref(&vals(&big), [64, 16, 24, 24], (2, 2), (2, 2), (0, 0), (1, 1), false);
-    let (y, i) = big.max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false).unwrap();
+    let big = rng
+        .tensor(&[64, 24, 24, 16])
+        .permute(&[0, 3, 1, 2])
+        .unwrap();
+    let (want, want_i, _) = max_pool_ref(
+        &vals(&big),
+        [64, 16, 24, 24],
+        (2, 2),
+        (2, 2),
+        (0, 0),
+        (1, 1),
+        false,
+    );
+    let (y, i) = big
+        .max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false)
+        .unwrap();
     assert_close(&vals(&y), &want, 0.0, 0.0, "big max");
     assert_eq!(i.to_vec::<i64>().unwrap(), want_i);
-    let (want, _) = avg_pool_ref(&vals(&big), [64, 16, 24, 24], (3, 3), (2, 2), (1, 1), true, true, None);
-    assert_close(&vals(&big.avg_pool2d((3, 3), (2, 2), (1, 1), true, true, None).unwrap()), &want, 1e-12, 1e-10, "big avg");
+    let (want, _) = avg_pool_ref(
+        &vals(&big),
+        [64, 16, 24, 24],
+        (3, 3),
+        (2, 2),
+        (1, 1),
+        true,
+        true,
+        None,
+    );
+    assert_close(
+        &vals(
+            &big.avg_pool2d((3, 3), (2, 2), (1, 1), true, true, None)
+                .unwrap(),
+        ),
+        &want,
+        1e-12,
+        1e-10,
+        "big avg",
+    );
     // float32 and half.
     let x32 = x.to_dtype(DType::F32).unwrap();
-    assert_eq!(x32.max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false).unwrap().0.dtype(), DType::F32);
-    assert_eq!(x.to_dtype(DType::F16).unwrap().avg_pool2d((2, 2), (2, 2), (0, 0), false, true, None).unwrap().dtype(), DType::F16);
+    assert_eq!(
+        x32.max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false)
+            .unwrap()
+            .0
+            .dtype(),
+        DType::F32
+    );
+    assert_eq!(
+        x.to_dtype(DType::F16)
+            .unwrap()
+            .avg_pool2d((2, 2), (2, 2), (0, 0), false, true, None)
+            .unwrap()
+            .dtype(),
+        DType::F16
+    );
     // Errors.
-    let e = x.max_pool2d((3, 3), (1, 1), (2, 2), (1, 1), false).unwrap_err().to_string();
+    let e = x
+        .max_pool2d((3, 3), (1, 1), (2, 2), (1, 1), false)
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "pad should be at most half of effective kernel size, but got pad=2, kernel_size=3 and dilation=1");
-    let e = x.avg_pool2d((2, 2), (2, 2), (0, 0), false, true, Some(0)).unwrap_err().to_string();
+    let e = x
+        .avg_pool2d((2, 2), (2, 2), (0, 0), false, true, Some(0))
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "divisor must be not zero");
     let small = rng.tensor(&[1, 1, 2, 2]);
-    let e = small.max_pool2d((3, 3), (1, 1), (0, 0), (1, 1), false).unwrap_err().to_string();
-    assert_eq!(e, "Given input size: (1x2x2). Calculated output size: (1x0x0). Output size is too small");
-    let e = Tensor::zeros(&[1, 0, 4], DType::F32).unwrap().adaptive_avg_pool2d((2, 2)).unwrap_err().to_string();
+    let e = small
+        .max_pool2d((3, 3), (1, 1), (0, 0), (1, 1), false)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "Given input size: (1x2x2). Calculated output size: (1x0x0). Output size is too small"
+    );
+    let e = Tensor::zeros(&[1, 0, 4], DType::F32)
+        .unwrap()
+        .adaptive_avg_pool2d((2, 2))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("with dimension 1 being empty"), "{e}");
-    let e = Tensor::zeros(&[4, 4], DType::F32).unwrap().max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false).unwrap_err().to_string();
+    let e = Tensor::zeros(&[4, 4], DType::F32)
+        .unwrap()
+        .max_pool2d((2, 2), (2, 2), (0, 0), (1, 1), false)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("3D or 4D"), "{e}");
 }

@@ -19,7 +19,9 @@ fn pair_i64(name: &str, o: &Bound<'_, PyAny>) -> PyResult<(i64, i64)> {
     match o.extract::<Vec<i64>>() {
         Ok(v) if v.len() == 2 => Ok((v[0], v[1])),
         Ok(v) if v.len() == 1 => Ok((v[0], v[0])),
-        _ => Err(PyTypeError::new_err(format!("{name} must be an int or a tuple of two ints"))),
+        _ => Err(PyTypeError::new_err(format!(
+            "{name} must be an int or a tuple of two ints"
+        ))),
     }
 }
 
@@ -51,12 +53,21 @@ fn conv2d(
 ) -> R {
     let s = pair("stride", stride, 1, "non-positive stride is not supported")?;
     let p = pair("padding", padding, 0, "negative padding is not supported")?;
-    let d = pair("dilation", dilation, 1, "dilation should be greater than zero")?;
+    let d = pair(
+        "dilation",
+        dilation,
+        1,
+        "dilation should be greater than zero",
+    )?;
     if groups <= 0 {
-        return Err(PyRuntimeError::new_err("non-positive groups is not supported"));
+        return Err(PyRuntimeError::new_err(
+            "non-positive groups is not supported",
+        ));
     }
     let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|b| b.t.clone()));
-    py.detach(|| x.conv2d(&w, b.as_ref(), s, p, d, groups as usize)).py().map(PyTensor::wrap)
+    py.detach(|| x.conv2d(&w, b.as_ref(), s, p, d, groups as usize))
+        .py()
+        .map(PyTensor::wrap)
 }
 
 #[pyfunction]
@@ -75,20 +86,34 @@ fn conv_transpose2d(
 ) -> R {
     let s = pair("stride", stride, 1, "non-positive stride is not supported")?;
     let p = pair("padding", padding, 0, "negative padding is not supported")?;
-    let op = pair("output_padding", output_padding, 0, "negative output_padding is not supported")?;
-    let d = pair("dilation", dilation, 1, "dilation should be greater than zero")?;
+    let op = pair(
+        "output_padding",
+        output_padding,
+        0,
+        "negative output_padding is not supported",
+    )?;
+    let d = pair(
+        "dilation",
+        dilation,
+        1,
+        "dilation should be greater than zero",
+    )?;
     if groups <= 0 {
-        return Err(PyRuntimeError::new_err("non-positive groups is not supported"));
+        return Err(PyRuntimeError::new_err(
+            "non-positive groups is not supported",
+        ));
     }
     let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|b| b.t.clone()));
-    py.detach(|| x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups as usize, d)).py().map(PyTensor::wrap)
+    py.detach(|| x.conv_transpose2d(&w, b.as_ref(), s, p, op, groups as usize, d))
+        .py()
+        .map(PyTensor::wrap)
 }
 
 fn pool_args(
     kernel: &Bound<'_, PyAny>,
     stride: &Bound<'_, PyAny>,
     padding: &Bound<'_, PyAny>,
-) -> PyResult<((usize, usize), (usize, usize), (usize, usize))> {
+) -> PyResult<[(usize, usize); 3]> {
     let (kh, kw) = pair_i64("kernel_size", kernel)?;
     if kh <= 0 || kw <= 0 {
         return Err(PyRuntimeError::new_err(format!(
@@ -102,7 +127,7 @@ fn pool_args(
         )));
     }
     let p = pair("padding", padding, 0, "pad must be non-negative")?;
-    Ok(((kh as usize, kw as usize), (sh as usize, sw as usize), p))
+    Ok([(kh as usize, kw as usize), (sh as usize, sw as usize), p])
 }
 
 #[pyfunction]
@@ -116,7 +141,7 @@ fn max_pool2d(
     dilation: &Bound<'_, PyAny>,
     ceil_mode: bool,
 ) -> PyResult<(PyTensor, PyTensor)> {
-    let (k, s, p) = pool_args(kernel, stride, padding)?;
+    let [k, s, p] = pool_args(kernel, stride, padding)?;
     let (dh, dw) = pair_i64("dilation", dilation)?;
     if dh <= 0 || dw <= 0 {
         return Err(PyRuntimeError::new_err(format!(
@@ -124,7 +149,9 @@ fn max_pool2d(
         )));
     }
     let x = input.t.clone();
-    let (o, i) = py.detach(|| x.max_pool2d(k, s, p, (dh as usize, dw as usize), ceil_mode)).py()?;
+    let (o, i) = py
+        .detach(|| x.max_pool2d(k, s, p, (dh as usize, dw as usize), ceil_mode))
+        .py()?;
     Ok((PyTensor::wrap(o), PyTensor::wrap(i)))
 }
 
@@ -141,7 +168,7 @@ fn avg_pool2d(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> R {
-    let (k, s, p) = pool_args(kernel, stride, padding)?;
+    let [k, s, p] = pool_args(kernel, stride, padding)?;
     let x = input.t.clone();
     py.detach(|| x.avg_pool2d(k, s, p, ceil_mode, count_include_pad, divisor_override))
         .py()
@@ -159,10 +186,16 @@ fn output_size(name: &str, o: &Bound<'_, PyAny>) -> PyResult<(usize, usize)> {
 }
 
 #[pyfunction]
-fn adaptive_avg_pool2d(py: Python<'_>, input: PyRef<'_, PyTensor>, output_size: &Bound<'_, PyAny>) -> R {
+fn adaptive_avg_pool2d(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    output_size: &Bound<'_, PyAny>,
+) -> R {
     let os = self::output_size("adaptive_avg_pool2d", output_size)?;
     let x = input.t.clone();
-    py.detach(|| x.adaptive_avg_pool2d(os)).py().map(PyTensor::wrap)
+    py.detach(|| x.adaptive_avg_pool2d(os))
+        .py()
+        .map(PyTensor::wrap)
 }
 
 #[pyfunction]
@@ -195,10 +228,22 @@ fn sgd_step(
     maximize: bool,
 ) -> PyResult<Vec<Option<Py<PyTensor>>>> {
     let (ps, gs) = (tensors(&params), tensors(&grads));
-    let mut bufs: Vec<Option<Tensor>> =
-        momentum_buffers.iter().map(|b| b.as_ref().map(|b| b.borrow(py).t.clone())).collect();
+    let mut bufs: Vec<Option<Tensor>> = momentum_buffers
+        .iter()
+        .map(|b| b.as_ref().map(|b| b.borrow(py).t.clone()))
+        .collect();
     py.detach(|| {
-        optim::sgd_step(&ps, &gs, &mut bufs, lr, momentum, dampening, weight_decay, nesterov, maximize)
+        optim::sgd_step(
+            &ps,
+            &gs,
+            &mut bufs,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov,
+            maximize,
+        )
     })
     .py()?;
     momentum_buffers
@@ -233,7 +278,11 @@ fn adam_step(
     decoupled_weight_decay: bool,
 ) -> PyResult<()> {
     let (ps, gs) = (tensors(&params), tensors(&grads));
-    let (m, v, mx) = (tensors(&exp_avgs), tensors(&exp_avg_sqs), tensors(&max_exp_avg_sqs));
+    let (m, v, mx) = (
+        tensors(&exp_avgs),
+        tensors(&exp_avg_sqs),
+        tensors(&max_exp_avg_sqs),
+    );
     py.detach(|| {
         optim::adam_step(
             &ps,
@@ -274,7 +323,11 @@ fn rmsprop_step(
     maximize: bool,
 ) -> PyResult<()> {
     let (ps, gs) = (tensors(&params), tensors(&grads));
-    let (sq, buf, ga) = (tensors(&square_avgs), tensors(&momentum_buffers), tensors(&grad_avgs));
+    let (sq, buf, ga) = (
+        tensors(&square_avgs),
+        tensors(&momentum_buffers),
+        tensors(&grad_avgs),
+    );
     py.detach(|| {
         optim::rmsprop_step(
             &ps,
@@ -311,7 +364,17 @@ fn adagrad_step(
 ) -> PyResult<()> {
     let (ps, gs, sums) = (tensors(&params), tensors(&grads), tensors(&state_sums));
     py.detach(|| {
-        optim::adagrad_step(&ps, &gs, &sums, &steps, lr, lr_decay, weight_decay, eps, maximize)
+        optim::adagrad_step(
+            &ps,
+            &gs,
+            &sums,
+            &steps,
+            lr,
+            lr_decay,
+            weight_decay,
+            eps,
+            maximize,
+        )
     })
     .py()
 }

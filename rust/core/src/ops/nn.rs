@@ -7,14 +7,17 @@ pub mod im2col;
 pub mod pool;
 pub mod pool_kernels;
 
-use crate::dtype::DType;
 use crate::bail;
+use crate::dtype::DType;
 use crate::error::Result;
 use crate::storage::{CpuData, CpuElement};
 use crate::tensor::Tensor;
 
 /// Float element types the kernels compute in (half types are upcast to f32).
-pub trait Real: CpuElement + num_traits::Float + std::ops::AddAssign + Send + Sync + 'static {}
+pub trait Real:
+    CpuElement + num_traits::Float + std::ops::AddAssign + Send + Sync + 'static
+{
+}
 impl Real for f32 {}
 impl Real for f64 {}
 
@@ -65,7 +68,10 @@ pub(crate) fn read<T: CpuElement, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> R
 }
 
 /// Like `read` for an optional operand.
-pub(crate) fn read_opt<T: CpuElement, R>(t: Option<&Tensor>, f: impl FnOnce(Option<&[T]>) -> R) -> R {
+pub(crate) fn read_opt<T: CpuElement, R>(
+    t: Option<&Tensor>,
+    f: impl FnOnce(Option<&[T]>) -> R,
+) -> R {
     match t {
         Some(t) => read(t, |s| f(Some(s))),
         None => f(None),
@@ -93,7 +99,10 @@ pub(crate) fn run_kernel(
     let data = match cd {
         DType::F32 => CpuData::F32(f32k(&prepare(ops, cd)?)),
         DType::F64 => CpuData::F64(f64k(&prepare(ops, cd)?)),
-        other => bail!("\"{kernel_name}\" not implemented for '{}'", scalar_name(other)),
+        other => bail!(
+            "\"{kernel_name}\" not implemented for '{}'",
+            scalar_name(other)
+        ),
     };
     let out = Tensor::from_cpu(data, shape);
     if cd != dt {
@@ -102,4 +111,3 @@ pub(crate) fn run_kernel(
         Ok(out)
     }
 }
-

@@ -71,7 +71,8 @@ fn apply_chunked<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &mut [T], g: &[T],
         let sc: Vec<&mut [T]> = iters.iter_mut().filter_map(|it| it.next()).collect();
         work.push((pc, gc, sc));
     }
-    work.into_par_iter().for_each(|(pc, gc, mut sc)| rule.apply(i, pc, gc, &mut sc));
+    work.into_par_iter()
+        .for_each(|(pc, gc, mut sc)| rule.apply(i, pc, gc, &mut sc));
 }
 
 /// Update one parameter whose tensors are contiguous, of dtype T and in
@@ -84,8 +85,11 @@ fn locked<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &
         let mut pg = p.storage().write();
         let mut sg: Vec<_> = s.iter().map(|t| t.storage().write()).collect();
         let ps = &mut T::slice_mut(pg.cpu_mut())[p.layout().offset..][..n];
-        let ss: Vec<&mut [T]> =
-            sg.iter_mut().zip(s).map(|(guard, t)| &mut T::slice_mut(guard.cpu_mut())[t.layout().offset..][..n]).collect();
+        let ss: Vec<&mut [T]> = sg
+            .iter_mut()
+            .zip(s)
+            .map(|(guard, t)| &mut T::slice_mut(guard.cpu_mut())[t.layout().offset..][..n])
+            .collect();
         apply_chunked(rule, i, ps, gs, ss);
     }
     p.storage().bump_version();
@@ -97,8 +101,9 @@ fn locked<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &
 /// Whether `p`, `g` and `s` can be updated in place under their own locks.
 fn direct(p: &Tensor, g: &Tensor, s: &[Tensor]) -> bool {
     let all: Vec<&Tensor> = [p, g].into_iter().chain(s).collect();
-    all.iter().all(|t| t.is_contiguous() && t.dtype() == p.dtype() && matches!(t.dtype(), DType::F32 | DType::F64))
-        && (0..all.len()).all(|a| (a + 1..all.len()).all(|b| !all[a].same_storage(all[b])))
+    all.iter().all(|t| {
+        t.is_contiguous() && t.dtype() == p.dtype() && matches!(t.dtype(), DType::F32 | DType::F64)
+    }) && (0..all.len()).all(|a| (a + 1..all.len()).all(|b| !all[a].same_storage(all[b])))
 }
 
 fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -> Result<()> {
@@ -110,7 +115,11 @@ fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -
         return Ok(());
     }
     // Contiguous copies in the compute dtype, updated, then written back.
-    let cd = if p.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
+    let cd = if p.dtype() == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
     let pc = p.cast_raw(cd)?;
     let gc = g.cast_raw(cd)?;
     let sc: Vec<Tensor> = s.iter().map(|t| t.cast_raw(cd)).collect::<Result<_>>()?;
@@ -126,19 +135,34 @@ fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -
 }
 
 /// Check the lists and run `rule` over every parameter.
-fn run<R: Rule>(op: &str, params: &[Tensor], grads: &[Tensor], states: &[(&str, &[Tensor])], rule: &R) -> Result<()> {
+fn run<R: Rule>(
+    op: &str,
+    params: &[Tensor],
+    grads: &[Tensor],
+    states: &[(&str, &[Tensor])],
+    rule: &R,
+) -> Result<()> {
     let n = params.len();
     if grads.len() != n {
-        bail!("{op}: expected {n} gradients for {n} parameters, but got {}", grads.len());
+        bail!(
+            "{op}: expected {n} gradients for {n} parameters, but got {}",
+            grads.len()
+        );
     }
     for (name, list) in states {
         if list.len() != n {
-            bail!("{op}: expected {n} {name} for {n} parameters, but got {}", list.len());
+            bail!(
+                "{op}: expected {n} {name} for {n} parameters, but got {}",
+                list.len()
+            );
         }
     }
     for (i, (p, g)) in params.iter().zip(grads).enumerate() {
         if !p.dtype().is_float() {
-            bail!("{op}: parameter {i} has dtype {}, but optimizers need floating point parameters", p.dtype());
+            bail!(
+                "{op}: parameter {i} has dtype {}, but optimizers need floating point parameters",
+                p.dtype()
+            );
         }
         if g.shape() != p.shape() || g.dtype() != p.dtype() {
             bail!(
@@ -165,12 +189,18 @@ fn run<R: Rule>(op: &str, params: &[Tensor], grads: &[Tensor], states: &[(&str, 
     let slot = |i: usize| -> Vec<Tensor> { states.iter().map(|(_, l)| l[i].clone()).collect() };
     // Parallel over parameters only when no written storage is shared between
     // parameters: every task then locks a disjoint set of storages.
-    let mut written: Vec<usize> = params.iter().chain(states.iter().flat_map(|(_, l)| l.iter())).map(|t| Arc::as_ptr(t.storage()) as usize).collect();
+    let mut written: Vec<usize> = params
+        .iter()
+        .chain(states.iter().flat_map(|(_, l)| l.iter()))
+        .map(|t| Arc::as_ptr(t.storage()) as usize)
+        .collect();
     written.sort_unstable();
     let disjoint = written.windows(2).all(|w| w[0] != w[1]);
     let total: usize = params.iter().map(|p| p.numel()).sum();
     if disjoint && n > 1 && total >= PAR_ELEMS && rayon::current_num_threads() > 1 {
-        (0..n).into_par_iter().try_for_each(|i| step_one(rule, i, &params[i], &grads[i], &slot(i)))
+        (0..n)
+            .into_par_iter()
+            .try_for_each(|i| step_one(rule, i, &params[i], &grads[i], &slot(i)))
     } else {
         (0..n).try_for_each(|i| step_one(rule, i, &params[i], &grads[i], &slot(i)))
     }
@@ -188,7 +218,12 @@ struct Sgd {
 
 impl Rule for Sgd {
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
-        let (neg_lr, m, keep, wd) = (c::<T>(-self.lr), c::<T>(self.momentum), c::<T>(1.0 - self.dampening), c::<T>(self.weight_decay));
+        let (neg_lr, m, keep, wd) = (
+            c::<T>(-self.lr),
+            c::<T>(self.momentum),
+            c::<T>(1.0 - self.dampening),
+            c::<T>(self.weight_decay),
+        );
         let first = self.first[i];
         for k in 0..p.len() {
             let mut d = if self.maximize { -g[k] } else { g[k] };
@@ -222,7 +257,10 @@ pub fn sgd_step(
 ) -> Result<()> {
     let n = params.len();
     if momentum_buffers.len() != n {
-        bail!("sgd_step: expected {n} momentum buffers for {n} parameters, but got {}", momentum_buffers.len());
+        bail!(
+            "sgd_step: expected {n} momentum buffers for {n} parameters, but got {}",
+            momentum_buffers.len()
+        );
     }
     let mut first = vec![false; n];
     let bufs: Vec<Tensor> = if momentum != 0.0 {
@@ -240,8 +278,20 @@ pub fn sgd_step(
     } else {
         vec![]
     };
-    let rule = Sgd { lr, momentum, dampening, weight_decay, nesterov, maximize, first };
-    let states: Vec<(&str, &[Tensor])> = if momentum != 0.0 { vec![("momentum_buffers", &bufs)] } else { vec![] };
+    let rule = Sgd {
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        first,
+    };
+    let states: Vec<(&str, &[Tensor])> = if momentum != 0.0 {
+        vec![("momentum_buffers", &bufs)]
+    } else {
+        vec![]
+    };
     run("sgd_step", params, grads, &states, &rule)?;
     if momentum != 0.0 {
         for (slot, b) in momentum_buffers.iter_mut().zip(bufs) {
@@ -271,8 +321,16 @@ impl Rule for Adam {
         let bc2 = 1.0 - self.beta2.powf(step);
         let neg_step_size = c::<T>(-(self.lr / bc1));
         let bc2_sqrt = c::<T>(bc2.sqrt());
-        let (w1, b2, w2, eps) = (c::<T>(1.0 - self.beta1), c::<T>(self.beta2), c::<T>(1.0 - self.beta2), c::<T>(self.eps));
-        let (wd, decay) = (c::<T>(self.weight_decay), c::<T>(1.0 - self.lr * self.weight_decay));
+        let (w1, b2, w2, eps) = (
+            c::<T>(1.0 - self.beta1),
+            c::<T>(self.beta2),
+            c::<T>(1.0 - self.beta2),
+            c::<T>(self.eps),
+        );
+        let (wd, decay) = (
+            c::<T>(self.weight_decay),
+            c::<T>(1.0 - self.lr * self.weight_decay),
+        );
         let (m, rest) = s.split_at_mut(1);
         let (v, mx) = rest.split_at_mut(1);
         let (m, v) = (&mut *m[0], &mut *v[0]);
@@ -320,11 +378,21 @@ pub fn adam_step(
     decoupled_weight_decay: bool,
 ) -> Result<()> {
     check_steps("adam_step", params, steps)?;
-    let mut states: Vec<(&str, &[Tensor])> = vec![("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs)];
+    let mut states: Vec<(&str, &[Tensor])> =
+        vec![("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs)];
     if amsgrad {
         states.push(("max_exp_avg_sqs", max_exp_avg_sqs));
     }
-    let rule = Adam { steps: steps.to_vec(), lr, beta1, beta2, eps, weight_decay, maximize, decoupled: decoupled_weight_decay };
+    let rule = Adam {
+        steps: steps.to_vec(),
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        maximize,
+        decoupled: decoupled_weight_decay,
+    };
     run("adam_step", params, grads, &states, &rule)
 }
 
@@ -340,11 +408,20 @@ struct RmsProp {
 
 impl Rule for RmsProp {
     fn apply<T: OptFloat>(&self, _i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
-        let (alpha, w, eps, wd) = (c::<T>(self.alpha), c::<T>(1.0 - self.alpha), c::<T>(self.eps), c::<T>(self.weight_decay));
+        let (alpha, w, eps, wd) = (
+            c::<T>(self.alpha),
+            c::<T>(1.0 - self.alpha),
+            c::<T>(self.eps),
+            c::<T>(self.weight_decay),
+        );
         let (neg_lr, mom) = (c::<T>(-self.lr), c::<T>(self.momentum));
         let (sq, rest) = s.split_at_mut(1);
         let sq = &mut *sq[0];
-        let (buf, rest) = if self.momentum > 0.0 { rest.split_at_mut(1) } else { rest.split_at_mut(0) };
+        let (buf, rest) = if self.momentum > 0.0 {
+            rest.split_at_mut(1)
+        } else {
+            rest.split_at_mut(0)
+        };
         let mut buf = buf.first_mut();
         let mut ga = rest.first_mut();
         for k in 0..p.len() {
@@ -394,7 +471,15 @@ pub fn rmsprop_step(
     if centered {
         states.push(("grad_avgs", grad_avgs));
     }
-    let rule = RmsProp { lr, alpha, eps, weight_decay, momentum, centered, maximize };
+    let rule = RmsProp {
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+    };
     run("rmsprop_step", params, grads, &states, &rule)
 }
 
@@ -439,13 +524,31 @@ pub fn adagrad_step(
     maximize: bool,
 ) -> Result<()> {
     check_steps("adagrad_step", params, steps)?;
-    let rule = Adagrad { steps: steps.to_vec(), lr, lr_decay, weight_decay, eps, maximize };
-    run("adagrad_step", params, grads, &[("state_sums", state_sums)], &rule)
+    let rule = Adagrad {
+        steps: steps.to_vec(),
+        lr,
+        lr_decay,
+        weight_decay,
+        eps,
+        maximize,
+    };
+    run(
+        "adagrad_step",
+        params,
+        grads,
+        &[("state_sums", state_sums)],
+        &rule,
+    )
 }
 
 fn check_steps(op: &str, params: &[Tensor], steps: &[i64]) -> Result<()> {
     if steps.len() != params.len() {
-        return Err(rt_err!("{op}: expected {} step counts for {} parameters, but got {}", params.len(), params.len(), steps.len()));
+        return Err(rt_err!(
+            "{op}: expected {} step counts for {} parameters, but got {}",
+            params.len(),
+            params.len(),
+            steps.len()
+        ));
     }
     Ok(())
 }

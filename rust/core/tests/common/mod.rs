@@ -31,7 +31,13 @@ impl Rng {
     }
     pub fn tensor_f32(&mut self, shape: &[usize]) -> Tensor {
         let n = shape.iter().product();
-        Tensor::from_vec(self.vec(n).into_iter().map(|v| v as f32).collect::<Vec<f32>>(), shape)
+        Tensor::from_vec(
+            self.vec(n)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect::<Vec<f32>>(),
+            shape,
+        )
     }
 }
 
@@ -46,7 +52,13 @@ pub fn vals(t: &Tensor) -> Vec<f64> {
 }
 
 pub fn assert_close(got: &[f64], want: &[f64], atol: f64, rtol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs {}",
+        got.len(),
+        want.len()
+    );
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let ok = (g - w).abs() <= atol + rtol * w.abs() || (g.is_nan() && w.is_nan()) || (g == w);
         assert!(ok, "{what}: element {i}: got {g}, want {w}");
@@ -60,11 +72,24 @@ fn loss(f: &dyn Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], seed: &Tensor) -> f6
 
 /// Compare the autograd gradient of sum(f(inputs) * seed) with central differences.
 /// Inputs are float64 leaves; at most `max_elems` elements per input are probed.
-pub fn grad_check(inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor, max_elems: usize, rng: &mut Rng) {
+pub fn grad_check(
+    inputs: &[Tensor],
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    max_elems: usize,
+    rng: &mut Rng,
+) {
     let leaves: Vec<Tensor> = inputs.iter().map(leaf).collect();
     let out = f(&leaves);
     let seed = Tensor::from_vec(rng.vec(out.numel()), out.shape());
-    let grads = run_backward(&[out], &[seed.clone()], false, false, Some(&leaves), true).unwrap();
+    let grads = run_backward(
+        &[out],
+        std::slice::from_ref(&seed),
+        false,
+        false,
+        Some(&leaves),
+        true,
+    )
+    .unwrap();
     let eps = 1e-6;
     for (k, x) in inputs.iter().enumerate() {
         let base = vals(x);
@@ -84,32 +109,57 @@ pub fn grad_check(inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor, max_elems:
             };
             let numeric = (probe(eps) - probe(-eps)) / (2.0 * eps);
             let a = analytic[j];
-            assert!((a - numeric).abs() <= 1e-5 + 1e-4 * numeric.abs(), "input {k} element {j}: autograd {a}, finite difference {numeric}");
+            assert!(
+                (a - numeric).abs() <= 1e-5 + 1e-4 * numeric.abs(),
+                "input {k} element {j}: autograd {a}, finite difference {numeric}"
+            );
         }
     }
 }
 
 /// Second-order check: the gradient map x -> d/dx sum(f(x) * seed), contracted
 /// with a random tensor, is itself checked by `grad_check`.
-pub fn grad_grad_check(inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor, max_elems: usize, rng: &mut Rng) {
+pub fn grad_grad_check(
+    inputs: &[Tensor],
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    max_elems: usize,
+    rng: &mut Rng,
+) {
     let probe = no_grad(|| f(inputs));
     let seed = Tensor::from_vec(rng.vec(probe.numel()), probe.shape());
-    let weights: Vec<Tensor> = inputs.iter().map(|x| Tensor::from_vec(rng.vec(x.numel()), x.shape())).collect();
-    let g = move |xs: &[Tensor]| -> Tensor { with_grad_mode(true, || {
-        let leaves: Vec<Tensor> = if xs[0].requires_grad() { xs.to_vec() } else { xs.iter().map(leaf).collect() };
-        let out = f(&leaves);
-        let gs = run_backward(&[out], &[seed.clone()], true, true, Some(&leaves), true).unwrap();
-        let mut total: Option<Tensor> = None;
-        for (gi, w) in gs.iter().zip(&weights) {
-            if let Some(gi) = gi {
-                let term = gi.mul(w).unwrap().sum_all().unwrap();
-                total = Some(match total {
-                    None => term,
-                    Some(t) => t.add(&term).unwrap(),
-                });
+    let weights: Vec<Tensor> = inputs
+        .iter()
+        .map(|x| Tensor::from_vec(rng.vec(x.numel()), x.shape()))
+        .collect();
+    let g = move |xs: &[Tensor]| -> Tensor {
+        with_grad_mode(true, || {
+            let leaves: Vec<Tensor> = if xs[0].requires_grad() {
+                xs.to_vec()
+            } else {
+                xs.iter().map(leaf).collect()
+            };
+            let out = f(&leaves);
+            let gs = run_backward(
+                &[out],
+                std::slice::from_ref(&seed),
+                true,
+                true,
+                Some(&leaves),
+                true,
+            )
+            .unwrap();
+            let mut total: Option<Tensor> = None;
+            for (gi, w) in gs.iter().zip(&weights) {
+                if let Some(gi) = gi {
+                    let term = gi.mul(w).unwrap().sum_all().unwrap();
+                    total = Some(match total {
+                        None => term,
+                        Some(t) => t.add(&term).unwrap(),
+                    });
+                }
             }
-        }
-        total.unwrap_or_else(|| Tensor::zeros(&[], DType::F64).unwrap())
-    })};
+            total.unwrap_or_else(|| Tensor::zeros(&[], DType::F64).unwrap())
+        })
+    };
     grad_check(inputs, &g, max_elems, rng);
 }

@@ -41,7 +41,10 @@ impl ConvGeom {
     }
     /// A 1x1, stride-1, unpadded kernel: the image is its own column matrix.
     fn pointwise(&self) -> bool {
-        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0] && self.input == self.output
+        self.kernel == [1, 1]
+            && self.stride == [1, 1]
+            && self.padding == [0, 0]
+            && self.input == self.output
     }
 }
 
@@ -82,7 +85,11 @@ fn gemm<T: Real>(
     }
     debug_assert!(a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
     debug_assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
-    let par = if threads && m * n * k >= 48 * 48 * 48 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let par = if threads && m * n * k >= 48 * 48 * 48 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: the debug assertions above state the extents the caller guarantees:
     // every (row, col) reached through the strides lies inside a, b and dst.
     unsafe {
@@ -113,9 +120,17 @@ fn gemm<T: Real>(
 /// Output positions `o` in `0..out` with `o * s + off` inside `0..size`.
 #[inline]
 fn valid_range(off: isize, s: usize, size: usize, out: usize) -> (usize, usize) {
-    let lo = if off >= 0 { 0 } else { ((-off) as usize).div_ceil(s) };
+    let lo = if off >= 0 {
+        0
+    } else {
+        ((-off) as usize).div_ceil(s)
+    };
     let room = size as isize - off;
-    let hi = if room <= 0 { 0 } else { (room as usize).div_ceil(s) };
+    let hi = if room <= 0 {
+        0
+    } else {
+        (room as usize).div_ceil(s)
+    };
     let lo = lo.min(out);
     (lo, hi.min(out).max(lo))
 }
@@ -220,7 +235,13 @@ fn per_image<T: Real>(
 }
 
 /// `y[n, o, oh, ow] = Σ w[o, c, ki, kj] x[n, c, ...] (+ bias[o])`.
-pub fn conv_forward<T: Real>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels, g: &ConvGeom) -> Vec<T> {
+pub fn conv_forward<T: Real>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    ch: Channels,
+    g: &ConvGeom,
+) -> Vec<T> {
     let Channels { n, c, o } = ch;
     let (cg, og) = (c / g.groups, o / g.groups);
     let (k, l, hw) = (cg * g.kk(), g.l(), g.hw());
@@ -253,7 +274,13 @@ pub fn conv_forward<T: Real>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels,
 
 /// Adjoint of `conv_forward` in x: `x[n, c, h, w] = Σ w[o, c, ki, kj] y[n, o, ...]`
 /// (+ bias[c]); this is also conv_transpose2d's forward.
-pub fn conv_backward_input<T: Real>(y: &[T], w: &[T], bias: Option<&[T]>, ch: Channels, g: &ConvGeom) -> Vec<T> {
+pub fn conv_backward_input<T: Real>(
+    y: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    ch: Channels,
+    g: &ConvGeom,
+) -> Vec<T> {
     let Channels { n, c, o } = ch;
     let (cg, og) = (c / g.groups, o / g.groups);
     let (k, l, hw) = (cg * g.kk(), g.l(), g.hw());
@@ -343,5 +370,7 @@ pub fn channel_sum<T: Real>(g: &[T], n: usize, c: usize, hw: usize) -> Vec<T> {
             *a += crate::ops::reduce::sum_slice(plane);
         }
     }
-    acc.into_iter().map(<T as crate::dtype::Element>::from_f64).collect()
+    acc.into_iter()
+        .map(<T as crate::dtype::Element>::from_f64)
+        .collect()
 }

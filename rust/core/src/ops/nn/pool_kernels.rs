@@ -56,7 +56,12 @@ pub fn pool_out_size(size: usize, k: usize, s: usize, p: usize, d: usize, ceil: 
 
 /// Max-pooling windows: starts skip padding by whole dilation steps, as PyTorch.
 pub fn max_axis(size: usize, out: usize, k: usize, s: usize, p: usize, d: usize) -> Axis {
-    let mut a = Axis { lo: vec![], hi: vec![], full: vec![], step: d };
+    let mut a = Axis {
+        lo: vec![],
+        hi: vec![],
+        full: vec![],
+        step: d,
+    };
     for o in 0..out {
         let start = (o * s) as i64 - p as i64;
         let end = (start + ((k - 1) * d) as i64 + 1).min(size as i64);
@@ -73,7 +78,12 @@ pub fn max_axis(size: usize, out: usize, k: usize, s: usize, p: usize, d: usize)
 
 /// Average-pooling windows: `full` counts padding but not ceil_mode overhang.
 pub fn avg_axis(size: usize, out: usize, k: usize, s: usize, p: usize) -> Axis {
-    let mut a = Axis { lo: vec![], hi: vec![], full: vec![], step: 1 };
+    let mut a = Axis {
+        lo: vec![],
+        hi: vec![],
+        full: vec![],
+        step: 1,
+    };
     for o in 0..out {
         let start = (o * s) as i64 - p as i64;
         let end = (start + k as i64).min((size + p) as i64);
@@ -86,7 +96,12 @@ pub fn avg_axis(size: usize, out: usize, k: usize, s: usize, p: usize) -> Axis {
 
 /// Adaptive windows: start = floor(i * size / out), end = ceil((i + 1) * size / out).
 pub fn adaptive_axis(size: usize, out: usize) -> Axis {
-    let mut a = Axis { lo: vec![], hi: vec![], full: vec![], step: 1 };
+    let mut a = Axis {
+        lo: vec![],
+        hi: vec![],
+        full: vec![],
+        step: 1,
+    };
     for i in 0..out {
         let lo = i * size / out;
         let hi = ((i + 1) * size).div_ceil(out);
@@ -112,7 +127,10 @@ fn planes<T: Send + Sync, U: Send>(
         return;
     }
     if work >= PAR_WORK && rayon::current_num_threads() > 1 {
-        dst.par_chunks_mut(dst_len).zip(src.par_chunks(src_len)).enumerate().for_each(|(i, (d, s))| f(i, s, d));
+        dst.par_chunks_mut(dst_len)
+            .zip(src.par_chunks(src_len))
+            .enumerate()
+            .for_each(|(i, (d, s))| f(i, s, d));
     } else {
         for (i, (d, s)) in dst.chunks_mut(dst_len).zip(src.chunks(src_len)).enumerate() {
             f(i, s, d);
@@ -173,14 +191,24 @@ pub fn max_forward<T: Real>(x: &[T], n_planes: usize, p: &PoolPlan) -> (Vec<T>, 
     if l == 0 || h * w == 0 {
         return (out, idx);
     }
-    let taps_w = p.w.lo.iter().zip(&p.w.hi).map(|(&lo, &hi)| hi.saturating_sub(lo).div_ceil(p.w.step)).max().unwrap_or(0);
+    let taps_w =
+        p.w.lo
+            .iter()
+            .zip(&p.w.hi)
+            .map(|(&lo, &hi)| hi.saturating_sub(lo).div_ceil(p.w.step))
+            .max()
+            .unwrap_or(0);
     if window_work(p, n_planes) >= PAR_WORK && rayon::current_num_threads() > 1 {
         out.par_chunks_mut(l)
             .zip(idx.par_chunks_mut(l))
             .zip(x.par_chunks(h * w))
             .for_each(|((o, i), xp)| max_plane(xp, p, taps_w, o, i));
     } else {
-        for ((o, i), xp) in out.chunks_mut(l).zip(idx.chunks_mut(l)).zip(x.chunks(h * w)) {
+        for ((o, i), xp) in out
+            .chunks_mut(l)
+            .zip(idx.chunks_mut(l))
+            .zip(x.chunks(h * w))
+        {
             max_plane(xp, p, taps_w, o, i);
         }
     }
@@ -242,22 +270,29 @@ pub fn avg_forward<T: Real>(x: &[T], n_planes: usize, p: &PoolPlan) -> Vec<T> {
     let [h, w] = p.in_hw;
     let [oh, ow] = p.out_hw();
     let mut out = vec![T::zero(); n_planes * oh * ow];
-    planes(x, h * w, &mut out, oh * ow, window_work(p, n_planes), |_, xp, op| {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                if empty(p, oy, ox) {
-                    continue;
-                }
-                let mut sum = T::zero();
-                for iy in p.h.lo[oy]..p.h.hi[oy] {
-                    for &v in &xp[iy * w + p.w.lo[ox]..iy * w + p.w.hi[ox]] {
-                        sum += v;
+    planes(
+        x,
+        h * w,
+        &mut out,
+        oh * ow,
+        window_work(p, n_planes),
+        |_, xp, op| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    if empty(p, oy, ox) {
+                        continue;
                     }
+                    let mut sum = T::zero();
+                    for iy in p.h.lo[oy]..p.h.hi[oy] {
+                        for &v in &xp[iy * w + p.w.lo[ox]..iy * w + p.w.hi[ox]] {
+                            sum += v;
+                        }
+                    }
+                    op[oy * ow + ox] = divide(p, oy, ox, sum);
                 }
-                op[oy * ow + ox] = divide(p, oy, ox, sum);
             }
-        }
-    });
+        },
+    );
     out
 }
 
@@ -266,20 +301,27 @@ pub fn avg_backward<T: Real>(gy: &[T], n_planes: usize, p: &PoolPlan) -> Vec<T> 
     let [h, w] = p.in_hw;
     let [oh, ow] = p.out_hw();
     let mut gx = vec![T::zero(); n_planes * h * w];
-    planes(gy, oh * ow, &mut gx, h * w, window_work(p, n_planes), |_, gp, xp| {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                if empty(p, oy, ox) {
-                    continue;
-                }
-                let g = divide(p, oy, ox, gp[oy * ow + ox]);
-                for iy in p.h.lo[oy]..p.h.hi[oy] {
-                    for v in &mut xp[iy * w + p.w.lo[ox]..iy * w + p.w.hi[ox]] {
-                        *v += g;
+    planes(
+        gy,
+        oh * ow,
+        &mut gx,
+        h * w,
+        window_work(p, n_planes),
+        |_, gp, xp| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    if empty(p, oy, ox) {
+                        continue;
+                    }
+                    let g = divide(p, oy, ox, gp[oy * ow + ox]);
+                    for iy in p.h.lo[oy]..p.h.hi[oy] {
+                        for v in &mut xp[iy * w + p.w.lo[ox]..iy * w + p.w.hi[ox]] {
+                            *v += g;
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     gx
 }
