@@ -49,7 +49,8 @@ class TransformerModel(nn.Module):
     def forward(self, idx):
         t = idx.shape[1]
         x = self.embed(idx) + self.pos[:t]
-        x = self.encoder(x, is_causal=True)
+        mask = nn.Transformer.generate_square_subsequent_mask(t)
+        x = self.encoder(x, mask=mask, is_causal=True)
         return self.head(self.norm(x))
 
 

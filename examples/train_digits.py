@@ -82,7 +82,11 @@ def main(argv=None):
     train_ds = TensorDataset(torch.tensor(x_train), torch.tensor(y_train))
     test_ds = TensorDataset(torch.tensor(x_test), torch.tensor(y_test))
     train_loader = DataLoader(
-        train_ds, batch_size=args.batch_size, shuffle=True, num_workers=args.workers
+        train_ds,
+        batch_size=args.batch_size,
+        shuffle=True,
+        num_workers=args.workers,
+        persistent_workers=args.workers > 0,  # start the worker processes once, not per epoch
     )
     test_loader = DataLoader(test_ds, batch_size=256)
     print(f"train: {len(train_ds)} images, test: {len(test_ds)} images")

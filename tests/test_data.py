@@ -350,3 +350,57 @@ def test_workers_do_not_hang_after_the_parent_used_parallel_kernels():
     ]
     assert all(tuple(b.shape) == (4, 300) for b in batches)
     assert time.time() - start < 60
+
+
+def test_generators_make_splits_and_shuffles_reproducible():
+    a = [
+        list(p)
+        for p in random_split(range(10), [0.7, 0.3], generator=ember.Generator().manual_seed(42))
+    ]
+    b = [
+        list(p)
+        for p in random_split(range(10), [0.7, 0.3], generator=ember.Generator().manual_seed(42))
+    ]
+    assert a == b and [len(p) for p in a] == [7, 3]
+
+    def order(seed):
+        g = ember.Generator().manual_seed(seed)
+        return [
+            t[1].tolist() for t in DataLoader(Squares(12), batch_size=4, shuffle=True, generator=g)
+        ]
+
+    ember.manual_seed(0)
+    first = order(7)
+    ember.manual_seed(123)  # the global RNG does not matter when a generator is given
+    assert order(7) == first
+    assert sorted(sum(first, [])) == list(range(12))
+
+
+def test_weighted_random_sampler():
+    from ember.utils.data import WeightedRandomSampler
+
+    ember.manual_seed(0)
+    draws = list(WeightedRandomSampler([0.1, 0.0, 0.9], 2000))
+    assert len(draws) == 2000 and draws.count(1) == 0
+    assert abs(draws.count(2) / 2000 - 0.9) < 0.03
+    assert sorted(WeightedRandomSampler([1.0, 2.0, 3.0, 4.0], 4, replacement=False)) == [0, 1, 2, 3]
+
+
+class Unpicklable(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return (lambda: i) if i == 2 else i
+
+
+def identity(x):
+    return x
+
+
+def test_unpicklable_batch_is_an_error_not_a_hang():
+    dl = DataLoader(Unpicklable(), batch_size=None, num_workers=1, collate_fn=identity)
+    start = time.time()
+    with pytest.raises(Exception, match="cannot be pickled"):
+        list(dl)
+    assert time.time() - start < 30

@@ -392,6 +392,7 @@ def test_max_pool2d_indices_and_gradient(device):
     tx = T(x, device, requires_grad=True)
     out, idx = F.max_pool2d(tx, 2, return_indices=True)
     assert idx.dtype == ember.int64
+    # rows are 12..15 / 8..11 / 4..7 / 0..3: each window's max is its top-right cell
     np.testing.assert_array_equal(N(idx), [[[[1, 3], [9, 11]]]])
     out.sum().backward()
     g = np.zeros((4, 4))
@@ -740,3 +741,121 @@ def test_composed_gradients_finite_difference():
                 - float(N(fn(ember.tensor(xm, dtype=ember.float64))))
             ) / (2 * eps)
         np.testing.assert_allclose(N(x.grad), fd, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_unfold_matches_numpy_and_fold_is_its_adjoint(device):
+    r = rng(21)
+    x = r.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    geo = dict(kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
+    cols = F.unfold(T(x, device), **geo)
+    # unfold == conv2d with one-hot kernels: row (c, i, j) picks channel c at offset (i, j)
+    eye = np.zeros((3 * 6, 3, 3, 2), dtype=np.float32)
+    for c in range(3):
+        for i in range(3):
+            for j in range(2):
+                eye[c * 6 + i * 2 + j, c, i, j] = 1
+    ref = np_conv2d(x, eye, None, (2, 1), (1, 1), (1, 2), 1)
+    assert tuple(cols.shape) == (2, 18, ref.shape[2] * ref.shape[3])
+    np.testing.assert_allclose(N(cols), ref.reshape(2, 18, -1), rtol=1e-6)
+    y = r.standard_normal(tuple(cols.shape)).astype(np.float32)
+    folded = F.fold(T(y, device), (6, 5), **geo)
+    assert tuple(folded.shape) == (2, 3, 6, 5)
+    # <unfold(x), y> == <x, fold(y)>
+    np.testing.assert_allclose((N(cols) * y).sum(), (x * N(folded)).sum(), rtol=1e-4)
+    ones = F.fold(F.unfold(T(np.ones((1, 1, 4, 4)), device), 2, stride=2), (4, 4), 2, stride=2)
+    np.testing.assert_array_equal(N(ones), np.ones((1, 1, 4, 4)))
+    assert tuple(ember.nn.Unfold(2)(T(x, device)).shape) == (2, 12, 20)
+
+
+def test_composed_fallback_kernels_match_numpy(device):
+    """The stand-ins used when ember._C lacks a conv/pool kernel follow the same contract
+    (and, where the Rust kernel exists, agree with it)."""
+    from ember.nn._functional import _kernels
+
+    fb = _kernels._FALLBACKS
+    r = rng(22)
+    x = r.standard_normal((2, 4, 7, 6)).astype(np.float32)
+    w = r.standard_normal((6, 2, 3, 3)).astype(np.float32)
+    b = r.standard_normal(6).astype(np.float32)
+    conv_args = ((2, 1), (1, 2), (1, 2), 2)
+    got = fb["conv2d"](T(x, device), T(w, device), T(b, device), *conv_args)
+    np.testing.assert_allclose(N(got), np_conv2d(x, w, b, *conv_args), rtol=1e-4, atol=1e-4)
+    wt = r.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    ct_args = ((2, 2), (1, 0), (1, 1), 2, (1, 2))
+    got = fb["conv_transpose2d"](T(x, device), T(wt, device), None, *ct_args)
+    np.testing.assert_allclose(
+        N(got), np_conv_transpose2d(x, wt, None, *ct_args), rtol=1e-4, atol=1e-4
+    )
+    out, idx = fb["max_pool2d"](T(x, device), (3, 2), (2, 2), (1, 1), (1, 1), True)
+    np.testing.assert_allclose(N(out), np_pool(x, (3, 2), (2, 2), (1, 1), "max", True), rtol=1e-6)
+    flat = x.reshape(2, 4, -1)
+    np.testing.assert_allclose(
+        np.take_along_axis(flat, N(idx).reshape(2, 4, -1), 2), N(out).reshape(2, 4, -1)
+    )
+    got = fb["avg_pool2d"](T(x, device), (3, 3), (2, 2), (1, 1), True, False, None)
+    np.testing.assert_allclose(
+        N(got), np_pool(x, (3, 3), (2, 2), (1, 1), "avg", True, False), rtol=1e-5, atol=1e-6
+    )
+    got = fb["adaptive_avg_pool2d"](T(x, device), (3, 4))
+    assert tuple(got.shape) == (2, 4, 3, 4)
+    out, idx = fb["adaptive_max_pool2d"](T(x, device), (2, 3))
+    np.testing.assert_allclose(
+        np.take_along_axis(flat, N(idx).reshape(2, 4, -1), 2), N(out).reshape(2, 4, -1)
+    )
+    for name in ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]:
+        native = getattr(ember._C, name, None)
+        if native is None:
+            continue
+        args = {
+            "conv2d": (T(x, device), T(w, device), T(b, device), *conv_args),
+            "max_pool2d": (T(x, device), (3, 2), (2, 2), (1, 1), (1, 1), True),
+            "avg_pool2d": (T(x, device), (3, 3), (2, 2), (1, 1), True, False, None),
+            "adaptive_avg_pool2d": (T(x, device), (3, 4)),
+        }[name]
+        a, f = native(*args), fb[name](*args)
+        a, f = (a[0], f[0]) if isinstance(a, tuple) else (a, f)
+        np.testing.assert_allclose(N(a), N(f), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_more_losses_match_numpy(device):
+    r = rng(23)
+    a, p, n = (r.standard_normal((5, 4)).astype(np.float32) for _ in range(3))
+    d_ap = np.linalg.norm(a - p + 1e-6, axis=1)
+    d_an = np.linalg.norm(a - n + 1e-6, axis=1)
+    d_pn = np.linalg.norm(p - n + 1e-6, axis=1)
+    got = ember.nn.TripletMarginLoss(margin=0.5, swap=True)(
+        T(a, device), T(p, device), T(n, device)
+    )
+    np.testing.assert_allclose(
+        float(N(got)), np.maximum(d_ap - np.minimum(d_an, d_pn) + 0.5, 0).mean(), rtol=1e-5
+    )
+    t = (r.random((5, 4)) > 0.5).astype(np.float32)
+    sig = 1 / (1 + np.exp(-a))
+    ref = -(t * np.log(sig) + (1 - t) * np.log(1 - sig)).mean(1)
+    got = ember.nn.MultiLabelSoftMarginLoss(reduction="none")(T(a, device), T(t, device))
+    np.testing.assert_allclose(N(got), ref, rtol=1e-5, atol=1e-6)
+    counts = r.integers(0, 5, (5, 4)).astype(np.float32)
+    got = ember.nn.PoissonNLLLoss(full=True, reduction="sum")(T(a, device), T(counts, device))
+    st = np.where(
+        counts > 1,
+        counts * np.log(np.maximum(counts, 1))
+        - counts
+        + 0.5 * np.log(2 * np.pi * np.maximum(counts, 1)),
+        0,
+    )
+    np.testing.assert_allclose(float(N(got)), (np.exp(a) - counts * a + st).sum(), rtol=1e-5)
+    var = r.random((5, 4)).astype(np.float32) + 0.1
+    got = ember.nn.GaussianNLLLoss(full=True)(T(a, device), T(p, device), T(var, device))
+    ref = (0.5 * (np.log(var) + (a - p) ** 2 / var) + 0.5 * np.log(2 * np.pi)).mean()
+    np.testing.assert_allclose(float(N(got)), ref, rtol=1e-5)
+    got = ember.nn.GaussianNLLLoss()(T(a, device), T(p, device), T(var[:, 0], device))
+    assert got.dim() == 0
+    with pytest.raises(ValueError, match="var has negative"):
+        F.gaussian_nll_loss(T(a, device), T(p, device), T(-var, device))
+    y = np.array([0, 3, 1, 1, 2])
+    w = np.array([1.0, 2.0, 0.5, 1.5], dtype=np.float32)
+    xy = a[np.arange(5), y][:, None]
+    m = np.maximum(0, 1.0 - xy + a) ** 2 * w[y][:, None]
+    m[np.arange(5), y] = 0
+    got = ember.nn.MultiMarginLoss(p=2, weight=T(w, device))(T(a, device), T(y, device))
+    np.testing.assert_allclose(float(N(got)), (m.sum(1) / 4).mean(), rtol=1e-5)

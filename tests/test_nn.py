@@ -597,12 +597,16 @@ def test_transformer_encoder_layer(device):
     pre = nn.TransformerEncoderLayer(
         8, 2, 16, 0.0, activation="gelu", batch_first=True, norm_first=True
     ).to(device)
-    causal = pre(x, is_causal=True, src_mask=None)
+    mask = nn.Transformer.generate_square_subsequent_mask(5, device=device)
+    assert N(mask).tolist()[1] == [0.0, 0.0, float("-inf"), float("-inf"), float("-inf")]
+    causal = pre(x, src_mask=mask, is_causal=True)
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        pre(x, is_causal=True)
     # with a causal mask the first position only sees itself: changing later tokens leaves it
     x2 = x.clone()
     x2[:, 1:] = 0.0
     np.testing.assert_allclose(
-        N(pre(x2, is_causal=True))[:, 0], N(causal)[:, 0], rtol=1e-5, atol=1e-5
+        N(pre(x2, src_mask=mask, is_causal=True))[:, 0], N(causal)[:, 0], rtol=1e-5, atol=1e-5
     )
     enc = nn.TransformerEncoder(layer, 2).to(device)
     assert tuple(enc(x).shape) == (2, 5, 8)
@@ -715,3 +719,199 @@ def test_custom_module_training_converges(device):
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.1 * first
+
+
+def test_padding_upsample_pixelshuffle_distance_modules(device):
+    x = rng(13).standard_normal((2, 8, 3, 4)).astype(np.float32)
+    tx = T(x, device)
+    np.testing.assert_allclose(
+        N(nn.ZeroPad2d((1, 0, 2, 1))(tx)), np.pad(x, ((0, 0), (0, 0), (2, 1), (1, 0)))
+    )
+    np.testing.assert_allclose(
+        N(nn.ConstantPad1d(2, 3.5)(tx[:, :, 0])),
+        np.pad(x[:, :, 0], ((0, 0), (0, 0), (2, 2)), constant_values=3.5),
+    )
+    np.testing.assert_allclose(
+        N(nn.ReflectionPad2d(1)(tx)), np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+    )
+    np.testing.assert_allclose(
+        N(nn.ReplicationPad1d((0, 3))(tx[:, :, 0])),
+        np.pad(x[:, :, 0], ((0, 0), (0, 0), (0, 3)), mode="edge"),
+    )
+    assert repr(nn.ZeroPad2d(1)) == "ZeroPad2d((1, 1, 1, 1))"
+    up = nn.Upsample(scale_factor=2, mode="nearest")
+    assert repr(up) == "Upsample(scale_factor=2.0, mode='nearest')"
+    np.testing.assert_allclose(N(up(tx)), x.repeat(2, 2).repeat(2, 3))
+    ps = nn.PixelShuffle(2)(tx)
+    assert tuple(ps.shape) == (2, 2, 6, 8)
+    ref = x.reshape(2, 2, 2, 2, 3, 4).transpose(0, 1, 4, 2, 5, 3).reshape(2, 2, 6, 8)
+    np.testing.assert_allclose(N(ps), ref)
+    np.testing.assert_allclose(N(nn.PixelUnshuffle(2)(ps)), x)
+    a, b = x.reshape(2, -1), x[::-1].reshape(2, -1)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    np.testing.assert_allclose(
+        N(nn.CosineSimilarity(dim=1)(T(a, device), T(b, device))), cos, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        N(nn.PairwiseDistance()(T(a, device), T(b, device))),
+        np.linalg.norm(a - b + 1e-6, axis=1),
+        rtol=1e-5,
+    )
+    bn3 = nn.BatchNorm3d(2).to(device)
+    y = bn3(T(rng(14).standard_normal((3, 2, 2, 2, 2)), device))
+    np.testing.assert_allclose(N(y).mean((0, 2, 3, 4)), [0, 0], atol=1e-5)
+
+
+def test_transformer_decoder_layer(device):
+    ember.manual_seed(5)
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True).to(
+        device
+    )
+    names = [n for n, _ in layer.named_parameters()]
+    assert names[:4] == [
+        "self_attn.in_proj_weight",
+        "self_attn.in_proj_bias",
+        "self_attn.out_proj.weight",
+        "self_attn.out_proj.bias",
+    ]
+    assert "multihead_attn.in_proj_weight" in names and names[-2:] == ["norm3.weight", "norm3.bias"]
+    tgt = T(rng(15).standard_normal((2, 4, 8)), device)
+    mem = T(rng(16).standard_normal((2, 6, 8)), device)
+    tmask = nn.Transformer.generate_square_subsequent_mask(4, device=device)
+    out = layer(tgt, mem, tgt_mask=tmask, tgt_is_causal=True)
+    sa = layer.self_attn(tgt, tgt, tgt, attn_mask=tmask, need_weights=False)[0]
+    h = layer.norm1(tgt + sa)
+    h = layer.norm2(h + layer.multihead_attn(h, mem, mem, need_weights=False)[0])
+    ref = layer.norm3(h + layer.linear2(F.relu(layer.linear1(h))))
+    np.testing.assert_allclose(N(out), N(ref), rtol=1e-5, atol=1e-5)
+    dec = nn.TransformerDecoder(layer, 2, norm=nn.LayerNorm(8)).to(device)
+    assert tuple(dec(tgt, mem).shape) == (2, 4, 8)
+
+
+def test_pad_pack_sequences():
+    from ember.nn.utils.rnn import (
+        pack_padded_sequence,
+        pack_sequence,
+        pad_packed_sequence,
+        pad_sequence,
+        unpack_sequence,
+    )
+
+    seqs = [ember.tensor([1.0, 2.0, 3.0]), ember.tensor([4.0, 5.0]), ember.tensor([6.0])]
+    padded = pad_sequence(seqs, batch_first=True, padding_value=-1.0)
+    assert padded.tolist() == [[1, 2, 3], [4, 5, -1], [6, -1, -1]]
+    assert tuple(pad_sequence(seqs).shape) == (3, 3)
+    assert pad_sequence(seqs, batch_first=True, padding_side="left").tolist()[2] == [0, 0, 6]
+    packed = pack_padded_sequence(padded, [3, 2, 1], batch_first=True)
+    assert packed.data.tolist() == [1, 4, 6, 2, 5, 3] and packed.batch_sizes.tolist() == [3, 2, 1]
+    with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):
+        pack_padded_sequence(padded, [1, 3, 2], batch_first=True)
+    shuffled = padded[ember.tensor([2, 0, 1])]
+    packed2 = pack_padded_sequence(
+        shuffled, ember.tensor([1, 3, 2]), batch_first=True, enforce_sorted=False
+    )
+    assert packed2.sorted_indices.tolist() == [1, 2, 0] and packed2.unsorted_indices.tolist() == [
+        2,
+        0,
+        1,
+    ]
+    out, lengths = pad_packed_sequence(packed2, batch_first=True, total_length=4)
+    assert lengths.tolist() == [1, 3, 2]
+    assert out.tolist() == [[6, 0, 0, 0], [1, 2, 3, 0], [4, 5, 0, 0]]
+    back = unpack_sequence(pack_sequence([seqs[1], seqs[0]], enforce_sorted=False))
+    assert [b.tolist() for b in back] == [[4, 5], [1, 2, 3]]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_rnn_on_packed_sequences_matches_per_sequence_runs(kind, device):
+    from ember.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    ember.manual_seed(6)
+    rnn = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True, batch_first=True).to(device)
+    lengths = [2, 5, 3]
+    x = T(rng(17).standard_normal((3, 5, 3)), device)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out_p, hid = rnn(packed)
+    out, out_len = pad_packed_sequence(out_p, batch_first=True)
+    assert out_len.tolist() == lengths and tuple(out.shape) == (3, 5, 8)
+    h_n = hid[0] if kind == "LSTM" else hid
+    for b, n in enumerate(lengths):
+        ob, hb = rnn(x[b : b + 1, :n])
+        hb = hb[0] if kind == "LSTM" else hb
+        np.testing.assert_allclose(N(out)[b, :n], N(ob)[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(N(out)[b, n:], 0)
+        np.testing.assert_allclose(N(h_n)[:, b], N(hb)[:, 0], rtol=1e-4, atol=1e-5)
+    out_p.data.sum().backward()
+    assert all(p.grad is not None for p in rnn.parameters())
+
+
+def test_init_generator_makes_init_reproducible():
+    def draw(seed):
+        t = ember.empty(5, 4)
+        init.kaiming_uniform_(t, a=math.sqrt(5), generator=ember.Generator().manual_seed(seed))
+        return N(t)
+
+    np.testing.assert_array_equal(draw(3), draw(3))
+    assert not np.array_equal(draw(3), draw(4))
+    ember.manual_seed(0)
+    a = N(nn.Linear(4, 5).weight)
+    ember.manual_seed(0)
+    np.testing.assert_array_equal(a, N(nn.Linear(4, 5).weight))
+
+
+def test_full_backward_hooks():
+    lin = nn.Linear(3, 2)
+    seen = []
+
+    def hook(mod, grad_input, grad_output):
+        seen.append(
+            (mod, [None if g is None else N(g) for g in grad_input], [N(g) for g in grad_output])
+        )
+        return (grad_input[0] * 2,)
+
+    def pre(mod, grad_output):
+        seen.append("pre")
+        return None
+
+    h = lin.register_full_backward_hook(hook)
+    lin.register_full_backward_pre_hook(pre)
+    x = ember.ones(4, 3, requires_grad=True)
+    out = lin(x)
+    (out * 3).sum().backward()
+    assert seen[0] == "pre"
+    mod, gin, gout = seen[1]
+    assert mod is lin
+    np.testing.assert_allclose(gout[0], np.full((4, 2), 3.0))
+    np.testing.assert_allclose(gin[0], np.full((4, 2), 3.0) @ N(lin.weight), rtol=1e-6)
+    np.testing.assert_allclose(N(x.grad), 2 * gin[0], rtol=1e-6)  # the hook's replacement is used
+    np.testing.assert_allclose(N(lin.weight.grad), np.full((2, 3), 12.0), rtol=1e-6)
+    h.remove()
+    seen.clear()
+    lin(ember.ones(1, 3)).sum().backward()  # input without grad: hooks still see grad_output
+    assert seen == ["pre"]
+    lin2 = nn.Linear(3, 2)
+    calls = []
+    lin2.register_full_backward_hook(lambda m, gi, go: calls.append(gi))
+    lin2(ember.ones(1, 3)).sum().backward()
+    assert calls == [(None,)]
+
+
+def test_full_transformer(device):
+    ember.manual_seed(7)
+    model = nn.Transformer(
+        d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16,
+        dropout=0.0, batch_first=True,
+    ).to(device)  # fmt: skip
+    names = [n for n, _ in model.named_parameters()]
+    assert names[0] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert (
+        "decoder.layers.0.multihead_attn.in_proj_weight" in names
+        and names[-1] == "decoder.norm.bias"
+    )
+    src = T(rng(18).standard_normal((2, 5, 8)), device)
+    tgt = T(rng(19).standard_normal((2, 3, 8)), device)
+    mask = model.generate_square_subsequent_mask(3, device=device)
+    out = model(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+    assert tuple(out.shape) == (2, 3, 8)
+    ref = model.decoder(tgt, model.encoder(src), tgt_mask=mask)
+    np.testing.assert_allclose(N(out), N(ref), rtol=1e-5, atol=1e-5)

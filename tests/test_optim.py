@@ -474,3 +474,79 @@ def test_scheduler_requires_initial_lr_when_resuming():
         KeyError, match="param 'initial_lr' is not specified in param_groups\\[0\\]"
     ):
         lr_scheduler.StepLR(_opt(), 2, last_epoch=3)
+
+
+def test_cosine_warm_restarts_and_chained():
+    o = _opt(1.0)
+    s = lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2)
+    lrs = _run(s, o, 5)
+    np.testing.assert_allclose(
+        lrs,
+        [1.0, 0.75, 0.25, 1.0, (1 + math.cos(math.pi / 6)) / 2, (1 + math.cos(math.pi / 3)) / 2],
+        rtol=1e-12,
+    )
+    o = _opt(1.0)
+    s = lr_scheduler.ChainedScheduler(
+        [lr_scheduler.ExponentialLR(o, 0.5), lr_scheduler.StepLR(o, 2, 0.1)]
+    )
+    np.testing.assert_allclose(_run(s, o, 3), [1.0, 0.5, 0.025, 0.0125])
+    sd = s.state_dict()
+    assert len(sd["_schedulers"]) == 2 and "optimizer" not in sd
+
+
+def test_sequential_lr_switches_at_milestone():
+    o = _opt(1.0)
+    warm = lr_scheduler.ConstantLR(o, factor=0.1, total_iters=2)
+    decay = lr_scheduler.ExponentialLR(o, gamma=0.9)
+    s = lr_scheduler.SequentialLR(o, schedulers=[warm, decay], milestones=[2])
+    # the second scheduler starts from its epoch 0 (the base lr) at the milestone
+    np.testing.assert_allclose(_run(s, o, 4), [0.1, 0.1, 1.0, 0.9, 0.81])
+    sd = s.state_dict()
+    assert len(sd["_schedulers"]) == 2 and sd["last_epoch"] == 4
+
+
+class PlainSGD(optim.Optimizer):
+    """A user-defined optimizer written the PyTorch way."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+    @ember.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                state["steps"] = state.get("steps", 0) + 1
+                p.add_(p.grad, alpha=-group["lr"])
+
+
+def test_user_defined_optimizer_subclass():
+    p = nn.Parameter(ember.tensor([1.0, -2.0]))
+    opt = PlainSGD([p], lr=0.5)
+    seen = []
+    opt.register_step_post_hook(lambda o, a, k: seen.append(1))
+    for _ in range(2):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), [0.0, 0.0], atol=1e-7)
+    assert opt.state[p]["steps"] == 2 and seen == [1, 1]
+    assert opt.state_dict()["state"] == {0: {"steps": 2}}
+
+
+def test_cyclic_lr_triangular_modes():
+    o = _opt(1.0)
+    s = lr_scheduler.CyclicLR(o, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    np.testing.assert_allclose(_run(s, o, 6), [0.1, 0.55, 1.0, 0.55, 0.1, 0.55, 1.0])
+    assert abs(o.param_groups[0]["momentum"] - 0.8) < 1e-12  # momentum cycles inversely
+    o = _opt(1.0)
+    s = lr_scheduler.CyclicLR(
+        o, base_lr=0.1, max_lr=1.0, step_size_up=1, mode="triangular2", cycle_momentum=False
+    )
+    np.testing.assert_allclose(_run(s, o, 4), [0.1, 1.0, 0.1, 0.55, 0.1])
+    o = _opt(1.0, "adam")
+    lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    assert o.param_groups[0]["betas"][0] == 0.9
+    assert "_scale_fn_custom" not in lr_scheduler.CyclicLR(_opt(), 0.1, 1.0).state_dict()

@@ -95,7 +95,9 @@ def _rec(arr, fmt, indent, summarize):
         n = arr.shape[0]
         if summarize and n > 2 * edge:
             items = (
-                [fmt.format(v) for v in arr[:edge]] + ["..."] + [fmt.format(v) for v in arr[-edge:]]
+                [fmt.format(v) for v in arr[:edge]]
+                + [" ..."]
+                + [fmt.format(v) for v in arr[-edge:]]
             )
         else:
             items = [fmt.format(v) for v in arr]

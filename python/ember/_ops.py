@@ -73,14 +73,16 @@ def _check_ragged(data, depth=0):
 
 
 def _from_numpy_array(arr, dtype):
-    arr = np.ascontiguousarray(arr)
+    arr = np.asarray(arr)
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")
     if dtype is not None and dtype.name == "bfloat16":
         t = _C._from_bytes(
             np.ascontiguousarray(arr.astype(np.float32)).tobytes(), list(arr.shape), _dtype.float32
         )
         return t.to(dtype)
     if dtype is not None:
-        arr = np.ascontiguousarray(arr.astype(_dtype.to_numpy_dtype(dtype), copy=False))
+        arr = arr.astype(_dtype.to_numpy_dtype(dtype), order="C", copy=False)
     dt = dtype or _dtype.from_numpy_dtype(arr.dtype)
     return _C._from_bytes(arr.tobytes(), list(arr.shape), dt)
 
@@ -107,7 +109,10 @@ def _to_array(data):
             raise ValueError(
                 f"tensor(): could not build a tensor from ragged nested sequences: {e}"
             ) from None
-        if arr.dtype == object:
+        if arr.dtype == object or (arr.dtype == np.uint64 and not has_tensor):
+            if builtins.all(isinstance(x, int) for x in arr.reshape(-1).tolist()):
+                # Python ints outside int64 (numpy gives uint64 or object for them)
+                raise RuntimeError("Overflow when unpacking long")
             raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} elements")
         if arr.dtype.kind in "US":
             raise TypeError("new(): invalid data type 'str'")
@@ -115,6 +120,8 @@ def _to_array(data):
     if isinstance(data, builtins.bool):
         return np.array(data), _dtype.bool
     if isinstance(data, int):
+        if not -(2**63) <= data < 2**63:
+            raise RuntimeError("Overflow when unpacking long")
         return np.array(data, dtype=np.int64), _dtype.int64
     if isinstance(data, float):
         return np.array(data, dtype=np.float64), _dtype.get_default_dtype()

@@ -293,6 +293,16 @@ def type_(self, dtype=None, non_blocking=False):
 
 _method("type", type_)
 _method("type_as", lambda self, other: self.to(other.dtype))
+_C_contiguous = Tensor.contiguous
+
+
+def contiguous(self, memory_format=None):
+    # PyTorch returns the tensor itself (same object) when no copy is needed.
+    return self if self.is_contiguous() else _C_contiguous(self)
+
+
+_method("contiguous", contiguous)
+_method("broadcast_to", lambda self, size: self.expand(size))
 _method("view_as", lambda self, other: self.view(other.shape))
 _method("reshape_as", lambda self, other: self.reshape(other.shape))
 _method("expand_as", lambda self, other: self.expand(other.shape))
@@ -904,6 +914,8 @@ def repeat_interleave(self, repeats, dim=None, *, output_size=None):
         idx = _ops.arange(n).repeat_interleave(repeats)
     else:
         r = int(repeats.item()) if isinstance(repeats, Tensor) else int(repeats)
+        if r < 0:
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
         idx = _ops.arange(n).unsqueeze(1).expand(n, r).reshape(-1)
     return x.index_select(dim, idx)
 

@@ -109,7 +109,8 @@ def _bytes_to_tensor(buf, name, shape):
         arr = u16.view(np.float32).reshape(shape)
         return _np_to_tensor(arr).to(ember.bfloat16)
     np_dtype = np.dtype(_DTYPES[name][1]).newbyteorder("<")
-    arr = np.frombuffer(buf, dtype=np_dtype).astype(_DTYPES[name][1]).reshape(shape)
+    # on little-endian hosts the astype is a no-op view; _np_to_tensor makes the one copy
+    arr = np.frombuffer(buf, dtype=np_dtype).astype(_DTYPES[name][1], copy=False).reshape(shape)
     return _np_to_tensor(arr)
 
 
@@ -523,7 +524,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                 name, f"truncated data (tensor {key!r} needs bytes {b}..{e}, file has {len(body)})"
             )
         end_max = max(end_max, e)
-        tensors[key] = (st, shape, bytes(body[b:e]))
+        tensors[key] = (st, shape, body[b:e])  # memoryview slices: no copy
     if meta.get("format") != _FORMAT:
         # A plain safetensors file: return its tensors.
         out = collections.OrderedDict()

@@ -28,11 +28,20 @@ class _GradMode:
         return self.__class__()
 
 
-class no_grad(_GradMode):  # noqa: N801
+class _NoParamDecorator(_GradMode):
+    """Also usable as a bare decorator (`@no_grad`), as in PyTorch 2."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecorator):  # noqa: N801
     _mode = False
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_NoParamDecorator):  # noqa: N801
     _mode = True
 
 

@@ -133,19 +133,22 @@ def gradgradcheck(
     func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kw
 ):
     from . import grad
+    from .grad_mode import enable_grad
 
     inputs = _inputs(inputs)
     diff = [x for x in inputs if isinstance(x, _C.Tensor) and x.requires_grad]
 
     def first(*xs):
-        outs = _flat_out(func(*xs))
-        gos = (
-            [o.detach().clone().fill_(1.0) for o in outs]
-            if grad_outputs is None
-            else list(grad_outputs)
-        )
-        d = [x for x in xs if isinstance(x, _C.Tensor) and x.requires_grad]
-        g = grad(outs, d, gos, create_graph=True, allow_unused=True)
+        # Always differentiate, also when the numerical pass runs this under no_grad.
+        with enable_grad():
+            outs = [o for o in _flat_out(func(*xs)) if o.requires_grad]
+            gos = (
+                [o.detach().clone().fill_(1.0) for o in outs]
+                if grad_outputs is None
+                else list(grad_outputs)
+            )
+            d = [x for x in xs if isinstance(x, _C.Tensor) and x.requires_grad]
+            g = grad(outs, d, gos, create_graph=True, allow_unused=True)
         return tuple(gi for gi in g if gi is not None)
 
     del diff

@@ -82,12 +82,27 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             stacklevel=2,
         )
     with ember.no_grad():
+        if not hasattr(tensor, "erfinv"):  # builds without erfinv: exact rejection sampling
+            return _trunc_normal_by_rejection(tensor, mean, std, a, b, generator)
         lo = norm_cdf((a - mean) / std)
         up = norm_cdf((b - mean) / std)
         tensor.uniform_(2 * lo - 1, 2 * up - 1, **_gen_kwargs(generator))
         tensor.copy_(tensor.erfinv() * (std * math.sqrt(2.0)) + mean)
         tensor.clamp_(min=a, max=b)
         return tensor
+
+
+def _trunc_normal_by_rejection(tensor, mean, std, a, b, generator):
+    """Redraw the out-of-range entries until none is left (same distribution)."""
+    tensor.normal_(mean, std, **_gen_kwargs(generator))
+    for _ in range(1000):
+        bad = (tensor < a) | (tensor > b)
+        if not bool(bad.any().item()):
+            break
+        fresh = ember.empty(tensor.shape, dtype=tensor.dtype, device=tensor.device)
+        fresh.normal_(mean, std, **_gen_kwargs(generator))
+        tensor.copy_(ember.where(bad, fresh, tensor))
+    return tensor.clamp_(min=a, max=b)
 
 
 def constant_(tensor, val):
@@ -207,13 +222,29 @@ def orthogonal_(tensor, gain=1, generator=None):
         flattened.normal_(0, 1, **_gen_kwargs(generator))
         if rows < cols:
             flattened = flattened.t()
-        q, r = ember.linalg.qr(flattened)
-        d = r.diagonal()
-        q = q * d.sign()
+        qr = getattr(getattr(ember, "linalg", None), "qr", None)
+        if qr is not None:
+            q, r = qr(flattened)
+            q = q * r.diagonal().sign()
+        else:  # builds without linalg.qr: the same Q (R with a positive diagonal)
+            q = _gram_schmidt_q(flattened)
         if rows < cols:
             q = q.t()
         tensor.copy_(q.reshape(tensor.shape) * gain)
     return tensor
+
+
+def _gram_schmidt_q(a):
+    """Q of the QR factorisation with positive diag(R), by modified Gram-Schmidt with one
+    re-orthogonalisation pass (column loop; each step is a vector op)."""
+    cols = []
+    for k in range(int(a.shape[1])):
+        v = a[:, k]
+        for _ in range(2):
+            for q in cols:
+                v = v - q * (q * v).sum()
+        cols.append(v / v.norm())
+    return ember.stack(cols, 1)
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):

@@ -24,6 +24,30 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Number of elements, or an error when it overflows (huge user-given sizes).
+pub fn checked_numel(shape: &[usize], elem_size: usize, op: &str) -> Result<usize> {
+    let mut n: usize = 1;
+    for &s in shape {
+        n = n.checked_mul(s).ok_or_else(|| {
+            rt_err!(
+                "{op}: the number of elements of a tensor of shape {:?} overflows",
+                shape
+            )
+        })?;
+    }
+    let bytes = n
+        .checked_mul(elem_size)
+        .ok_or_else(|| rt_err!("{op}: a tensor of shape {:?} is too large", shape))?;
+    // Fail cleanly instead of aborting on an allocation the OS will refuse.
+    if bytes > (1usize << 32) {
+        let mut probe: Vec<u8> = Vec::new();
+        if probe.try_reserve_exact(bytes).is_err() {
+            bail!("{op}: DefaultCPUAllocator: not enough memory: you tried to allocate {bytes} bytes.");
+        }
+    }
+    Ok(n)
+}
+
 /// Wrap a possibly negative dim into [0, ndim).
 pub fn wrap_dim(dim: i64, ndim: usize, op: &str) -> Result<usize> {
     let n = ndim.max(1) as i64;
@@ -114,6 +138,15 @@ impl Layout {
 
     /// View with the same memory as this layout, broadcast to `shape` (stride 0 on new/size-1 dims).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
+        let mut n: usize = 1;
+        for &s in shape {
+            n = n.checked_mul(s).ok_or_else(|| {
+                rt_err!(
+                    "expand: the number of elements of shape {:?} overflows",
+                    shape
+                )
+            })?;
+        }
         if shape.len() < self.ndim() {
             bail!(
                 "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
@@ -341,7 +374,7 @@ pub fn infer_shape(shape: &[i64], numel: usize, op: &str) -> Result<Vec<usize>> 
     }
     let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(rt_err!(
                 "shape '{:?}' is invalid for input of size {}",
                 shape,
@@ -467,7 +500,7 @@ mod tests {
         assert_eq!(s.strides, vec![12, 4, 2]);
         let v = s.view(&[6, 2]).unwrap();
         assert_eq!(v.strides, vec![4, 2]);
-        assert_eq!(s.view(&[12]), None);
+        assert_eq!(s.view(&[12]).unwrap().strides, vec![2]);
         let b = Layout::contiguous(&[3, 1])
             .broadcast_to(&[2, 3, 5])
             .unwrap();

@@ -76,7 +76,7 @@ pub fn uniform(
     g: Option<&Generator>,
 ) -> Result<Tensor> {
     float_check(dtype, "uniform_")?;
-    let n = crate::layout::numel(shape);
+    let n = crate::layout::checked_numel(shape, dtype.size(), "random")?;
     let data = dispatch_float!(dtype, T => T::wrap(gen(g).with(|r| (0..n).map(|_| {
         let u: f64 = r.gen::<f64>();
         T::from_f64(low + (high - low) * u)
@@ -95,7 +95,7 @@ pub fn normal(
     if std < 0.0 {
         bail!("normal expects std >= 0.0, but found std {std}");
     }
-    let n = crate::layout::numel(shape);
+    let n = crate::layout::checked_numel(shape, dtype.size(), "random")?;
     let data = dispatch_float!(dtype, T => T::wrap(gen(g).with(|r| (0..n).map(|_| {
         let z: f64 = StandardNormal.sample(r);
         T::from_f64(mean + std * z)
@@ -113,12 +113,13 @@ pub fn randint(
     if high <= low {
         bail!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
     }
-    let n = crate::layout::numel(shape);
+    let n = crate::layout::checked_numel(shape, dtype.size(), "random")?;
     let data = dispatch!(dtype, T => T::wrap(gen(g).with(|r| (0..n).map(|_| T::from_i64(r.gen_range(low..high))).collect())));
     Ok(Tensor::from_cpu(data, shape))
 }
 
 pub fn randperm(n: usize, dtype: DType, g: Option<&Generator>) -> Result<Tensor> {
+    crate::layout::checked_numel(&[n], 8, "randperm")?;
     let mut v: Vec<i64> = (0..n as i64).collect();
     gen(g).with(|r| {
         // Fisher-Yates
@@ -153,7 +154,7 @@ pub fn bernoulli_scalar(
     if !(0.0..=1.0).contains(&p) {
         bail!("bernoulli_ expects p to be in [0, 1], but got p={p}");
     }
-    let n = crate::layout::numel(shape);
+    let n = crate::layout::checked_numel(shape, dtype.size(), "random")?;
     let data = dispatch!(dtype, T => T::wrap(gen(g).with(|r| (0..n).map(|_| T::from_i64((r.gen::<f64>() < p) as i64)).collect())));
     Ok(Tensor::from_cpu(data, shape))
 }

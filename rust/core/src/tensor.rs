@@ -19,6 +19,9 @@ pub struct AutogradMeta {
     pub hooks: Vec<Hook>,
     /// Set on views: in-place ops on them must not silently break autograd.
     pub is_view: bool,
+    /// For views: the tensor that owns the memory (in-place ops on the view
+    /// are replayed on it so autograd sees them).
+    pub base: Option<Tensor>,
     /// A Python number turned into a 0-dim tensor (promotes as a scalar).
     pub wrapped_number: bool,
 }

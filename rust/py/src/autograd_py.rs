@@ -38,7 +38,7 @@ impl PyAccumulateGrad {
 #[pymethods]
 impl PyNode {
     fn name(&self) -> String {
-        self.node.name.clone()
+        self.node.name.to_string()
     }
     fn __repr__(&self) -> String {
         format!(
@@ -161,52 +161,58 @@ fn _record_function(
     let in_refs: Vec<&Tensor> = ins.iter().collect();
     let out_refs: Vec<&Tensor> = outs.iter().collect();
     let fname = name.clone();
-    record(&name, &out_refs, &in_refs, vec![], move |c: &BackCtx| {
-        Python::attach(|py| -> ember_core::Result<Vec<Option<Tensor>>> {
-            let gs: Vec<Option<PyTensor>> = c
-                .grads
-                .iter()
-                .map(|g| g.clone().map(PyTensor::wrap))
-                .collect();
-            let r = backward.call1(py, (gs,)).map_err(|e| {
-                let tb = e
-                    .traceback(py)
-                    .and_then(|t| t.format().ok())
-                    .unwrap_or_default();
-                ember_core::Error::Runtime(format!("{fname}.backward raised: {}\n{tb}", e))
-            })?;
-            let r = r.bind(py);
-            let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = r.cast::<PyTuple>() {
-                t.iter().collect()
-            } else if let Ok(l) = r.cast::<pyo3::types::PyList>() {
-                l.iter().collect()
-            } else {
-                vec![r.clone()]
-            };
-            if items.len() != n_in {
-                return Err(ember_core::Error::Runtime(format!(
+    record(
+        name.clone(),
+        &out_refs,
+        &in_refs,
+        vec![],
+        move |c: &BackCtx| {
+            Python::attach(|py| -> ember_core::Result<Vec<Option<Tensor>>> {
+                let gs: Vec<Option<PyTensor>> = c
+                    .grads
+                    .iter()
+                    .map(|g| g.clone().map(PyTensor::wrap))
+                    .collect();
+                let r = backward.call1(py, (gs,)).map_err(|e| {
+                    let tb = e
+                        .traceback(py)
+                        .and_then(|t| t.format().ok())
+                        .unwrap_or_default();
+                    ember_core::Error::Runtime(format!("{fname}.backward raised: {}\n{tb}", e))
+                })?;
+                let r = r.bind(py);
+                let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = r.cast::<PyTuple>() {
+                    t.iter().collect()
+                } else if let Ok(l) = r.cast::<pyo3::types::PyList>() {
+                    l.iter().collect()
+                } else {
+                    vec![r.clone()]
+                };
+                if items.len() != n_in {
+                    return Err(ember_core::Error::Runtime(format!(
                     "function {fname} returned an incorrect number of gradients (expected {n_in}, got {})",
                     items.len()
                 )));
-            }
-            items
-                .iter()
-                .map(|o| {
-                    if o.is_none() {
-                        Ok(None)
-                    } else {
-                        o.cast::<PyTensor>()
-                            .map(|t| Some(t.borrow().t.clone()))
-                            .map_err(|_| {
-                                ember_core::Error::Runtime(format!(
-                                    "function {fname}.backward must return Tensors or None"
-                                ))
-                            })
-                    }
-                })
-                .collect()
-        })
-    });
+                }
+                items
+                    .iter()
+                    .map(|o| {
+                        if o.is_none() {
+                            Ok(None)
+                        } else {
+                            o.cast::<PyTensor>()
+                                .map(|t| Some(t.borrow().t.clone()))
+                                .map_err(|_| {
+                                    ember_core::Error::Runtime(format!(
+                                        "function {fname}.backward must return Tensors or None"
+                                    ))
+                                })
+                        }
+                    })
+                    .collect()
+            })
+        },
+    );
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! ember._C: PyO3 bindings of ember-core.
 #![allow(non_snake_case)]
+// pyfunctions mirror PyTorch signatures, which can be long.
+#![allow(clippy::too_many_arguments)]
 
 use pyo3::prelude::*;
 
@@ -12,6 +14,7 @@ mod tensor;
 
 #[pymodule]
 fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    ember_core::cpu::init_process();
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;

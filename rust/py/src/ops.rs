@@ -479,6 +479,11 @@ fn clamp(
 }
 
 #[pyfunction]
+fn hardtanh(t: PyRef<'_, PyTensor>, min_val: f64, max_val: f64) -> R {
+    w(t.t.hardtanh(min_val, max_val))
+}
+
+#[pyfunction]
 fn softplus(t: PyRef<'_, PyTensor>, beta: f64, threshold: f64) -> R {
     w(t.t.softplus(beta, threshold))
 }
@@ -963,6 +968,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         multinomial,
         where_,
         clamp,
+        hardtanh,
         softplus,
         prod,
         amax,

@@ -9,7 +9,7 @@ use ember_core::{DType, Scalar, Tensor};
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
-use pyo3::types::{PyByteArray, PyBytes, PyEllipsis, PyList, PySlice, PyTuple};
+use pyo3::types::{PyByteArray, PyEllipsis, PyList, PySlice, PyTuple};
 use std::sync::Arc;
 
 #[pyclass(name = "dtype", module = "ember", frozen, eq, hash, from_py_object)]
@@ -144,8 +144,7 @@ fn parse_items(py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
             out.push(Item::Adv(t));
         } else if it.is_instance_of::<pyo3::types::PyBool>() {
             let b: bool = it.extract()?;
-            out.push(Item::NewAxis);
-            out.push(Item::Adv(Tensor::from_vec(vec![b], &[1])));
+            out.push(Item::Adv(Tensor::from_vec(vec![b], &[])));
         } else if let Ok(i) = it.extract::<i64>() {
             out.push(Item::Int(i));
         } else if it.is_instance_of::<PyList>() || it.hasattr("__array__")? {
@@ -892,8 +891,13 @@ impl PyTensor {
     fn zero_<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         {
             let s = slf.borrow();
-            s.t.check_inplace("zero_").py()?;
-            s.t.fill_scalar_raw(Scalar::Int(0)).py()?;
+            if grad_enabled() && s.t.requires_grad() {
+                s.t.apply_inplace("zero_", |x| x.filled_recorded(Scalar::Int(0)))
+                    .py()?;
+            } else {
+                s.t.check_inplace("zero_").py()?;
+                s.t.fill_scalar_raw(Scalar::Int(0)).py()?;
+            }
         }
         Ok(slf)
     }
@@ -902,12 +906,7 @@ impl PyTensor {
             let s = slf.borrow();
             if let Some(v) = scalar_of(value)? {
                 if grad_enabled() && s.t.requires_grad() {
-                    let t = s.t.clone();
-                    s.t.apply_inplace("fill_", |x| {
-                        x.mul_s(0.0)?
-                            .add(&Tensor::wrapped_scalar(v, DType::F64).cast_raw(t.dtype())?)
-                    })
-                    .py()?;
+                    s.t.apply_inplace("fill_", |x| x.filled_recorded(v)).py()?;
                 } else {
                     s.t.check_inplace("fill_").py()?;
                     s.t.fill_scalar_raw(v).py()?;

@@ -388,9 +388,11 @@ class MultiheadAttention(Module):
         if attn_mask is not None and attn_mask.dtype != ember.bool:
             attn_mask = attn_mask.to(q.dtype)
         if is_causal and attn_mask is None:
-            rows = ember.arange(L, device=q.device).unsqueeze(1)
-            cols = ember.arange(S, device=q.device).unsqueeze(0)
-            attn_mask = cols > rows
+            # PyTorch treats is_causal as a hint that the given mask is causal
+            raise RuntimeError(
+                "Need attn_mask if specifying the is_causal hint. You may use the Transformer "
+                "module method `generate_square_subsequent_mask` to create this mask."
+            )
         if self.bias_k is not None and self.bias_v is not None:
             k = ember.cat([k, self.bias_k.expand(1, N, E)])
             v = ember.cat([v, self.bias_v.expand(1, N, E)])

@@ -13,15 +13,20 @@ from collections import OrderedDict, namedtuple
 import ember
 
 from ..parameter import Buffer, Parameter
+from ._hooks import (  # noqa: F401 - re-exported for torch.nn.modules.module users
+    RemovableHandle,
+    _BackwardHookState,
+    _global_forward_hooks,
+    _global_forward_pre_hooks,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 
 __all__ = [
     "Module",
     "register_module_forward_pre_hook",
     "register_module_forward_hook",
 ]
-
-_global_forward_pre_hooks = OrderedDict()
-_global_forward_hooks = OrderedDict()
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -31,40 +36,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Handle returned by the register_*_hook methods; `remove()` unregisters the hook."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks_dict, *extra_dicts):
-        self.hooks_dict_ref = hooks_dict
-        self.id = next(RemovableHandle._next_id)
-        self.extra_dicts = extra_dicts
-
-    def remove(self):
-        self.hooks_dict_ref.pop(self.id, None)
-        for d in self.extra_dicts:
-            d.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args):
-        self.remove()
-
-
-def register_module_forward_pre_hook(hook):
-    handle = RemovableHandle(_global_forward_pre_hooks)
-    _global_forward_pre_hooks[handle.id] = hook
-    return handle
-
-
-def register_module_forward_hook(hook):
-    handle = RemovableHandle(_global_forward_hooks)
-    _global_forward_hooks[handle.id] = hook
-    return handle
 
 
 def _addindent(s_, num_spaces):
@@ -435,12 +406,31 @@ class Module:
         return handle
 
     def register_full_backward_hook(self, hook, prepend=False):
-        raise NotImplementedError(
-            "ember: Module.register_full_backward_hook is not supported yet; "
-            "use Tensor.register_hook on the module output instead"
-        )
+        """hook(module, grad_input, grad_output) -> new grad_input or None, once the
+        gradients with respect to the module's positional tensor inputs are computed."""
+        d = self.__dict__.setdefault("_backward_hooks", OrderedDict())
+        handle = RemovableHandle(d)
+        d[handle.id] = hook
+        if prepend:
+            d.move_to_end(handle.id, last=False)
+        return handle
 
-    register_backward_hook = register_full_backward_hook
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> new grad_output or None, before grad_input is computed."""
+        d = self.__dict__.setdefault("_backward_pre_hooks", OrderedDict())
+        handle = RemovableHandle(d)
+        d[handle.id] = hook
+        if prepend:
+            d.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook):
+        warnings.warn(
+            "ember implements register_backward_hook as register_full_backward_hook "
+            "(PyTorch's non-full hook is deprecated)",
+            stacklevel=2,
+        )
+        return self.register_full_backward_hook(hook)
 
     def register_state_dict_pre_hook(self, hook):
         handle = RemovableHandle(self._state_dict_pre_hooks)
@@ -454,13 +444,20 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         forward_call = self.forward
+        d = self.__dict__
+        backward_hooks = bool(d.get("_backward_hooks")) or bool(d.get("_backward_pre_hooks"))
         if not (
             self._forward_hooks
             or self._forward_pre_hooks
             or _global_forward_hooks
             or _global_forward_pre_hooks
+            or backward_hooks
         ):
             return forward_call(*args, **kwargs)
+        bw_state = None
+        if backward_hooks and ember.is_grad_enabled():
+            bw_state = _BackwardHookState(self, len(args))
+            args = bw_state.hook_inputs(args)
 
         for hook_id, hook in itertools.chain(
             _global_forward_pre_hooks.items(), self._forward_pre_hooks.items()
@@ -492,6 +489,8 @@ class Module:
                 hook_result = hook(self, args, result)
             if hook_result is not None:
                 result = hook_result
+        if bw_state is not None:
+            result = bw_state.hook_outputs(result)
         return result
 
     __call__ = _call_impl

@@ -11,6 +11,7 @@ import ember
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, pad_packed_sequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
@@ -122,15 +123,25 @@ class RNNBase(Module):
     def _cell(self, xw, h, c, w_hh, b_hh):
         raise NotImplementedError
 
-    def _run_direction(self, x, h, c, layer, direction):
-        """x: (T, N, I). Returns outputs (T, N, H), final h, final c."""
+    def _run_direction(self, x, h, c, layer, direction, masks=None):
+        """x: (T, N, I). Returns outputs (T, N, H), final h, final c.
+
+        masks[t] (N, 1) marks the sequences still running at step t (packed input):
+        elsewhere the state is carried over unchanged, so each sequence's final state
+        is the one at its own last step (and the reverse direction starts there).
+        """
         w_ih, w_hh, b_ih, b_hh = self._params(layer, direction)
         xw = F.linear(x, w_ih, b_ih)  # all time steps at once
         T = int(x.shape[0])
         steps = range(T - 1, -1, -1) if direction == 1 else range(T)
         outs = [None] * T
         for t in steps:
-            h, c = self._cell(xw[t], h, c, w_hh, b_hh)
+            h_new, c_new = self._cell(xw[t], h, c, w_hh, b_hh)
+            if masks is not None:
+                h_new = ember.where(masks[t], h_new, h)
+                if c_new is not None:
+                    c_new = ember.where(masks[t], c_new, c)
+            h, c = h_new, c_new
             outs[t] = h
         return ember.stack(outs, 0), h, c
 
@@ -147,13 +158,18 @@ class RNNBase(Module):
             )
         return expected
 
-    def _forward_impl(self, input, hx):
+    def _forward_impl(self, input, hx, lengths=None):
         self._check_input(input)
         is_batched = input.dim() == 3
+        time_major = lengths is not None  # packed input arrives as (T, N, *)
         if not is_batched:
             input = input.unsqueeze(1)
-        elif self.batch_first:
+        elif self.batch_first and not time_major:
             input = input.transpose(0, 1)
+        masks = None
+        if lengths is not None:
+            lens = lengths.to(input.device).unsqueeze(1)
+            masks = [lens > t for t in range(int(input.shape[0]))]
         N = int(input.shape[1])
         num_directions = 2 if self.bidirectional else 1
         is_lstm = self.mode == "LSTM"
@@ -192,7 +208,7 @@ class RNNBase(Module):
             for d in range(num_directions):
                 idx = layer * num_directions + d
                 out, h, c = self._run_direction(
-                    layer_input, h0[idx], c0[idx] if c0 is not None else None, layer, d
+                    layer_input, h0[idx], c0[idx] if c0 is not None else None, layer, d, masks
                 )
                 dir_outs.append(out)
                 h_n.append(h)
@@ -207,12 +223,26 @@ class RNNBase(Module):
             output = output.squeeze(1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
-        elif self.batch_first:
+        elif self.batch_first and not time_major:
             output = output.transpose(0, 1)
         return output, (h_n, c_n) if is_lstm else h_n
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         return self._forward_impl(input, hx)
+
+    def _forward_packed(self, packed, hx):
+        padded, lengths = pad_packed_sequence(packed)  # (T, N, *), original batch order
+        output, hidden = self._forward_impl(padded, hx, lengths=lengths)
+        if packed.sorted_indices is not None:
+            output = output.index_select(1, packed.sorted_indices)
+        sizes = [int(b) for b in packed.batch_sizes.tolist()]
+        data = ember.cat([output[t, :bs] for t, bs in enumerate(sizes)], 0)
+        out = PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+        return out, hidden
 
 
 def _mm(h, w_hh, b_hh):

@@ -1,15 +1,23 @@
-"""DataLoader: batching, shuffling, and parallel loading in forked worker processes.
+"""DataLoader: batching, shuffling, and parallel loading in worker processes.
 
 With num_workers > 0 each worker gets its own index queue; results come back
 on one queue and are reordered by task index, so batches arrive in sampler
 order. A worker's exception is re-raised in the main process with the worker's
 traceback; a worker that dies is detected (watchdog) and `timeout` bounds the
 wait for any batch, so iteration never hangs.
+
+Workers are forked (PyTorch's default on Linux) as long as ember's CPU kernels
+work in a forked child. Once the core's thread pool has started in the parent
+it does not survive fork(); a probe detects that and the loader falls back to
+'spawn' (with a warning): then the dataset, collate_fn and worker_init_fn must
+be picklable and scripts need a main guard. Batches cross the process boundary
+as numpy payloads and are rebuilt as tensors in the main process.
 """
 
 import itertools
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import time
@@ -270,7 +278,9 @@ class _BaseDataLoaderIter:
         self._sampler_iter = iter(self._index_sampler)
         self._num_yielded = 0
         self._loader = loader
-        self._base_seed = int(ember.randint(0, 2**31 - 1, (1,), dtype=ember.int64).item())
+        # like PyTorch, the workers' base seed comes from the loader's generator (or the global RNG)
+        gen = {} if loader.generator is None else {"generator": loader.generator}
+        self._base_seed = int(ember.randint(0, 2**31 - 1, (1,), dtype=ember.int64, **gen).item())
 
     def __iter__(self):
         return self
@@ -399,7 +409,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             if self._timeout > 0:
                 wait = min(interval, max(self._timeout - waited, 0.001))
             try:
-                return self._worker_result_queue.get(timeout=wait)
+                return pickle.loads(self._worker_result_queue.get(timeout=wait))
             except queue.Empty:
                 waited += wait
                 failed = [w for w in self._workers if not w.is_alive() and w.exitcode != 0]

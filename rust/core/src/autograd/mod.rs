@@ -73,7 +73,7 @@ struct Saved {
 }
 
 pub struct Node {
-    pub name: String,
+    pub name: std::borrow::Cow<'static, str>,
     pub next: Mutex<Vec<Edge>>,
     saved: Mutex<Option<Saved>>,
     had_saved: bool,
@@ -169,7 +169,7 @@ fn edge_of(t: &Tensor) -> Edge {
 /// Record a node for `outputs` computed from `inputs`. Call only when
 /// `any_requires_grad(inputs)`; non-float outputs are left without history.
 pub fn record(
-    name: &str,
+    name: impl Into<std::borrow::Cow<'static, str>>,
     outputs: &[&Tensor],
     inputs: &[&Tensor],
     saved: Vec<Tensor>,
@@ -178,7 +178,7 @@ pub fn record(
     let next: Vec<Edge> = inputs.iter().map(|t| edge_of(t)).collect();
     let versions = saved.iter().map(|t| t.version()).collect();
     let node = Arc::new(Node {
-        name: name.to_string(),
+        name: name.into(),
         next: Mutex::new(next),
         had_saved: !saved.is_empty(),
         saved: Mutex::new(Some(Saved {
@@ -190,10 +190,15 @@ pub fn record(
         pre_hooks: Mutex::new(vec![]),
         retained: Mutex::new(vec![]),
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
-        out_meta: outputs
-            .iter()
-            .map(|o| (o.shape().to_vec(), o.dtype()))
-            .collect(),
+        // Only multi-output nodes need output shapes (to zero-fill missing grads).
+        out_meta: if outputs.len() > 1 {
+            outputs
+                .iter()
+                .map(|o| (o.shape().to_vec(), o.dtype()))
+                .collect()
+        } else {
+            vec![]
+        },
     });
     for (i, o) in outputs.iter().enumerate() {
         if o.dtype().is_float() {
@@ -207,7 +212,7 @@ pub fn record(
 
 /// Wrap `f`'s single output with a node when needed.
 pub fn unary_record(
-    name: &str,
+    name: &'static str,
     out: Tensor,
     input: &Tensor,
     saved: Vec<Tensor>,
@@ -288,8 +293,8 @@ fn run_backward_inner(
     let mut root_nodes: Vec<Arc<Node>> = vec![];
 
     // What autograd.grad captures: non-leaf inputs by (node, output_nr), leaves by identity.
-    let mut capture_nodes: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut capture_leaves: HashMap<usize, usize> = HashMap::new();
+    let mut capture_nodes: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    let mut capture_leaves: HashMap<usize, Vec<usize>> = HashMap::new();
     let n_inputs = inputs.map(|i| i.len()).unwrap_or(0);
     let mut captured: Vec<Option<Tensor>> = vec![None; n_inputs];
     if let Some(inp) = inputs {
@@ -300,10 +305,16 @@ fn run_backward_inner(
             let m = t.meta();
             match &m.grad_fn {
                 Some(n) => {
-                    capture_nodes.insert((node_key(n), m.output_nr), k);
+                    capture_nodes
+                        .entry((node_key(n), m.output_nr))
+                        .or_default()
+                        .push(k);
                 }
                 None => {
-                    capture_leaves.insert(Arc::as_ptr(&t.0.meta) as usize, k);
+                    capture_leaves
+                        .entry(Arc::as_ptr(&t.0.meta) as usize)
+                        .or_default()
+                        .push(k);
                 }
             }
         }
@@ -396,8 +407,10 @@ fn run_backward_inner(
             }
         }
         for (nr, g) in gs.iter().enumerate() {
-            if let (Some(g), Some(&k)) = (g, capture_nodes.get(&(key, nr))) {
-                captured[k] = Some(g.clone());
+            if let (Some(g), Some(ks)) = (g, capture_nodes.get(&(key, nr))) {
+                for &k in ks {
+                    captured[k] = Some(g.clone());
+                }
             }
         }
         if gs.iter().all(|g| g.is_none()) {
@@ -504,8 +517,10 @@ fn run_backward_inner(
         }
         let key = Arc::as_ptr(&t.0.meta) as usize;
         if inputs.is_some() {
-            if let Some(&k) = capture_leaves.get(&key) {
-                captured[k] = Some(g);
+            if let Some(ks) = capture_leaves.get(&key) {
+                for &k in ks {
+                    captured[k] = Some(g.clone());
+                }
             }
             continue;
         }

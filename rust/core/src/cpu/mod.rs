@@ -8,6 +8,52 @@ use rayon::prelude::*;
 
 /// Elements above which elementwise kernels split work across threads.
 pub const PAR_THRESHOLD: usize = 1 << 16;
+
+static MAIN_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Record the process that owns the thread pool (called when the module loads).
+pub fn init_process() {
+    MAIN_PID.get_or_init(std::process::id);
+}
+
+/// Whether kernels may use the rayon pool. A child created by fork() (e.g. a
+/// DataLoader worker) has no pool threads, so waiting on them would hang:
+/// kernels run single-threaded there instead.
+#[inline]
+pub fn parallel_ok() -> bool {
+    match MAIN_PID.get() {
+        Some(&p) => p == std::process::id(),
+        None => true,
+    }
+}
+
+#[inline]
+pub fn use_par(n: usize) -> bool {
+    n >= PAR_THRESHOLD && parallel_ok()
+}
+
+/// A zero-initialised output buffer. Large buffers are backed by transparent
+/// huge pages where the OS offers them: filling a fresh 40 MB buffer then
+/// takes a few dozen page faults instead of ten thousand.
+pub fn alloc_default<U: Clone + Default>(n: usize) -> Vec<U> {
+    let v = vec![U::default(); n];
+    let bytes = n * std::mem::size_of::<U>();
+    #[cfg(target_os = "linux")]
+    if bytes >= (4 << 20) {
+        // SAFETY: advisory call on memory owned by `v`; failure is harmless.
+        unsafe {
+            let p = v.as_ptr() as usize;
+            let page = 4096;
+            let start = (p + page - 1) & !(page - 1);
+            let end = (p + bytes) & !(page - 1);
+            if end > start {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    let _ = bytes;
+    v
+}
 const CHUNK: usize = 1 << 14;
 
 /// Cast one element between any two element types.
@@ -30,8 +76,8 @@ pub fn map1<T: CpuElement, U: CpuElement>(
     let n = l.numel();
     if l.is_contiguous() {
         let s = &s[l.offset..l.offset + n];
-        if n >= PAR_THRESHOLD {
-            let mut out = vec![U::default(); n];
+        if use_par(n) {
+            let mut out = alloc_default::<U>(n);
             out.par_chunks_mut(CHUNK)
                 .zip(s.par_chunks(CHUNK))
                 .for_each(|(o, i)| {
@@ -39,6 +85,13 @@ pub fn map1<T: CpuElement, U: CpuElement>(
                         *o = f(i);
                     }
                 });
+            return out;
+        }
+        if n >= (1 << 20) {
+            let mut out = alloc_default::<U>(n);
+            for (o, &x) in out.iter_mut().zip(s) {
+                *o = f(x);
+            }
             return out;
         }
         return s.iter().map(|&x| f(x)).collect();
@@ -60,8 +113,8 @@ pub fn map2<T: CpuElement, U: CpuElement>(
     let n = la.numel();
     if la.is_contiguous() && lb.is_contiguous() {
         let (sa, sb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
-        if n >= PAR_THRESHOLD {
-            let mut out = vec![U::default(); n];
+        if use_par(n) {
+            let mut out = alloc_default::<U>(n);
             out.par_chunks_mut(CHUNK)
                 .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))
                 .for_each(|(o, (x, y))| {
@@ -69,6 +122,13 @@ pub fn map2<T: CpuElement, U: CpuElement>(
                         *o = f(x, y);
                     }
                 });
+            return out;
+        }
+        if n >= (1 << 20) {
+            let mut out = alloc_default::<U>(n);
+            for ((o, &x), &y) in out.iter_mut().zip(sa).zip(sb) {
+                *o = f(x, y);
+            }
             return out;
         }
         return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
@@ -109,6 +169,14 @@ pub fn map3<A: CpuElement, T: CpuElement, U: CpuElement>(
 /// Contiguous copy with a dtype conversion.
 pub fn cast(src: &CpuData, l: &Layout, to: DType) -> CpuData {
     let from = src.dtype();
+    if from == to && l.is_contiguous() {
+        let n = l.numel();
+        return dispatch!(from, T => {
+            let mut v = alloc_default::<T>(n);
+            v.copy_from_slice(&T::slice(src)[l.offset..l.offset + n]);
+            T::wrap(v)
+        });
+    }
     dispatch!(from, T => dispatch!(to, U => U::wrap(map1::<T, U>(src, l, cast_elem::<T, U>))))
 }
 

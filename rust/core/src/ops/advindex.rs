@@ -184,8 +184,9 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
-        let p = plan(self, indices)?;
+        // Offsets must be computed on the contiguous copy we write into.
         let out = self.clone_data()?;
+        let p = plan(&out, indices)?;
         // values broadcast to the result shape (final order), then to index-first order.
         let mut final_shape = p.shape_first.clone();
         if p.insert_at > 0 {

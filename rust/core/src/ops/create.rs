@@ -17,12 +17,18 @@ impl Tensor {
         if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
             bail!("arange: upper bound and larger bound inconsistent with step sign");
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let nf = ((end - start) / step).ceil().max(0.0);
+        if nf > (1u64 << 48) as f64 {
+            bail!("arange: the resulting tensor of {nf} elements is too large");
+        }
+        let n = nf as usize;
+        crate::layout::checked_numel(&[n], dtype.size(), "arange")?;
         let data = dispatch!(dtype, T => T::wrap((0..n).map(|i| T::from_f64(start + i as f64 * step)).collect()));
         Ok(Tensor::from_cpu(data, &[n]))
     }
 
     pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
+        crate::layout::checked_numel(&[steps], dtype.size(), "linspace")?;
         let step = if steps > 1 {
             (end - start) / (steps - 1) as f64
         } else {
@@ -30,13 +36,16 @@ impl Tensor {
         };
         let half = steps / 2;
         let data = dispatch!(dtype, T => T::wrap((0..steps).map(|i| {
-            let v = if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
+            let v = if steps == 1 {
+                start
+            } else if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
             T::from_f64(v)
         }).collect()));
         Ok(Tensor::from_cpu(data, &[steps]))
     }
 
     pub fn eye(n: usize, m: usize, dtype: DType) -> Result<Tensor> {
+        crate::layout::checked_numel(&[n, m], dtype.size(), "eye")?;
         let data = dispatch!(dtype, T => {
             let mut v = vec![T::zero_v(); n * m];
             for i in 0..n.min(m) {

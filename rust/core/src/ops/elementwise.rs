@@ -192,7 +192,7 @@ fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Res
         Atanh => m!(x => x.atanh()),
         Sigmoid => m!(x => sigmoid_t(x)),
         LogSigmoid => m!(x => -softplus_t(-x)),
-        Relu => m!(x => if x > T::zero_v() { x } else if x.is_nan() { x } else { T::zero_v() }),
+        Relu => m!(x => if x > T::zero_v() || x.is_nan() { x } else { T::zero_v() }),
         Relu6 => m!(x => if x.is_nan() { x } else { x.max(T::zero_v()).min(f(6.0)) }),
         Gelu => m!(x => x * f(0.5) * (T::one_v() + erf_t(x * f(std::f64::consts::FRAC_1_SQRT_2)))),
         GeluTanh => {
@@ -210,7 +210,7 @@ fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Res
         Trunc => m!(x => x.trunc()),
         Frac => m!(x => x - x.trunc()),
         Sign => {
-            m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { x * T::zero_v() })
+            m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { T::zero_v() })
         }
         Reciprocal => m!(x => x.recip()),
         Square => m!(x => x * x),
@@ -264,13 +264,20 @@ impl Tensor {
     // ---------- creation helpers ----------
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
         Ok(Tensor::from_cpu(
-            CpuData::zeros(dtype, crate::layout::numel(shape)),
+            CpuData::zeros(
+                dtype,
+                crate::layout::checked_numel(shape, dtype.size(), "zeros")?,
+            ),
             shape,
         ))
     }
     pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
         Ok(Tensor::from_cpu(
-            CpuData::filled(dtype, crate::layout::numel(shape), v),
+            CpuData::filled(
+                dtype,
+                crate::layout::checked_numel(shape, dtype.size(), "full")?,
+                v,
+            ),
             shape,
         ))
     }
@@ -290,6 +297,7 @@ impl Tensor {
 
     /// Contiguous copy without autograd.
     pub fn clone_data(&self) -> Result<Tensor> {
+        crate::layout::checked_numel(self.shape(), self.dtype().size(), "clone")?;
         let data = self.with_cpu(|d, l| cpu::cast(d, l, self.dtype()))?;
         Ok(Tensor::from_cpu(data, self.shape()))
     }
@@ -392,7 +400,7 @@ impl Tensor {
             _ => vec![self.clone()],
         };
         record(
-            &format!("{}Backward0", camel(op.name())),
+            backward_name(op.name()),
             &[&out],
             &[self],
             saved,
@@ -412,6 +420,19 @@ impl Tensor {
         );
         Ok(out)
     }
+}
+
+/// "add" -> "AddBackward0", interned once per op name.
+fn backward_name(op: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let mut m = NAMES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    m.entry(op)
+        .or_insert_with(|| Box::leak(format!("{}Backward0", camel(op)).into_boxed_str()))
 }
 
 fn camel(s: &str) -> String {
@@ -784,14 +805,19 @@ fn int_binary<T: IntOps>(
         Sub => m!(x, y => x.wrapping_sub(&y)),
         Mul => m!(x, y => x.wrapping_mul(&y)),
         FloorDiv => m!(x, y => {
-            let q = x / y;
-            if signed && (x % y != T::zero_v()) && ((x < T::zero_v()) != (y < T::zero_v())) { q - T::one_v() } else { q }
+            // MIN / -1 wraps, as PyTorch's integer division does.
+            let m1 = signed && y == T::zero_v().wrapping_sub(&T::one_v());
+            let (q, r) = if m1 { (T::zero_v().wrapping_sub(&x), T::zero_v()) } else { (x / y, x % y) };
+            if signed && (r != T::zero_v()) && ((x < T::zero_v()) != (y < T::zero_v())) { q - T::one_v() } else { q }
         }),
         Remainder => m!(x, y => {
-            let r = x % y;
+            let m1 = signed && y == T::zero_v().wrapping_sub(&T::one_v());
+            let r = if m1 { T::zero_v() } else { x % y };
             if signed && r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) { r + y } else { r }
         }),
-        Fmod => m!(x, y => x % y),
+        Fmod => {
+            m!(x, y => if signed && y == T::zero_v().wrapping_sub(&T::one_v()) { T::zero_v() } else { x % y })
+        }
         Pow => {
             let neg = signed
                 && cpu::map1::<T, bool>(b, lb, |y| y < T::zero_v())
@@ -1121,33 +1147,6 @@ impl Tensor {
             },
         ))
     }
-
-    /// clamp with tensor bounds: min(max(x, lo), hi) with PyTorch's gradient routing.
-    pub fn clamp_t(&self, min: Option<&Tensor>, max: Option<&Tensor>) -> Result<Tensor> {
-        let mut y = self.clone();
-        if let Some(lo) = min {
-            y = clamp_bound(&y, lo, true)?;
-        }
-        if let Some(hi) = max {
-            y = clamp_bound(&y, hi, false)?;
-        }
-        if min.is_none() && max.is_none() {
-            bail!("torch.clamp: At least one of 'min' or 'max' must not be None");
-        }
-        Ok(y)
-    }
-}
-
-fn clamp_bound(x: &Tensor, b: &Tensor, lower: bool) -> Result<Tensor> {
-    // x where x is inside the bound (or NaN), else the bound.
-    let inside = if lower {
-        x.binary(b, Binary::Ge)?
-    } else {
-        x.binary(b, Binary::Le)?
-    };
-    let nan = x.binary(x, Binary::Ne)?;
-    let keep = inside.binary(&nan, Binary::LogicalOr)?;
-    Tensor::where_(&keep, x, b)
 }
 
 fn mismatch(a: &[usize], b: &[usize]) -> (usize, usize, usize) {
@@ -1178,7 +1177,7 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         Add | Sub => vec![],
         _ => vec![a.clone(), b.clone()],
     };
-    let name = format!("{}Backward0", camel(op.name()));
+    let name = backward_name(op.name());
     let fix = Arc::new(
         move |g: Tensor, shape: &[usize], dt: DType| -> Result<Option<Tensor>> {
             let g = g.sum_to(shape)?;
@@ -1189,7 +1188,7 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             }))
         },
     );
-    record(&name, &[out], &[a, b], saved, move |c: &BackCtx| {
+    record(name, &[out], &[a, b], saved, move |c: &BackCtx| {
         let g = c.grad(0)?;
         let (na, nb) = (c.needs[0], c.needs[1]);
         let f = &fix;
@@ -1311,17 +1310,8 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             _ => None,
         };
         Ok(vec![ga, gb])
-    })
-    .pipe_ok()
-}
-
-trait PipeOk {
-    fn pipe_ok(self) -> Result<()>;
-}
-impl PipeOk for () {
-    fn pipe_ok(self) -> Result<()> {
-        Ok(())
-    }
+    });
+    Ok(())
 }
 
 /// Cast between element types without going through tensors (used by other ops).

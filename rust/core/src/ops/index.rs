@@ -306,7 +306,7 @@ impl Tensor {
 
     /// scatter_reduce(dim, index, src, reduce, include_self=True) without autograd
     /// for amax/amin/prod/mean (sum differentiates like scatter_add).
-    pub fn scatter_reduce(
+    pub fn scatter_reduce_raw(
         &self,
         dim: i64,
         index: &Tensor,
@@ -318,7 +318,7 @@ impl Tensor {
             bail!("reduce argument must be either sum, prod, mean, amax or amin, got {reduce}");
         }
         if reduce == "sum" && include_self {
-            return self.scatter_add(dim, index, src);
+            return self.scatter_impl(dim, index, Some(src), None, "add");
         }
         if !include_self {
             // Positions that receive values start from the reduction's identity.

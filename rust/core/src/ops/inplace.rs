@@ -9,7 +9,9 @@ use crate::tensor::Tensor;
 
 fn can_cast(from: DType, to: DType) -> bool {
     // PyTorch: no float -> integral, no non-bool -> bool in in-place results.
-    !(from.is_float() && !to.is_float()) && !(from != DType::Bool && to == DType::Bool)
+    let float_to_int = from.is_float() && !to.is_float();
+    let to_bool = from != DType::Bool && to == DType::Bool;
+    !float_to_int && !to_bool
 }
 
 impl Tensor {
@@ -40,9 +42,10 @@ impl Tensor {
                 cap(self.dtype())
             );
         }
-        if result.shape() != self.shape() {
-            if crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
+        if result.shape() != self.shape()
+            && crate::layout::broadcast_shapes(result.shape(), self.shape()).as_deref()
                 != Some(self.shape())
+        {
             {
                 bail!(
                     "output with shape {:?} doesn't match the broadcast shape {:?}",
@@ -54,7 +57,31 @@ impl Tensor {
         }
         let needs_history = recording && result.requires_grad();
         if needs_history && self.meta().is_view {
-            bail!("{op}: in-place operations on a view of a tensor that requires grad are not supported by ember; use the out-of-place form");
+            // Replay the write on the view's base so autograd records it there.
+            let base = self.meta().base.clone();
+            match base {
+                Some(root) if root.is_contiguous() && root.layout().offset == 0 => {
+                    let lv = self.layout().clone();
+                    let vf: crate::ops::shape::ViewFn =
+                        std::sync::Arc::new(move |t: &Tensor| t.contiguous()?.as_strided(&lv.shape, &lv.strides, lv.offset));
+                    let value = if result.dtype() != self.dtype() { result.to_dtype(self.dtype())? } else { result };
+                    let value = value.expand(self.shape())?;
+                    root.setitem_view(vf.clone(), &value)?;
+                    let nv = vf(&root)?;
+                    let (gf, nr) = {
+                        let m = nv.meta();
+                        (m.grad_fn.clone(), m.output_nr)
+                    };
+                    let mut m = self.meta();
+                    m.requires_grad = true;
+                    m.grad_fn = gf;
+                    m.output_nr = nr;
+                    return Ok(());
+                }
+                _ => bail!(
+                    "{op}: in-place operation on a view whose base is not a plain contiguous tensor, with autograd recording, is not supported by ember; use the out-of-place form"
+                ),
+            }
         }
         self.copy_raw_from(&result.detach(), false)?;
         if needs_history && self.dtype().is_float() {
@@ -99,18 +126,27 @@ impl Tensor {
         }
         let dt = self.dtype();
         let shape = self.shape().to_vec();
-        self.apply_inplace("copy_", |_| {
+        self.apply_inplace("copy_", |old| {
             let s = if src.dtype() != dt {
                 src.to_dtype(dt)?
             } else {
                 src.clone()
             };
             let s = s.expand(&shape)?;
-            if crate::autograd::any_requires_grad(&[&s]) {
-                s.clone_t()
-            } else {
-                Ok(s)
+            let out = s.clone_data()?;
+            if crate::autograd::any_requires_grad(&[old, &s]) {
+                crate::autograd::record(
+                    "CopyBackwards",
+                    &[&out],
+                    &[old, &s],
+                    vec![],
+                    |c: &crate::autograd::BackCtx| {
+                        let g = c.grad(0)?;
+                        Ok(vec![Some(g.zeros_like()?), Some(g.clone())])
+                    },
+                );
             }
+            Ok(out)
         })
     }
 }

@@ -23,7 +23,7 @@ fn gemm_f<T: CpuElement + 'static>(
     b_cs: usize,
     beta: T,
 ) {
-    let par = if m * n * k >= 48 * 48 * 48 {
+    let par = if m * n * k >= 48 * 48 * 48 && crate::cpu::parallel_ok() {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None

@@ -3,6 +3,7 @@
 pub mod advindex;
 pub mod create;
 pub mod elementwise;
+pub mod extra;
 pub mod index;
 pub mod inplace;
 pub mod linalg;

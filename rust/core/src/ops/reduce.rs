@@ -80,7 +80,7 @@ fn reduce_chunks<T: CpuElement, U: Send + Sync + Clone>(
             let v = f(&[]);
             return vec![v; outer];
         }
-        if outer * inner >= cpu::PAR_THRESHOLD && outer > 1 {
+        if cpu::use_par(outer * inner) && outer > 1 {
             s.par_chunks(inner).map(&f).collect()
         } else {
             s.chunks(inner).map(&f).collect()
@@ -311,7 +311,7 @@ impl Tensor {
         dims: &[i64],
         keepdim: bool,
         is_max: bool,
-        name: &str,
+        name: &'static str,
     ) -> Result<Tensor> {
         let opn = if is_max { "amax" } else { "amin" };
         let dims_n = norm_dims(dims, self.ndim(), opn)?;
@@ -425,7 +425,6 @@ impl Tensor {
     }
 
     pub fn argmax(&self, dim: Option<i64>, keepdim: bool, is_max: bool) -> Result<Tensor> {
-        let _g = crate::autograd::no_grad(|| ());
         match dim {
             Some(d) => Ok(crate::autograd::no_grad(|| self.max_dim(d, keepdim, is_max))?.1),
             None => {
@@ -483,11 +482,6 @@ impl Tensor {
                 Ok(vec![Some(g.mul(&x.sub(&mean)?)?.mul_s(scale)?)])
             },
         ))
-    }
-
-    pub fn std_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
-        self.var_dims(dims, correction, keepdim)?
-            .unary(crate::ops::Unary::Sqrt)
     }
 
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
@@ -570,11 +564,6 @@ impl Tensor {
             vec![],
             |c: &BackCtx| Ok(vec![Some(c.grad(0)?.zeros_like()?)]),
         ))
-        .map(|t| if t.requires_grad() { t } else { t })
-        .and_then(|t| {
-            let _ = &t;
-            Ok(t)
-        })
     }
 
     pub fn all_any(&self, dims: &[i64], keepdim: bool, all: bool) -> Result<Tensor> {
@@ -665,7 +654,14 @@ impl Tensor {
                         g.flip(&[di])?.cumulative(di, false, None)?.flip(&[di])?,
                     )]);
                 }
-                let (xs, y) = (&c.saved[0], &c.saved[1]);
+                let xs = &c.saved[0];
+                if !crate::autograd::grad_enabled() {
+                    return Ok(vec![Some(crate::ops::extra::cumprod_backward_exact(
+                        xs, g, d,
+                    )?)]);
+                }
+                // Building a higher-order graph: recompute the output from the input.
+                let y = &xs.cumulative(d as i64, true, None)?;
                 // For inputs without zeros: sum_{k>=i} g_k y_k / x_i.
                 let r = g
                     .mul(y)?
@@ -707,7 +703,7 @@ impl Tensor {
                 let s = &T::slice(dd)[off..off + xc.numel()];
                 if stride == 1 {
                     let work = |(o, i): (&mut [T], &[T])| softmax_line(i, o, log);
-                    if xc.numel() >= cpu::PAR_THRESHOLD {
+                    if cpu::use_par(xc.numel()) {
                         out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
                     } else {
                         out.chunks_mut(len.max(1)).zip(s.chunks(len.max(1))).for_each(work);

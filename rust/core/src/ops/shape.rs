@@ -79,10 +79,14 @@ impl Tensor {
     fn make_view(
         &self,
         layout: Layout,
-        name: &str,
+        name: &'static str,
         backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
     ) -> Tensor {
         let out = self.view_of(layout);
+        if crate::autograd::grad_enabled() && self.requires_grad() {
+            let root = self.meta().base.clone().unwrap_or_else(|| self.clone());
+            out.meta().base = Some(root);
+        }
         unary_record(name, out, self, vec![], move |c: &BackCtx| {
             Ok(vec![Some(backward(c.grad(0)?)?)])
         })
@@ -366,6 +370,9 @@ impl Tensor {
     }
 
     pub fn unflatten(&self, dim: i64, sizes: &[i64]) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            bail!("unflatten: Dimension specified as {dim} but tensor has no dimensions");
+        }
         let d = wrap_dim(dim, self.ndim(), "unflatten")?;
         let inner = infer_shape(sizes, self.shape()[d], "unflatten").map_err(|_| {
             rt_err!("unflatten: Provided sizes {:?} don't multiply up to the size of dim {} ({}) in the input tensor", sizes, dim, self.shape()[d])
@@ -377,6 +384,12 @@ impl Tensor {
     }
 
     pub fn movedim(&self, src: &[i64], dst: &[i64]) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            for &d in src.iter().chain(dst) {
+                crate::layout::wrap_dim(d, 0, "movedim")?;
+            }
+            return Ok(self.alias_with_grad());
+        }
         let nd = self.ndim();
         if src.len() != dst.len() {
             bail!("movedim: Invalid source or destination dims: source ({:?} dims) should contain the same number of dims as destination ({:?} dims)", src, dst);
@@ -462,27 +475,39 @@ impl Tensor {
             sizes.push((start, n, t.dtype()));
             start += n;
         }
-        if dt.is_float() && any_requires_grad(&parts) {
-            record(
-                "CatBackward0",
-                &[&out],
-                &parts,
-                vec![],
-                move |c: &BackCtx| {
-                    let g = c.grad(0)?;
-                    sizes
-                        .iter()
-                        .zip(c.needs)
-                        .map(|(&(s, n, odt), &need)| {
-                            if !need {
-                                return Ok(None);
-                            }
-                            let p = g.narrow(d as i64, s, n)?;
-                            Ok(Some(if odt.is_float() { p.to_dtype(odt)? } else { p }))
-                        })
-                        .collect()
-                },
-            );
+        if dt.is_float() && any_requires_grad(ts) {
+            // Skipped legacy empty inputs still get (empty) gradients.
+            let mut k = 0;
+            let all: Vec<Option<(usize, usize, DType)>> = ts
+                .iter()
+                .map(|t| {
+                    if t.ndim() == 1 && t.numel() == 0 {
+                        None
+                    } else {
+                        k += 1;
+                        Some(sizes[k - 1])
+                    }
+                })
+                .collect();
+            let dts: Vec<DType> = ts.iter().map(|t| t.dtype()).collect();
+            record("CatBackward0", &[&out], ts, vec![], move |c: &BackCtx| {
+                let g = c.grad(0)?;
+                all.iter()
+                    .zip(c.needs)
+                    .zip(&dts)
+                    .map(|((part, &need), &edt)| {
+                        if !need {
+                            return Ok(None);
+                        }
+                        let (s, n, odt) = match part {
+                            Some(p) => *p,
+                            None => return Ok(Some(Tensor::zeros(&[0], edt)?)),
+                        };
+                        let p = g.narrow(d as i64, s, n)?;
+                        Ok(Some(if odt.is_float() { p.to_dtype(odt)? } else { p }))
+                    })
+                    .collect()
+            });
         }
         Ok(out)
     }
@@ -503,6 +528,9 @@ impl Tensor {
     }
 
     pub fn split_sizes(&self, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>> {
+        if self.ndim() == 0 {
+            bail!("split expects at least a 1-dimensional tensor");
+        }
         let d = wrap_dim(dim, self.ndim(), "split")?;
         let total: usize = sizes.iter().sum();
         if total != self.shape()[d] {
@@ -518,6 +546,9 @@ impl Tensor {
     }
 
     pub fn split(&self, size: usize, dim: i64) -> Result<Vec<Tensor>> {
+        if self.ndim() == 0 {
+            bail!("split expects at least a 1-dimensional tensor");
+        }
         let d = wrap_dim(dim, self.ndim(), "split")?;
         let n = self.shape()[d];
         if size == 0 && n != 0 {
@@ -537,6 +568,9 @@ impl Tensor {
     }
 
     pub fn chunk(&self, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
+        if self.ndim() == 0 {
+            bail!("chunk expects at least a 1-dimensional tensor");
+        }
         if chunks == 0 {
             bail!("chunk expects `chunks` to be greater than 0, got: 0");
         }
@@ -544,12 +578,17 @@ impl Tensor {
         let n = self.shape()[d];
         let size = n.div_ceil(chunks).max(if n == 0 { 0 } else { 1 });
         if size == 0 {
-            return Ok(vec![self.alias_with_grad(); 1.max(chunks.min(1))]);
+            return Ok(vec![self.alias_with_grad()]);
         }
         self.split(size, d as i64)
     }
 
     pub fn unbind(&self, dim: i64) -> Result<Vec<Tensor>> {
+        if self.ndim() == 0 {
+            return Err(crate::idx_err!(
+                "unbind: Dimension specified as {dim} but tensor has no dimensions"
+            ));
+        }
         let d = wrap_dim(dim, self.ndim(), "unbind")?;
         (0..self.shape()[d])
             .map(|i| self.select(d as i64, i as i64))
@@ -557,6 +596,12 @@ impl Tensor {
     }
 
     pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            for &d in dims {
+                wrap_dim(d, 0, "flip")?;
+            }
+            return self.clone_t();
+        }
         let nd = self.ndim();
         let ds: Vec<usize> = dims
             .iter()
@@ -617,6 +662,12 @@ impl Tensor {
     }
 
     pub fn roll(&self, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            for &d in dims {
+                wrap_dim(d, 0, "roll")?;
+            }
+            return self.clone_t();
+        }
         if dims.is_empty() {
             let flat = self.reshape(&[self.numel()])?;
             return flat.roll(shifts, &[0])?.reshape(self.shape());

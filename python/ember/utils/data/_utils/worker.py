@@ -6,6 +6,7 @@ tensor pickling support is needed from the core.
 """
 
 import os
+import pickle
 import queue
 import random
 import sys
@@ -177,7 +178,16 @@ def _worker_loop(
                         iteration_end = True
                     else:
                         data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
-            data_queue.put((idx, data))
+            # Pickle here, not in the queue's feeder thread: an unpicklable batch then
+            # becomes an error for the main process instead of a silently lost result.
+            try:
+                payload = pickle.dumps((idx, data), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - forwarded to the main process
+                err = ExceptionWrapper(
+                    where=f"in DataLoader worker process {worker_id} (the batch cannot be pickled)"
+                )
+                payload = pickle.dumps((idx, err), protocol=pickle.HIGHEST_PROTOCOL)
+            data_queue.put(payload)
             del data, idx, index, r
     except KeyboardInterrupt:
         pass

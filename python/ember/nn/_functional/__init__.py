@@ -1,0 +1,1 @@
+"""The implementation of ember.nn.functional, split by topic; import from ember.nn.functional."""
