@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod autograd_py;
 mod convert;
 mod errors;
+mod nn;
 mod ops;
 mod sort;
 mod tensor;
@@ -20,5 +21,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ops::register(m)?;
     sort::register(m)?;
     autograd_py::register(m)?;
+    nn::register(m)?;
     Ok(())
 }

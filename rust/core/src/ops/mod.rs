@@ -7,6 +7,8 @@ pub mod extra;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
+pub mod nn;
+pub mod optim;
 pub mod reduce;
 pub mod scan;
 pub mod shape;
