@@ -339,32 +339,3 @@ float_element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32);
 float_element!(f64, F64, |x: f64| x, |v: f64| v);
 float_element!(f16, F16, |x: f16| x.to_f64(), f16::from_f64);
 float_element!(bf16, BF16, |x: bf16| x.to_f64(), bf16::from_f64);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use DType::*;
-
-    #[test]
-    fn promotion_table() {
-        assert_eq!(promote_types(U8, I8), I16);
-        assert_eq!(promote_types(I32, I64), I64);
-        assert_eq!(promote_types(Bool, U8), U8);
-        assert_eq!(promote_types(F16, BF16), F32);
-        assert_eq!(promote_types(I64, F16), F16);
-        assert_eq!(promote_types(F32, F64), F64);
-    }
-
-    #[test]
-    fn result_type_with_scalars() {
-        use Operand::*;
-        assert_eq!(result_type(&[Dim(I64), Scalar(F32)]), F32);
-        assert_eq!(result_type(&[Dim(F16), Scalar(F32)]), F16);
-        assert_eq!(result_type(&[Dim(U8), Scalar(I64)]), U8);
-        assert_eq!(result_type(&[Dim(Bool), Scalar(I64)]), I64);
-        assert_eq!(result_type(&[Dim(I32), ZeroDim(F64)]), F64);
-        assert_eq!(result_type(&[Dim(F32), ZeroDim(F64)]), F32);
-        assert_eq!(result_type(&[Dim(I32), ZeroDim(I64)]), I32);
-        assert_eq!(result_type(&[ZeroDim(I32), Scalar(F32)]), F32);
-    }
-}
