@@ -929,6 +929,13 @@ fn addmm(
     w(Tensor::addmm(&input.t, &m1.t, &m2.t, beta, alpha))
 }
 
+/// Kernels detect a fork()ed child and run single-threaded there
+/// (ember_core::cpu::parallel_ok), so DataLoader workers may use fork.
+#[pyfunction]
+fn _fork_safe() -> bool {
+    true
+}
+
 #[pyfunction]
 fn promote_types(a: PyDType, b: PyDType) -> PyDType {
     PyDType(ember_core::dtype::promote_types(a.0, b.0))
@@ -1015,6 +1022,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         dot,
         outer,
         addmm,
+        _fork_safe,
         promote_types,
         result_type
     );
