@@ -152,7 +152,7 @@ def main():
         arrays, tensors = make_inputs(ember, xs, ws, needs_input_grad)
         check_agreement(arrays, tensors, needs_input_grad)
         row = [best_ms(framework_step(ember, EF, *tensors), args.reps)]
-        row.append(best_ms(lambda a=arrays: numpy_step(*a, needs_input_grad), args.reps))
+        row.append(best_ms(lambda a=arrays, n=needs_input_grad: numpy_step(*a, n), args.reps))
         if torch is not None:
             _, tt = make_inputs(torch, xs, ws, needs_input_grad)
             row.append(best_ms(framework_step(torch, torch.nn.functional, *tt), args.reps))

@@ -123,7 +123,10 @@ def _assert_all_close(a, b, tol=1e-6):
         np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("nesterov,momentum,wd,maximize", [(False, 0.0, 0.0, False), (False, 0.9, 0.01, True), (True, 0.9, 0.0, False)])
+@pytest.mark.parametrize(
+    "nesterov,momentum,wd,maximize",
+    [(False, 0.0, 0.0, False), (False, 0.9, 0.01, True), (True, 0.9, 0.0, False)],
+)
 def test_sgd_step_matches_reference(nesterov, momentum, wd, maximize):
     from ember.optim.sgd import _sgd_reference
 
@@ -142,7 +145,9 @@ def test_sgd_step_matches_reference(nesterov, momentum, wd, maximize):
         assert all(a is b for a, b in zip(again, bufs))
 
 
-@pytest.mark.parametrize("amsgrad,decoupled,wd", [(False, False, 0.0), (True, False, 0.01), (False, True, 0.1)])
+@pytest.mark.parametrize(
+    "amsgrad,decoupled,wd", [(False, False, 0.0), (True, False, 0.01), (False, True, 0.1)]
+)
 def test_adam_step_matches_reference(amsgrad, decoupled, wd):
     from ember.optim.adam import _adam_reference
 
