@@ -207,7 +207,3 @@ pub fn multinomial(
     };
     Ok(Tensor::from_vec(out, &shape))
 }
-
-pub fn elem<T: Element>(v: f64) -> T {
-    T::from_f64(v)
-}

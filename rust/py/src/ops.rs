@@ -10,11 +10,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-type R = PyResult<PyTensor>;
-
-fn w(r: ember_core::Result<Tensor>) -> R {
-    r.map(PyTensor::wrap).map_err(to_py)
-}
+use crate::tensor::{w, R};
 
 fn tl(v: ember_core::Result<Vec<Tensor>>) -> PyResult<Vec<PyTensor>> {
     v.map(|v| v.into_iter().map(PyTensor::wrap).collect())
@@ -880,11 +876,7 @@ fn masked_select(t: PyRef<'_, PyTensor>, mask: PyRef<'_, PyTensor>) -> R {
 
 #[pyfunction]
 fn matmul(py: Python<'_>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> R {
-    let (x, y) = (a.t.clone(), b.t.clone());
-    if x.numel() * y.numel() > 1 << 16 && !ember_core::autograd::grad_enabled() {
-        return w(py.detach(|| x.matmul(&y)));
-    }
-    w(x.matmul(&y))
+    crate::tensor::matmul_py(py, &a.t, &b.t)
 }
 
 #[pyfunction]

@@ -69,9 +69,9 @@ impl PyTensor {
     }
 }
 
-type R = PyResult<PyTensor>;
+pub type R = PyResult<PyTensor>;
 
-fn w(r: ember_core::Result<Tensor>) -> R {
+pub fn w(r: ember_core::Result<Tensor>) -> R {
     r.map(PyTensor::wrap).map_err(to_py)
 }
 
@@ -82,6 +82,20 @@ fn bin(a: &Tensor, o: &Bound<'_, PyAny>, op: Binary) -> R {
 fn rbin(a: &Tensor, o: &Bound<'_, PyAny>, op: Binary) -> R {
     let b = tensor_or_scalar(o)?;
     w(b.binary(a, op))
+}
+
+/// matmul with the GIL released when the product is large enough to matter.
+pub fn matmul_py(py: Python<'_>, a: &Tensor, b: &Tensor) -> R {
+    if a.numel().saturating_mul(b.numel()) > 1 << 16 {
+        return w(py.detach(|| a.matmul(b)));
+    }
+    w(a.matmul(b))
+}
+
+/// `a op= o`: the out-of-place op stored back into `a` (with autograd history).
+fn inplace_bin(a: &Tensor, o: &Bound<'_, PyAny>, name: &str, op: Binary) -> PyResult<()> {
+    let b = tensor_or_scalar(o)?;
+    a.apply_inplace(name, |s| s.binary(&b, op)).py()
 }
 
 /// Run a Python callable as a gradient hook.
@@ -563,14 +577,10 @@ impl PyTensor {
         rbin(&self.t, o, Binary::Pow)
     }
     fn __matmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> R {
-        let (a, b) = (self.t.clone(), o.t.clone());
-        if a.numel() * b.numel() > 1 << 16 && !grad_enabled() {
-            return w(py.detach(|| a.matmul(&b)));
-        }
-        w(a.matmul(&b))
+        matmul_py(py, &self.t, &o.t)
     }
-    fn __rmatmul__(&self, o: PyRef<'_, PyTensor>) -> R {
-        w(o.t.matmul(&self.t))
+    fn __rmatmul__(&self, py: Python<'_>, o: PyRef<'_, PyTensor>) -> R {
+        matmul_py(py, &o.t, &self.t)
     }
     fn __neg__(&self) -> R {
         w(self.t.neg())
@@ -690,56 +700,34 @@ impl PyTensor {
 
     // ----- in-place operators -----
     fn __iadd__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t.apply_inplace("add_", |s| s.add(&b)).py()
+        inplace_bin(&self.t, o, "add_", Binary::Add)
     }
     fn __isub__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t.apply_inplace("sub_", |s| s.sub(&b)).py()
+        inplace_bin(&self.t, o, "sub_", Binary::Sub)
     }
     fn __imul__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t.apply_inplace("mul_", |s| s.mul(&b)).py()
+        inplace_bin(&self.t, o, "mul_", Binary::Mul)
     }
     fn __itruediv__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t.apply_inplace("div_", |s| s.div(&b)).py()
+        inplace_bin(&self.t, o, "div_", Binary::Div)
     }
     fn __ifloordiv__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t
-            .apply_inplace("floor_divide_", |s| s.binary(&b, Binary::FloorDiv))
-            .py()
+        inplace_bin(&self.t, o, "floor_divide_", Binary::FloorDiv)
     }
     fn __imod__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t
-            .apply_inplace("remainder_", |s| s.binary(&b, Binary::Remainder))
-            .py()
+        inplace_bin(&self.t, o, "remainder_", Binary::Remainder)
     }
     fn __ipow__(&self, o: &Bound<'_, PyAny>, _m: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t
-            .apply_inplace("pow_", |s| s.binary(&b, Binary::Pow))
-            .py()
+        inplace_bin(&self.t, o, "pow_", Binary::Pow)
     }
     fn __iand__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t
-            .apply_inplace("bitwise_and_", |s| s.binary(&b, Binary::BitAnd))
-            .py()
+        inplace_bin(&self.t, o, "bitwise_and_", Binary::BitAnd)
     }
     fn __ior__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t
-            .apply_inplace("bitwise_or_", |s| s.binary(&b, Binary::BitOr))
-            .py()
+        inplace_bin(&self.t, o, "bitwise_or_", Binary::BitOr)
     }
     fn __ixor__(&self, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        let b = tensor_or_scalar(o)?;
-        self.t
-            .apply_inplace("bitwise_xor_", |s| s.binary(&b, Binary::BitXor))
-            .py()
+        inplace_bin(&self.t, o, "bitwise_xor_", Binary::BitXor)
     }
 
     // ----- indexing -----

@@ -1,7 +1,7 @@
 //! Elementwise ops: casts, unary math, binary arithmetic, comparisons, where, clamp.
 
 use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
-use crate::cpu::{self, cast_elem};
+use crate::cpu;
 use crate::dtype::{result_type, DType, Element, Operand, Scalar};
 use crate::error::Result;
 use crate::layout::{broadcast_shapes, Layout};
@@ -1312,9 +1312,4 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
         Ok(vec![ga, gb])
     });
     Ok(())
-}
-
-/// Cast between element types without going through tensors (used by other ops).
-pub fn cast_scalar<T: Element, U: Element>(x: T) -> U {
-    cast_elem::<T, U>(x)
 }

@@ -4,7 +4,6 @@
 use crate::autograd::{any_requires_grad, grad_enabled, no_grad, record, unary_record, BackCtx};
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
-use crate::layout::wrap_dim;
 use crate::ops::Binary;
 use crate::tensor::Tensor;
 use crate::{bail, dispatch_float};
@@ -298,8 +297,4 @@ pub fn cumprod_backward_exact(x: &Tensor, g: &Tensor, dim: usize) -> Result<Tens
     }
     let t = Tensor::from_vec(out, &shape);
     dispatch_float!(x.dtype(), T => t.cast_raw(<T as crate::dtype::Element>::DTYPE), bail!("cumprod backward: float tensor expected"))
-}
-
-pub fn _unused(d: i64, n: usize) -> Result<usize> {
-    wrap_dim(d, n, "")
 }

@@ -325,8 +325,3 @@ impl Tensor {
         i.add(&p)
     }
 }
-
-/// Element access used by kernels that need the scalar type's one/zero.
-pub fn one<T: Element>() -> T {
-    T::one_v()
-}

@@ -3,7 +3,7 @@
 
 use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
 use crate::cpu;
-use crate::dtype::{DType, Element, Scalar};
+use crate::dtype::{DType, Element};
 use crate::error::Result;
 use crate::layout::{wrap_dim, Layout};
 use crate::storage::{CpuData, CpuElement};
@@ -861,8 +861,4 @@ fn legacy_short(d: DType) -> &'static str {
         DType::F32 => "Float",
         DType::F64 => "Double",
     }
-}
-
-pub fn scalar_f(v: f64) -> Scalar {
-    Scalar::Float(v)
 }
