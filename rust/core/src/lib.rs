@@ -20,6 +20,7 @@ pub mod ops;
 pub mod random;
 pub mod storage;
 pub mod tensor;
+pub mod wgpu;
 
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};

@@ -12,6 +12,9 @@ pub enum Device {
 }
 
 impl Device {
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Device::Gpu(_))
+    }
     pub fn name(&self) -> String {
         match self {
             Device::Cpu => "cpu".into(),
@@ -219,17 +222,22 @@ impl CpuData {
 
 pub enum Storage {
     Cpu(CpuData),
+    Gpu(crate::wgpu::GpuData),
 }
 
 impl Storage {
+    /// Host data. Ops move GPU operands to the host (or run a GPU kernel)
+    /// before they get here, so reaching this with GPU data is a bug.
     pub fn cpu(&self) -> &CpuData {
         match self {
             Storage::Cpu(d) => d,
+            Storage::Gpu(_) => panic!("internal: a gpu storage reached a cpu kernel"),
         }
     }
     pub fn cpu_mut(&mut self) -> &mut CpuData {
         match self {
             Storage::Cpu(d) => d,
+            Storage::Gpu(_) => panic!("internal: a gpu storage reached a cpu kernel"),
         }
     }
 }
@@ -248,6 +256,13 @@ impl StorageCell {
             data: RwLock::new(Storage::Cpu(d)),
             version: AtomicU64::new(0),
             device: Device::Cpu,
+        }
+    }
+    pub fn new_gpu(d: crate::wgpu::GpuData) -> StorageCell {
+        StorageCell {
+            data: RwLock::new(Storage::Gpu(d)),
+            version: AtomicU64::new(0),
+            device: Device::Gpu(0),
         }
     }
     pub fn read(&self) -> RwLockReadGuard<'_, Storage> {

@@ -214,7 +214,12 @@ impl Tensor {
 
     // ---- host access ----
     /// Run `f` on the CPU data and layout (read lock held).
+    /// A GPU tensor is first copied to the host (this waits for the GPU).
     pub fn with_cpu<R>(&self, f: impl FnOnce(&CpuData, &Layout) -> R) -> Result<R> {
+        if self.device().is_gpu() {
+            let h = self.host()?;
+            return h.with_cpu(f);
+        }
         let g = self.0.storage.read();
         Ok(f(g.cpu(), &self.0.layout))
     }

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod autograd_py;
 mod convert;
 mod errors;
+mod gpu;
 mod nn;
 mod ops;
 mod sort;
@@ -22,5 +23,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sort::register(m)?;
     autograd_py::register(m)?;
     nn::register(m)?;
+    gpu::register(m)?;
     Ok(())
 }

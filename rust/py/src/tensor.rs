@@ -517,7 +517,7 @@ impl PyTensor {
     }
     /// Raw little-endian bytes of the (contiguous) data.
     fn _to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyByteArray>> {
-        let c = self.t.contiguous().py()?;
+        let c = self.t.host().py()?.contiguous().py()?;
         let off = c.layout().offset * c.dtype().size();
         let n = c.numel() * c.dtype().size();
         c.with_cpu(|d, _| PyByteArray::new(py, &d.as_bytes()[off..off + n]))

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::layout::{broadcast_shapes, Layout};
 use crate::storage::{CpuData, CpuElement};
 use crate::tensor::Tensor;
+use crate::wgpu::kernels as gpu;
 use crate::{bail, dispatch, dispatch_float, rt_err};
 use num_traits::Float;
 use std::sync::Arc;
@@ -282,10 +283,10 @@ impl Tensor {
         ))
     }
     pub fn zeros_like(&self) -> Result<Tensor> {
-        Tensor::zeros(self.shape(), self.dtype())
+        Tensor::zeros_on(self.shape(), self.dtype(), self.device())
     }
     pub fn ones_like(&self) -> Result<Tensor> {
-        Tensor::full(self.shape(), Scalar::Int(1), self.dtype())
+        Tensor::full_on(self.shape(), Scalar::Int(1), self.dtype(), self.device())
     }
     /// A 0-dim tensor holding a Python number; promotes as a "wrapped number".
     pub fn wrapped_scalar(v: Scalar, dtype: DType) -> Tensor {
@@ -298,11 +299,17 @@ impl Tensor {
     /// Contiguous copy without autograd.
     pub fn clone_data(&self) -> Result<Tensor> {
         crate::layout::checked_numel(self.shape(), self.dtype().size(), "clone")?;
+        if self.is_gpu() {
+            return gpu::cast(self, self.dtype());
+        }
         let data = self.with_cpu(|d, l| cpu::cast(d, l, self.dtype()))?;
         Ok(Tensor::from_cpu(data, self.shape()))
     }
     /// Cast without autograd.
     pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
+        if self.is_gpu() {
+            return gpu::cast(self, dtype);
+        }
         let data = self.with_cpu(|d, l| cpu::cast(d, l, dtype))?;
         Ok(Tensor::from_cpu(data, self.shape()))
     }
@@ -352,6 +359,12 @@ impl Tensor {
     // ---------- unary ----------
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
         let dt = self.dtype();
+        if self.is_gpu() && !dt.is_float() && dt != DType::Bool && !op.int_ok() {
+            return self.cast_raw(DType::F32)?.unary(op);
+        }
+        if self.is_gpu() && (dt != DType::Bool || matches!(op, Unary::LogicalNot | Unary::BitNot)) {
+            return self.unary_gpu(op);
+        }
         if dt == DType::Bool {
             return match op {
                 Unary::LogicalNot | Unary::BitNot => {
@@ -383,6 +396,24 @@ impl Tensor {
         }
         let data = dispatch_float!(dt, T => T::wrap(self.with_cpu(|d, l| float_unary::<T>(op, d, l))??), unreachable!());
         let out = Tensor::from_cpu(data, self.shape());
+        self.unary_finish(op, out)
+    }
+
+    fn unary_gpu(&self, op: Unary) -> Result<Tensor> {
+        let dt = self.dtype();
+        if op == Unary::LogicalNot || (dt == DType::Bool && op == Unary::BitNot) {
+            let b = if dt == DType::Bool { self.clone() } else { self.cast_raw(DType::Bool)? };
+            let out = gpu::unary(&b.cast_raw(DType::I32)?, Unary::LogicalNot as u32)?;
+            return out.cast_raw(DType::Bool);
+        }
+        let out = gpu::unary(self, op as u32)?;
+        if !dt.is_float() {
+            return Ok(out);
+        }
+        self.unary_finish(op, out)
+    }
+
+    fn unary_finish(&self, op: Unary, out: Tensor) -> Result<Tensor> {
         if !any_requires_grad(&[self]) {
             return Ok(out);
         }
@@ -888,14 +919,7 @@ fn bool_binary(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -
 impl Tensor {
     /// Elementwise binary op with broadcasting and PyTorch's type promotion.
     pub fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {
-        if self.device() != other.device() {
-            bail!(
-                "Expected all tensors to be on the same device, but found at least two devices, {} and {}! ({})",
-                self.device(),
-                other.device(),
-                op.name()
-            );
-        }
+        let dev = crate::ops::device::common_device(&[self, other], op.name())?;
         let shape = broadcast_shapes(self.shape(), other.shape()).ok_or_else(|| {
             rt_err!(
                 "{}: The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
@@ -922,6 +946,16 @@ impl Tensor {
         } else {
             other.cast_raw(ct)?
         };
+        if dev.is_gpu() {
+            let out = self.binary_gpu(&a, &b, &shape, op, ct)?;
+            if op.is_compare() || op.is_logical() || op.is_bitwise() || !out.dtype().is_float() {
+                return Ok(out);
+            }
+            if any_requires_grad(&[self, other]) {
+                binary_record(op, &out, self, other)?;
+            }
+            return Ok(out);
+        }
         let la = a.layout().broadcast_to(&shape)?;
         let lb = b.layout().broadcast_to(&shape)?;
         let data = {
@@ -959,6 +993,42 @@ impl Tensor {
             binary_record(op, &out, self, other)?;
         }
         Ok(out)
+    }
+
+    /// GPU kernel for `binary`; ops without one run on the host.
+    fn binary_gpu(&self, a: &Tensor, b: &Tensor, shape: &[usize], op: Binary, ct: DType) -> Result<Tensor> {
+        use Binary::*;
+        // Operands: GPU tensors, or a 0-dim CPU tensor passed as a scalar.
+        let (a, b, op) = if !a.is_gpu() {
+            // scalar (op) tensor: swap when the op allows it.
+            match op {
+                Add | Mul | Maximum | Minimum | Fmax | Fmin | Eq | Ne | BitAnd | BitOr | BitXor | LogicalAnd
+                | LogicalOr | LogicalXor => (b.clone(), a.clone(), op),
+                Lt => (b.clone(), a.clone(), Gt),
+                Gt => (b.clone(), a.clone(), Lt),
+                Le => (b.clone(), a.clone(), Ge),
+                Ge => (b.clone(), a.clone(), Le),
+                _ => (a.to_device_raw(crate::Device::Gpu(0))?, b.clone(), op),
+            }
+        } else {
+            (a.clone(), b.clone(), op)
+        };
+        let native = if op.is_compare() || op.is_logical() {
+            true
+        } else if ct.is_float() {
+            !op.is_bitwise() && !matches!(op, Shl | Shr)
+        } else if ct == DType::Bool {
+            matches!(op, BitAnd | BitOr | BitXor | Maximum | Minimum | Fmax | Fmin)
+        } else {
+            matches!(op, Add | Sub | Mul | Maximum | Minimum | Fmax | Fmin | BitAnd | BitOr | BitXor)
+        };
+        if !native {
+            let (ha, hb) = (a.host()?, b.host()?);
+            let out = ha.binary(&hb, op)?;
+            return out.to_device_raw(crate::Device::Gpu(0));
+        }
+        let compare = op.is_compare() || op.is_logical();
+        gpu::binary(&a, &b, shape, op as u32, compare, ct)
     }
 
     pub fn add(&self, o: &Tensor) -> Result<Tensor> {
@@ -1044,20 +1114,29 @@ impl Tensor {
             );
         };
         let ct = result_type2(a, b);
-        let a2 = a.cast_raw_if(ct)?;
-        let b2 = b.cast_raw_if(ct)?;
+        let dev = crate::ops::device::common_device(&[&cond, a, b], "where")?;
+        let a2 = a.cast_raw_if(ct)?.to_device_raw(dev)?;
+        let b2 = b.cast_raw_if(ct)?.to_device_raw(dev)?;
+        let cond = cond.to_device_raw(dev)?;
         let lc = cond.layout().broadcast_to(&shape)?;
         let la = a2.layout().broadcast_to(&shape)?;
         let lb = b2.layout().broadcast_to(&shape)?;
-        let data = {
+        let data = if dev.is_gpu() {
+            None
+        } else {
+            Some({
             let (gc, ga, gb) = (
                 cond.storage().read(),
                 a2.storage().read(),
                 b2.storage().read(),
             );
             dispatch!(ct, T => T::wrap(cpu::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })))
+        })
         };
-        let out = Tensor::from_cpu(data, &shape);
+        let out = match data {
+            Some(d) => Tensor::from_cpu(d, &shape),
+            None => gpu::where_(&cond, &a2, &b2, &shape)?,
+        };
         if out.dtype().is_float() && any_requires_grad(&[a, b]) {
             let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
             let (da, db) = (a.dtype(), b.dtype());
@@ -1086,6 +1165,15 @@ impl Tensor {
         Ok(out)
     }
 
+    /// Cast without autograd unless already `dt`.
+    pub fn cast_raw_if_raw(&self, dt: DType) -> Result<Tensor> {
+        if self.dtype() == dt {
+            Ok(self.clone())
+        } else {
+            self.cast_raw(dt)
+        }
+    }
+
     pub fn cast_raw_if(&self, dt: DType) -> Result<Tensor> {
         if self.dtype() == dt {
             Ok(self.clone())
@@ -1102,6 +1190,17 @@ impl Tensor {
         let dt = self.dtype();
         if dt == DType::Bool {
             bail!("\"clamp_cpu\" not implemented for 'Bool'");
+        }
+        if self.is_gpu() {
+            let mut y = self.detach();
+            let ws = |v: f64| Tensor::wrapped_scalar(Scalar::Float(v), DType::F64);
+            if let Some(lo) = min {
+                y = gpu::binary(&y, &ws(lo), y.shape(), Binary::Maximum as u32, false, dt)?;
+            }
+            if let Some(hi) = max {
+                y = gpu::binary(&y, &ws(hi), y.shape(), Binary::Minimum as u32, false, dt)?;
+            }
+            return self.clamp_finish(y, min, max);
         }
         let data = if dt.is_float() {
             dispatch_float!(dt, T => {
@@ -1128,6 +1227,10 @@ impl Tensor {
             })
         };
         let out = Tensor::from_cpu(data, self.shape());
+        self.clamp_finish(out, min, max)
+    }
+
+    fn clamp_finish(&self, out: Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         Ok(unary_record(
             "ClampBackward1",
             out,

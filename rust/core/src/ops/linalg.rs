@@ -148,6 +148,17 @@ impl Tensor {
         let (brs, bcs) = (lb.strides[nb], lb.strides[nb + 1]);
         let mut out_shape = batch.clone();
         out_shape.extend([m, n]);
+        if a.is_gpu() || b.is_gpu() {
+            crate::ops::device::common_device(&[a, b], "matmul")?;
+            if dt == DType::F32 {
+                return matmul_gpu(a, &la, b, &lb, nb, &out_shape);
+            }
+            if dt == DType::F16 {
+                return a.cast_raw(DType::F32)?.matmul_nd(&b.cast_raw(DType::F32)?)?.cast_raw(dt);
+            }
+            let r = a.host()?.matmul_nd(&b.host()?)?;
+            return r.to_device_raw(a.device());
+        }
         let (ga, gb) = (a.storage().read(), b.storage().read());
         let data = match dt {
             DType::F32 | DType::F64 => crate::dispatch_float!(dt, T => {
@@ -188,9 +199,7 @@ impl Tensor {
                 bn
             );
         }
-        if self.device() != other.device() {
-            bail!("Expected all tensors to be on the same device, but found at least two devices, {} and {}!", self.device(), other.device());
-        }
+        crate::ops::device::common_device(&[self, other], "matmul")?;
         if self.dtype() != other.dtype() {
             bail!(
                 "expected m1 and m2 to have the same dtype, but got: {} != {}",
@@ -324,4 +333,41 @@ impl Tensor {
         };
         i.add(&p)
     }
+}
+
+/// GPU matmul of broadcast (batch..., m, k) x (batch..., k, n) layouts.
+fn matmul_gpu(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout, nb: usize, out_shape: &[usize]) -> Result<Tensor> {
+    // Collapse the batch dims into one strided dim (copying an operand whose
+    // batch dims do not merge).
+    fn batch3(t: &Tensor, l: &Layout, nb: usize) -> Result<(Tensor, Layout)> {
+        let bshape = &l.shape[..nb];
+        let bt: usize = bshape.iter().product();
+        let mut stride = None;
+        let mut ok = true;
+        // Mergeable when each batch stride equals the next one times its size.
+        let dims: Vec<usize> = (0..nb).filter(|&d| bshape[d] != 1).collect();
+        for w in dims.windows(2) {
+            if l.strides[w[0]] != l.strides[w[1]] * bshape[w[1]] {
+                ok = false;
+            }
+        }
+        if let Some(&last) = dims.last() {
+            stride = Some(l.strides[last]);
+        }
+        if ok {
+            let lay = Layout {
+                shape: vec![bt, l.shape[nb], l.shape[nb + 1]],
+                strides: vec![stride.unwrap_or(0), l.strides[nb], l.strides[nb + 1]],
+                offset: l.offset,
+            };
+            return Ok((t.clone(), lay));
+        }
+        let c = t.view_of(l.clone()).clone_data()?;
+        let lay = Layout::contiguous(&[bt, l.shape[nb], l.shape[nb + 1]]);
+        Ok((c, lay))
+    }
+    let (a3, la3) = batch3(a, la, nb)?;
+    let (b3, lb3) = batch3(b, lb, nb)?;
+    let out = crate::wgpu::kernels::matmul3(&a3, &la3, &b3, &lb3)?;
+    Ok(out.view_of(Layout::contiguous(out_shape)))
 }

@@ -2,6 +2,7 @@
 
 pub mod advindex;
 pub mod create;
+pub mod device;
 pub mod elementwise;
 pub mod extra;
 pub mod index;

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::layout::{wrap_dim, Layout};
 use crate::storage::{CpuData, CpuElement};
 use crate::tensor::Tensor;
+use crate::wgpu::kernels as gpu;
 use crate::{bail, dispatch, dispatch_float};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -143,13 +144,22 @@ impl Tensor {
         let dims_n = norm_dims(dims, self.ndim(), "sum")?;
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
-        let data = if dt.is_float() {
-            dispatch_float!(dt, T => T::wrap(self.sum_float::<T>(&dims_n)?), unreachable!())
+        let out = if self.is_gpu() {
+            let (x, odt) = if dt.is_float() {
+                (self.clone(), dt)
+            } else {
+                (self.cast_raw_if_raw(DType::I64)?, DType::I64)
+            };
+            gpu::reduce(&x, &dims_n, &shape, gpu::Red::Sum, odt)?.0
         } else {
-            let v = dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(0i64, |a, &x| a.wrapping_add(x.to_i64())))?);
-            CpuData::I64(v)
+            let data = if dt.is_float() {
+                dispatch_float!(dt, T => T::wrap(self.sum_float::<T>(&dims_n)?), unreachable!())
+            } else {
+                let v = dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(0i64, |a, &x| a.wrapping_add(x.to_i64())))?);
+                CpuData::I64(v)
+            };
+            Tensor::from_cpu(data, &shape)
         };
-        let out = Tensor::from_cpu(data, &shape);
         let in_shape = self.shape().to_vec();
         Ok(unary_record(
             "SumBackward1",
@@ -261,14 +271,23 @@ impl Tensor {
         let dims_n: Vec<usize> = if self.ndim() == 0 { vec![] } else { dims_n };
         let shape = out_shape(self.shape(), &dims_n, keepdim && dim.is_some());
         let dt = self.dtype();
-        let data = if dt.is_float() {
-            dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| c.iter().fold(T::one_v(), |a, &x| a * x))?), unreachable!())
+        let out = if self.is_gpu() {
+            let (x, odt) = if dt.is_float() {
+                (self.clone(), dt)
+            } else {
+                (self.cast_raw_if_raw(DType::I64)?, DType::I64)
+            };
+            gpu::reduce(&x, &dims_n, &shape, gpu::Red::Prod, odt)?.0
         } else {
-            CpuData::I64(
-                dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(1i64, |a, &x| a.wrapping_mul(x.to_i64())))?),
-            )
+            let data = if dt.is_float() {
+                dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| c.iter().fold(T::one_v(), |a, &x| a * x))?), unreachable!())
+            } else {
+                CpuData::I64(
+                    dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(1i64, |a, &x| a.wrapping_mul(x.to_i64())))?),
+                )
+            };
+            Tensor::from_cpu(data, &shape)
         };
-        let out = Tensor::from_cpu(data, &shape);
         let in_shape = self.shape().to_vec();
         let kd = keepdim && dim.is_some();
         Ok(unary_record(
@@ -322,6 +341,10 @@ impl Tensor {
         }
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
+        let out = if self.is_gpu() {
+            let op = if is_max { gpu::Red::Max } else { gpu::Red::Min };
+            gpu::reduce(self, &dims_n, &shape, op, dt)?.0
+        } else {
         let data = dispatch!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
             let mut best = c[0];
             for &x in &c[1..] {
@@ -330,7 +353,8 @@ impl Tensor {
             }
             best
         })?));
-        let out = Tensor::from_cpu(data, &shape);
+        Tensor::from_cpu(data, &shape)
+        };
         if !dt.is_float() || !any_requires_grad(&[self]) {
             return Ok(out);
         }
@@ -377,6 +401,11 @@ impl Tensor {
         }
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
+        let (values, indices) = if self.is_gpu() {
+            let op = if is_max { gpu::Red::ArgMax } else { gpu::Red::ArgMin };
+            let (v, i) = gpu::reduce(self, &dims_n, &shape, op, dt)?;
+            (v, i.expect("arg reduction returns indices"))
+        } else {
         let pairs: Vec<(CpuData, Vec<i64>)> = vec![dispatch!(dt, T => {
             let r = reduce_chunks::<T, (T, i64)>(self, &dims_n, |c| {
                 let mut bi = 0usize;
@@ -391,8 +420,8 @@ impl Tensor {
             (T::wrap(v), i)
         })];
         let (vals, idx) = pairs.into_iter().next().unwrap();
-        let values = Tensor::from_cpu(vals, &shape);
-        let indices = Tensor::from_vec(idx, &shape);
+        (Tensor::from_cpu(vals, &shape), Tensor::from_vec(idx, &shape))
+        };
         if dt.is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
             let idx2 = indices.clone();
@@ -416,7 +445,7 @@ impl Tensor {
                     } else {
                         (g.unsqueeze(d)?, idx2.unsqueeze(d)?)
                     };
-                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
                     Ok(vec![Some(z.scatter_add(d as i64, &i, &g)?)])
                 },
             );
@@ -574,6 +603,11 @@ impl Tensor {
         };
         let dims_n = norm_dims(dims, b.ndim(), if all { "all" } else { "any" })?;
         let shape = out_shape(b.shape(), &dims_n, keepdim);
+        if b.is_gpu() {
+            let op = if all { gpu::Red::All } else { gpu::Red::Any };
+            let out = gpu::reduce(&b, &dims_n, &shape, op, DType::Bool)?.0;
+            return if self.dtype() == DType::U8 { out.cast_raw(DType::U8) } else { Ok(out) };
+        }
         let v = reduce_chunks::<bool, bool>(&b, &dims_n, |c| {
             if all {
                 c.iter().all(|&x| x)
@@ -605,7 +639,8 @@ impl Tensor {
             return x.clone_t();
         }
         let d = wrap_dim(dim, x.ndim(), opn)?;
-        let xc = x.contiguous()?;
+        let dev = x.device();
+        let xc = x.contiguous()?.host()?;
         let shape = xc.shape().to_vec();
         let len = shape[d];
         let stride = xc.strides()[d];
@@ -628,7 +663,7 @@ impl Tensor {
             })?;
             T::wrap(out)
         });
-        let out = Tensor::from_cpu(data, &shape);
+        let out = Tensor::from_cpu_on(data, &shape, dev)?;
         if !dt.is_float() || !any_requires_grad(&[&x]) {
             return Ok(out);
         }
@@ -691,6 +726,22 @@ impl Tensor {
             };
         }
         let d = wrap_dim(dim, x.ndim(), if log { "log_softmax" } else { "softmax" })?;
+        if x.is_gpu() {
+            let out = crate::autograd::no_grad(|| -> Result<Tensor> {
+                let xd = x.detach();
+                let m = xd.amax_dims(&[d as i64], true, true, "AmaxBackward0")?;
+                // Rows that are all -inf (or hold +inf) keep PyTorch's NaN/inf results.
+                let z = xd.sub(&m)?;
+                let e = z.unary(crate::ops::Unary::Exp)?;
+                let s = e.sum_dims(&[d as i64], true, None)?;
+                if log {
+                    z.sub(&s.unary(crate::ops::Unary::Log)?)
+                } else {
+                    e.div(&s)
+                }
+            })?;
+            return x.softmax_record(d, log, out);
+        }
         let xc = x.contiguous()?;
         let shape = xc.shape().to_vec();
         let len = shape[d];
@@ -722,7 +773,12 @@ impl Tensor {
             T::wrap(out)
         }, unreachable!());
         let out = Tensor::from_cpu(data, &shape);
-        if !any_requires_grad(&[&x]) {
+        x.softmax_record(d, log, out)
+    }
+
+    fn softmax_record(&self, d: usize, log: bool, out: Tensor) -> Result<Tensor> {
+        let x = self;
+        if !any_requires_grad(&[x]) {
             return Ok(out);
         }
         record(

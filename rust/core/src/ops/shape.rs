@@ -43,10 +43,22 @@ impl Tensor {
                 src.shape()
             )
         })?;
-        let src = if self.same_storage(src) {
+        if self.is_gpu() {
+            let src = src.to_device_raw(self.device())?;
+            if accumulate {
+                // Overlapping views add up element by element on the host.
+                crate::ops::device::gpu_write_back(self, |h| h.copy_raw_from(&src.host()?, true))?;
+            } else {
+                crate::wgpu::kernels::copy_into(self, &src)?;
+            }
+            self.storage().bump_version();
+            return Ok(());
+        }
+        let src = if src.is_gpu() { src.host()? } else { src.clone() };
+        let src = if self.same_storage(&src) {
             src.clone_data()?
         } else {
-            src.clone()
+            src
         };
         let l = if self.same_storage(&src) {
             l
@@ -319,7 +331,10 @@ impl Tensor {
             offset,
         };
         let need = l.extent();
-        let have = self.with_cpu(|d, _| d.len())?;
+        let have = match &*self.storage().read() {
+            crate::storage::Storage::Cpu(d) => d.len(),
+            crate::storage::Storage::Gpu(d) => d.len,
+        };
         if need > have {
             bail!("setStorage: sizes {:?}, strides {:?}, storage offset {} require {} elements but the storage has {}", shape, strides, offset, need, have);
         }
@@ -652,6 +667,14 @@ impl Tensor {
 
     /// Copy the elements at the given storage offsets into a new contiguous tensor.
     pub fn gather_offsets(&self, offs: &[usize], shape: &[usize]) -> Result<Tensor> {
+        if self.is_gpu() {
+            let whole = Tensor::from_parts(
+                self.storage().clone(),
+                Layout::contiguous(&[self.layout().extent().max(offs.iter().copied().max().map_or(0, |m| m + 1))]),
+                self.dtype(),
+            );
+            return whole.host()?.gather_offsets(offs, shape)?.to_device_raw(self.device());
+        }
         let data = self.with_cpu(|d, _| {
             crate::dispatch!(self.dtype(), T => {
                 let s = <T as crate::storage::CpuElement>::slice(d);
@@ -740,12 +763,17 @@ impl Tensor {
                 });
             }
         }
-        let mask = Tensor::from_vec(m, &[r, c]);
+        let mask = Tensor::from_vec(m, &[r, c]).to_device_raw(self.device())?;
         let z = Tensor::zeros(&[], self.dtype())?;
         Tensor::where_(&mask, self, &z)
     }
 
     pub fn fill_scalar_raw(&self, v: Scalar) -> Result<()> {
+        if self.is_gpu() {
+            crate::wgpu::kernels::fill(self, v)?;
+            self.storage().bump_version();
+            return Ok(());
+        }
         {
             let mut g = self.storage().write();
             cpu::fill(g.cpu_mut(), self.layout(), v);

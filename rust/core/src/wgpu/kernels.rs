@@ -1,0 +1,602 @@
+//! Host side of the WGSL kernels: parameter blocks, dispatch geometry and
+//! the tensor-level entry points the ops call for GPU tensors.
+
+use super::{ctx, wgsl_type, GpuData, Params, WG};
+use crate::dtype::{DType, Scalar};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::storage::{Storage, StorageCell};
+use crate::tensor::Tensor;
+use std::sync::{Arc, RwLockReadGuard};
+
+const COMMON: &str = include_str!("../../../../shaders/common.wgsl");
+
+fn shader_text(name: &str) -> &'static str {
+    match name {
+        "unary_float" => include_str!("../../../../shaders/unary_float.wgsl"),
+        "unary_int" => include_str!("../../../../shaders/unary_int.wgsl"),
+        "binary_float" => include_str!("../../../../shaders/binary_float.wgsl"),
+        "binary_int" => include_str!("../../../../shaders/binary_int.wgsl"),
+        "compare" => include_str!("../../../../shaders/compare.wgsl"),
+        "where" => include_str!("../../../../shaders/where.wgsl"),
+        "cast" => include_str!("../../../../shaders/cast.wgsl"),
+        "fill" => include_str!("../../../../shaders/fill.wgsl"),
+        "reduce" => include_str!("../../../../shaders/reduce.wgsl"),
+        "matmul" => include_str!("../../../../shaders/matmul.wgsl"),
+        "im2col" => include_str!("../../../../shaders/im2col.wgsl"),
+        "col2im" => include_str!("../../../../shaders/col2im.wgsl"),
+        "pool" => include_str!("../../../../shaders/pool.wgsl"),
+        "gather" => include_str!("../../../../shaders/gather.wgsl"),
+        "scatter_add" => include_str!("../../../../shaders/scatter_add.wgsl"),
+        "optim" => include_str!("../../../../shaders/optim.wgsl"),
+        _ => panic!("unknown shader {name}"),
+    }
+}
+
+/// WGSL source of `name` with its `alias T`/`alias S` lines set.
+pub fn source(name: &str, t: &str, s: &str) -> String {
+    let mut out = String::with_capacity(COMMON.len() + 4096);
+    out.push_str(COMMON);
+    for line in shader_text(name).lines() {
+        if line.starts_with("alias T = ") {
+            out.push_str(&format!("alias T = {t};"));
+        } else if line.starts_with("alias S = ") {
+            out.push_str(&format!("alias S = {s};"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn run(name: &str, t: &str, s: &str, p: &Params, bufs: &[&::wgpu::Buffer], groups: (u32, u32, u32)) -> Result<()> {
+    let key = format!("{name}:{t}:{s}");
+    ctx()?.dispatch(&key, || source(name, t, s), p, bufs, groups)
+}
+
+/// Workgroups for `n` threads of WG each, as a 2-d grid under 65535 per dim.
+pub fn grid(n: usize) -> (u32, u32, u32) {
+    let g = n.div_ceil(WG as usize);
+    if g == 0 {
+        return (0, 1, 1);
+    }
+    let x = g.min(65535);
+    (x as u32, g.div_ceil(x) as u32, 1)
+}
+
+/// Workgroup grid with one group per item.
+pub fn grid_groups(n: usize) -> (u32, u32, u32) {
+    if n == 0 {
+        return (0, 1, 1);
+    }
+    let x = n.min(65535);
+    (x as u32, n.div_ceil(x) as u32, 1)
+}
+
+fn u32_of(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| {
+        Error::Runtime(format!(
+            "{what}: {v} exceeds the gpu device's 32-bit indexing"
+        ))
+    })
+}
+
+/// Read guards over the GPU storages of some tensors.
+pub struct Bufs<'a>(Vec<RwLockReadGuard<'a, Storage>>);
+
+impl<'a> Bufs<'a> {
+    pub fn of(ts: &[&'a Tensor]) -> Result<Bufs<'a>> {
+        let mut v = Vec::with_capacity(ts.len());
+        for t in ts {
+            let g = t.storage().read();
+            if !matches!(&*g, Storage::Gpu(_)) {
+                return Err(Error::Runtime(format!(
+                    "internal: expected a gpu tensor, found one on {}",
+                    t.device()
+                )));
+            }
+            v.push(g);
+        }
+        Ok(Bufs(v))
+    }
+    pub fn get(&self, i: usize) -> &::wgpu::Buffer {
+        match &*self.0[i] {
+            Storage::Gpu(g) => g.buf.raw(),
+            Storage::Cpu(_) => unreachable!(),
+        }
+    }
+}
+
+/// A new contiguous GPU tensor (uninitialised words).
+pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let n = crate::layout::checked_numel(shape, 4, "empty")?;
+    u32_of(n, "gpu tensor size")?;
+    let c = ctx()?;
+    let buf = c.alloc(n)?;
+    Ok(Tensor::from_parts(
+        Arc::new(StorageCell::new_gpu(GpuData { buf, len: n, dtype })),
+        Layout::contiguous(shape),
+        dtype,
+    ))
+}
+
+/// Merge dims that are contiguous in every operand (fewer index divisions,
+/// and views with many dims still fit the 8 slots).
+fn coalesce(shape: &[usize], ls: &[&[usize]]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut sh: Vec<usize> = Vec::new();
+    let mut st: Vec<Vec<usize>> = vec![Vec::new(); ls.len()];
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        if let Some(&last) = sh.last() {
+            let k = sh.len() - 1;
+            if ls.iter().enumerate().all(|(j, s)| st[j][k] == s[d] * shape[d]) {
+                sh[k] = last * shape[d];
+                for (j, s) in ls.iter().enumerate() {
+                    st[j][k] = s[d];
+                }
+                continue;
+            }
+        }
+        sh.push(shape[d]);
+        for (j, s) in ls.iter().enumerate() {
+            st[j].push(s[d]);
+        }
+    }
+    (sh, st)
+}
+
+/// Slot layout of the strided elementwise kernels (shaders/README.md).
+pub fn ew_params(shape: &[usize], out: &Layout, ins: &[&Layout], op: u32, flags: u32) -> Result<Params> {
+    let mut p: Params = [0; 64];
+    let n = crate::layout::numel(shape);
+    p[0] = u32_of(n, "elementwise op")?;
+    p[2] = op;
+    let mut all: Vec<&Layout> = vec![out];
+    all.extend_from_slice(ins);
+    for l in &all {
+        u32_of(l.offset + l.extent(), "gpu tensor offset")?;
+    }
+    let contig = all
+        .iter()
+        .all(|l| l.shape == shape && l.is_contiguous());
+    p[4] = out.offset as u32;
+    for (k, l) in ins.iter().enumerate() {
+        p[5 + k] = l.offset as u32;
+    }
+    if contig {
+        p[3] = flags | 1;
+        return Ok(p);
+    }
+    let strides: Vec<&[usize]> = all.iter().map(|l| &l.strides[..]).collect();
+    let (sh, st) = coalesce(shape, &strides);
+    if sh.len() > 8 {
+        return Err(Error::NotImplemented(format!(
+            "gpu kernels take views of at most 8 non-mergeable dims, got shape {shape:?}"
+        )));
+    }
+    p[1] = sh.len() as u32;
+    p[3] = flags;
+    for (d, &s) in sh.iter().enumerate() {
+        p[8 + d] = s as u32;
+        p[16 + d] = st[0][d] as u32;
+        for k in 0..ins.len() {
+            p[24 + 8 * k + d] = st[k + 1][d] as u32;
+        }
+    }
+    Ok(p)
+}
+
+const F_SCALAR: u32 = 2;
+const F_ROUND16: u32 = 4;
+const F_U8: u32 = 8;
+
+fn out_flags(dt: DType) -> u32 {
+    match dt {
+        DType::F16 => F_ROUND16,
+        DType::U8 => F_U8,
+        _ => 0,
+    }
+}
+
+/// Bits of a scalar as a word of `dt`'s storage type.
+pub fn scalar_word(v: Scalar, dt: DType) -> u32 {
+    match wgsl_type(dt) {
+        "f32" => (v.to_f64() as f32).to_bits(),
+        "u32" => match dt {
+            DType::Bool => (v.to_f64() != 0.0) as u32,
+            _ => (v.to_i64() as i32 as u32) & 0xff,
+        },
+        _ => v.to_i64() as i32 as u32,
+    }
+}
+
+pub fn unary(x: &Tensor, op: u32) -> Result<Tensor> {
+    let dt = x.dtype();
+    let out = empty(x.shape(), dt)?;
+    let (name, t) = if dt.is_float() {
+        ("unary_float", "f32")
+    } else {
+        ("unary_int", wgsl_type(dt))
+    };
+    let p = ew_params(x.shape(), out.layout(), &[x.layout()], op, out_flags(dt))?;
+    {
+        let b = Bufs::of(&[&out, x])?;
+        run(name, t, "", &p, &[b.get(0), b.get(1)], grid(out.numel()))?;
+    }
+    Ok(out)
+}
+
+/// Elementwise binary op of `a` and `b` (already of dtype `ct`, or `b` a
+/// 0-dim CPU scalar) producing `out_dt`.
+pub fn binary(a: &Tensor, b: &Tensor, shape: &[usize], op: u32, compare: bool, ct: DType) -> Result<Tensor> {
+    let out_dt = if compare { DType::Bool } else { ct };
+    let out = empty(shape, out_dt)?;
+    let la = a.layout().broadcast_to(shape)?;
+    let scalar = !b.device().is_gpu();
+    let name = if compare {
+        "compare"
+    } else if ct.is_float() {
+        "binary_float"
+    } else {
+        "binary_int"
+    };
+    let t = wgsl_type(ct);
+    let mut p = if scalar {
+        let mut p = ew_params(shape, out.layout(), &[&la], op, out_flags(out_dt) | F_SCALAR)?;
+        p[52] = scalar_word(b.item()?, ct);
+        p
+    } else {
+        let lb = b.layout().broadcast_to(shape)?;
+        ew_params(shape, out.layout(), &[&la, &lb], op, out_flags(out_dt))?
+    };
+    p[48] = 1.0f32.to_bits();
+    {
+        if scalar {
+            let g = Bufs::of(&[&out, a])?;
+            run(name, t, "", &p, &[g.get(0), g.get(1), g.get(1)], grid(out.numel()))?;
+        } else {
+            let g = Bufs::of(&[&out, a, b])?;
+            run(name, t, "", &p, &[g.get(0), g.get(1), g.get(2)], grid(out.numel()))?;
+        }
+    }
+    Ok(out)
+}
+
+pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let dt = a.dtype();
+    let out = empty(shape, dt)?;
+    let (lc, la, lb) = (
+        c.layout().broadcast_to(shape)?,
+        a.layout().broadcast_to(shape)?,
+        b.layout().broadcast_to(shape)?,
+    );
+    let p = ew_params(shape, out.layout(), &[&lc, &la, &lb], 0, 0)?;
+    {
+        let g = Bufs::of(&[&out, c, a, b])?;
+        run("where", wgsl_type(dt), "", &p, &[g.get(0), g.get(1), g.get(2), g.get(3)], grid(out.numel()))?;
+    }
+    Ok(out)
+}
+
+fn cast_op(from: DType, to: DType) -> u32 {
+    match to {
+        DType::Bool => 1,
+        DType::U8 if from != DType::Bool && from != DType::U8 => 2,
+        DType::F16 if from != DType::F16 => 3,
+        _ => 0,
+    }
+}
+
+/// Write `src` (broadcast to dst's shape) into the GPU view `dst`, converting.
+pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let ls = src.layout().broadcast_to(dst.shape())?;
+    let p = ew_params(dst.shape(), dst.layout(), &[&ls], cast_op(src.dtype(), dst.dtype()), 0)?;
+    if dst.same_storage(src) {
+        // Overlapping copy: go through a temporary.
+        let tmp = cast(src, src.dtype())?;
+        return copy_into(dst, &tmp);
+    }
+    let g = Bufs::of(&[dst, src])?;
+    run(
+        "cast",
+        wgsl_type(dst.dtype()),
+        wgsl_type(src.dtype()),
+        &p,
+        &[g.get(0), g.get(1)],
+        grid(dst.numel()),
+    )
+}
+
+/// Contiguous copy of `x` converted to `to`.
+pub fn cast(x: &Tensor, to: DType) -> Result<Tensor> {
+    super::check_dtype(to, "to")?;
+    let out = empty(x.shape(), to)?;
+    copy_into(&out, x)?;
+    Ok(out)
+}
+
+/// Fill the GPU view `dst` with `v`.
+pub fn fill(dst: &Tensor, v: Scalar) -> Result<()> {
+    let mut p = ew_params(dst.shape(), dst.layout(), &[], 0, 0)?;
+    p[52] = scalar_word(v, dst.dtype());
+    if dst.dtype() == DType::F16 {
+        p[52] = half::f16::from_f64(v.to_f64()).to_f32().to_bits();
+    }
+    let g = Bufs::of(&[dst])?;
+    run("fill", "u32", "", &p, &[g.get(0)], grid(dst.numel()))
+}
+
+pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
+    super::check_dtype(dtype, "full")?;
+    let out = empty(shape, dtype)?;
+    fill(&out, v)?;
+    Ok(out)
+}
+
+/// Reduction ops of reduce.wgsl.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Red {
+    Sum = 0,
+    Prod = 1,
+    Max = 2,
+    Min = 3,
+    ArgMax = 4,
+    ArgMin = 5,
+    Any = 7,
+    All = 8,
+}
+
+/// Reduce `x` over `dims` into a contiguous tensor of `out_shape` and
+/// `out_dt` (x must already have a dtype with the same storage word).
+/// Returns (values, indices) where indices are int64 for the arg ops.
+pub fn reduce(x: &Tensor, dims: &[usize], out_shape: &[usize], op: Red, out_dt: DType) -> Result<(Tensor, Option<Tensor>)> {
+    let l = x.layout();
+    let mut p: Params = [0; 64];
+    let (mut kd, mut rd) = (0usize, 0usize);
+    let mut n_out = 1usize;
+    let mut r = 1usize;
+    for d in 0..x.ndim() {
+        if l.shape[d] == 1 {
+            continue;
+        }
+        if dims.contains(&d) {
+            if rd == 8 {
+                return Err(Error::NotImplemented("gpu reductions take at most 8 reduced dims".into()));
+            }
+            p[24 + rd] = l.shape[d] as u32;
+            p[32 + rd] = l.strides[d] as u32;
+            rd += 1;
+            r *= l.shape[d];
+        } else {
+            if kd == 8 {
+                return Err(Error::NotImplemented("gpu reductions keep at most 8 dims".into()));
+            }
+            p[8 + kd] = l.shape[d] as u32;
+            p[16 + kd] = l.strides[d] as u32;
+            kd += 1;
+            n_out *= l.shape[d];
+        }
+    }
+    p[0] = u32_of(n_out, "reduction")?;
+    p[1] = kd as u32;
+    p[2] = op as u32;
+    p[3] = rd as u32;
+    p[5] = u32_of(l.offset + l.extent(), "reduction input")? - l.extent() as u32;
+    p[6] = u32_of(r, "reduction")?;
+    let out = empty(out_shape, out_dt)?;
+    let arg = matches!(op, Red::ArgMax | Red::ArgMin);
+    let idx = empty(if arg { out_shape } else { &[1] }, DType::I64)?;
+    {
+        let g = Bufs::of(&[&out, &idx, x])?;
+        run("reduce", wgsl_type(x.dtype()), "", &p, &[g.get(0), g.get(1), g.get(2)], grid_groups(n_out))?;
+    }
+    Ok((out, if arg { Some(idx) } else { None }))
+}
+
+/// Batched matmul on (batch, M, K) and (batch, K, N) strided views (3-d
+/// layouts, batch strides may be 0) into a new contiguous (batch, M, N).
+pub fn matmul3(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result<Tensor> {
+    let (bt, m, k) = (la.shape[0], la.shape[1], la.shape[2]);
+    let n = lb.shape[2];
+    let out = empty(&[bt, m, n], DType::F32)?;
+    if m == 0 || n == 0 || bt == 0 {
+        return Ok(out);
+    }
+    if k == 0 {
+        fill(&out, Scalar::Float(0.0))?;
+        return Ok(out);
+    }
+    for l in [la, lb] {
+        u32_of(l.offset + l.extent(), "matmul operand")?;
+    }
+    u32_of(bt * m * n, "matmul output")?;
+    let g = Bufs::of(&[&out, a, b])?;
+    let mut b0 = 0usize;
+    while b0 < bt {
+        let nb = (bt - b0).min(65535);
+        let mut p: Params = [0; 64];
+        p[0] = m as u32;
+        p[1] = n as u32;
+        p[2] = k as u32;
+        p[3] = nb as u32;
+        p[4] = (la.offset + b0 * la.strides[0]) as u32;
+        p[5] = (lb.offset + b0 * lb.strides[0]) as u32;
+        p[6] = la.strides[0] as u32;
+        p[7] = la.strides[1] as u32;
+        p[8] = la.strides[2] as u32;
+        p[9] = lb.strides[0] as u32;
+        p[10] = lb.strides[1] as u32;
+        p[11] = lb.strides[2] as u32;
+        p[12] = (b0 * m * n) as u32;
+        p[13] = (m * n) as u32;
+        p[14] = n as u32;
+        let groups = (n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32);
+        if groups.0 > 65535 || groups.1 > 65535 {
+            return Err(Error::NotImplemented(format!("gpu matmul: {m}x{n} output exceeds the dispatch limit")));
+        }
+        run("matmul", "f32", "", &p, &[g.get(0), g.get(1), g.get(2)], groups)?;
+        b0 += nb;
+    }
+    drop(g);
+    Ok(out)
+}
+
+/// Convolution geometry (slots 1..14 of im2col/col2im/pool).
+#[derive(Clone, Copy)]
+pub struct Geom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+fn geom_params(gm: &Geom, count: usize) -> Result<Params> {
+    let mut p: Params = [0; 64];
+    p[0] = u32_of(count, "convolution")?;
+    let v = [gm.n, gm.c, gm.h, gm.w, gm.kh, gm.kw, gm.sh, gm.sw, gm.ph, gm.pw, gm.dh, gm.dw, gm.oh, gm.ow];
+    for (i, x) in v.iter().enumerate() {
+        p[1 + i] = *x as u32;
+    }
+    Ok(p)
+}
+
+/// cols (N, C*KH*KW, OH*OW) of a strided (N, C, H, W) f32 input.
+pub fn im2col(x: &Tensor, gm: &Geom) -> Result<Tensor> {
+    let rows = gm.c * gm.kh * gm.kw;
+    let out = empty(&[gm.n, rows, gm.oh * gm.ow], DType::F32)?;
+    let mut p = geom_params(gm, out.numel())?;
+    let l = x.layout();
+    p[15] = l.offset as u32;
+    for i in 0..4 {
+        p[16 + i] = l.strides[i] as u32;
+    }
+    let g = Bufs::of(&[&out, x])?;
+    run("im2col", "f32", "", &p, &[g.get(0), g.get(1)], grid(out.numel()))?;
+    drop(g);
+    Ok(out)
+}
+
+/// The adjoint of im2col: (N, C, H, W) from contiguous cols.
+pub fn col2im(cols: &Tensor, gm: &Geom) -> Result<Tensor> {
+    let out = empty(&[gm.n, gm.c, gm.h, gm.w], DType::F32)?;
+    let p = geom_params(gm, out.numel())?;
+    let g = Bufs::of(&[&out, cols])?;
+    run("col2im", "f32", "", &p, &[g.get(0), g.get(1)], grid(out.numel()))?;
+    drop(g);
+    Ok(out)
+}
+
+/// Pooling (pool.wgsl): op 0 max fwd, 1 max bwd, 2 avg fwd, 3 avg bwd.
+/// `inp` and `idx` contiguous; returns (out, idx for max forward).
+pub fn pool(op: u32, inp: &Tensor, idx: Option<&Tensor>, gm: &Geom, count_include_pad: bool, divisor: usize) -> Result<(Tensor, Option<Tensor>)> {
+    let fwd = op == 0 || op == 2;
+    let out_shape = if fwd { [gm.n, gm.c, gm.oh, gm.ow] } else { [gm.n, gm.c, gm.h, gm.w] };
+    let out = empty(&out_shape, DType::F32)?;
+    let mut p = geom_params(gm, out.numel())?;
+    p[1] = (gm.n * gm.c) as u32;
+    p[20] = op;
+    p[21] = count_include_pad as u32;
+    p[22] = divisor as u32;
+    let idx_t = match (op, idx) {
+        (0, _) => empty(&out_shape, DType::I64)?,
+        (_, Some(i)) => i.clone(),
+        _ => empty(&[1], DType::I64)?,
+    };
+    {
+        let g = Bufs::of(&[&out, &idx_t, inp])?;
+        run("pool", "f32", "", &p, &[g.get(0), g.get(1), g.get(2)], grid(out.numel()))?;
+    }
+    Ok((out, if op == 0 { Some(idx_t) } else { None }))
+}
+
+/// out[o] = src[o with coord `dim` replaced by idx[o]] (idx: int32/int64 view
+/// of the output's shape, possibly broadcast).
+pub fn gather(src: &Tensor, dim: usize, idx: &Tensor, lidx: &Layout, out_shape: &[usize]) -> Result<Tensor> {
+    let out = empty(out_shape, src.dtype())?;
+    if out.numel() == 0 {
+        return Ok(out);
+    }
+    let nd = out_shape.len();
+    if nd > 8 {
+        return Err(Error::NotImplemented("gpu gather takes at most 8 dims".into()));
+    }
+    let mut p: Params = [0; 64];
+    p[0] = u32_of(out.numel(), "gather")?;
+    p[1] = nd as u32;
+    p[2] = dim as u32;
+    p[4] = src.layout().offset as u32;
+    p[5] = lidx.offset as u32;
+    p[6] = src.shape()[dim] as u32;
+    for d in 0..nd {
+        p[8 + d] = out_shape[d] as u32;
+        p[24 + d] = src.layout().strides[d] as u32;
+        p[32 + d] = lidx.strides[d] as u32;
+    }
+    let g = Bufs::of(&[&out, src, idx])?;
+    run("gather", wgsl_type(src.dtype()), "", &p, &[g.get(0), g.get(1), g.get(2)], grid(out.numel()))?;
+    drop(g);
+    Ok(out)
+}
+
+/// out (contiguous, GPU) [coords with `dim` replaced by idx] += src over the
+/// domain `shape` (src and idx views of that shape).
+pub fn scatter_add_into(out: &Tensor, dim: usize, idx: &Tensor, lidx: &Layout, src: &Tensor, lsrc: &Layout, shape: &[usize]) -> Result<()> {
+    let n = crate::layout::numel(shape);
+    if n == 0 {
+        return Ok(());
+    }
+    let nd = shape.len();
+    if nd > 8 {
+        return Err(Error::NotImplemented("gpu scatter takes at most 8 dims".into()));
+    }
+    let mut p: Params = [0; 64];
+    p[0] = u32_of(n, "scatter_add")?;
+    p[1] = nd as u32;
+    p[2] = dim as u32;
+    p[4] = lsrc.offset as u32;
+    p[5] = lidx.offset as u32;
+    let os = crate::layout::contiguous_strides(out.shape());
+    for d in 0..nd {
+        p[8 + d] = shape[d] as u32;
+        p[16 + d] = os[d] as u32;
+        p[24 + d] = lsrc.strides[d] as u32;
+        p[32 + d] = lidx.strides[d] as u32;
+    }
+    p[40] = out.shape()[dim] as u32;
+    let g = Bufs::of(&[out, src, idx])?;
+    run("scatter_add", wgsl_type(src.dtype()), "", &p, &[g.get(0), g.get(1), g.get(2)], grid(n))
+}
+
+/// One fused optimizer step over contiguous f32 GPU tensors.
+pub fn optim_step(op: u32, param: &Tensor, buf1: &Tensor, buf2: Option<&Tensor>, grad: &Tensor, slots: &[(usize, u32)]) -> Result<()> {
+    let n = param.numel();
+    let mut p: Params = [0; 64];
+    p[0] = u32_of(n, "optimizer step")?;
+    p[2] = op;
+    for &(i, v) in slots {
+        p[i] = v;
+    }
+    let dummy;
+    let b2 = match buf2 {
+        Some(b) => b,
+        None => {
+            dummy = empty(&[1], DType::F32)?;
+            &dummy
+        }
+    };
+    let g = Bufs::of(&[param, buf1, b2, grad])?;
+    run("optim", "f32", "", &p, &[g.get(0), g.get(1), g.get(2), g.get(3)], grid(n))
+}

@@ -1,0 +1,632 @@
+//! GPU backend on wgpu: one lazily created context per process (instance,
+//! adapter, device with the adapter's own limits), a buffer pool, a pipeline
+//! cache (in memory, and on disk where the backend supports it) and a
+//! command batch: dispatches are recorded into one encoder and submitted in
+//! batches; only reads to the host wait.
+//!
+//! Every GPU element is one 32-bit word: f32 for float32/float16 (float16
+//! values are rounded after each op), i32 for int32/int64 (int64 values must
+//! fit in 32 bits), u32 for bool/uint8. WGSL has no 64-bit types, so float64
+//! on the GPU is an error, as on PyTorch's MPS.
+
+pub mod kernels;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::storage::CpuData;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Bytes of one dispatch's parameter block (64 u32 slots).
+pub const PARAM_BYTES: u64 = 256;
+/// Dispatches recorded before the batch is submitted without waiting.
+const MAX_PENDING: usize = 256;
+/// Slots of the uniform ring (one per pending dispatch).
+const RING_SLOTS: u64 = MAX_PENDING as u64;
+/// Threads per workgroup of the 1-d kernels.
+pub const WG: u32 = 256;
+
+pub type Params = [u32; 64];
+
+/// Counters a test or benchmark can read (ember.gpu.stats()).
+#[derive(Default)]
+pub struct Stats {
+    pub buffers_created: AtomicU64,
+    pub buffers_reused: AtomicU64,
+    pub bytes_created: AtomicU64,
+    pub submits: AtomicU64,
+    pub dispatches: AtomicU64,
+    pub host_reads: AtomicU64,
+    pub uploads: AtomicU64,
+    pub pipelines_compiled: AtomicU64,
+}
+
+struct Batch {
+    encoder: Option<::wgpu::CommandEncoder>,
+    pending: usize,
+}
+
+pub struct Ctx {
+    pub device: ::wgpu::Device,
+    pub queue: ::wgpu::Queue,
+    pub info: ::wgpu::AdapterInfo,
+    pub limits: ::wgpu::Limits,
+    pub features: ::wgpu::Features,
+    pool: Mutex<HashMap<u64, Vec<::wgpu::Buffer>>>,
+    pipelines: Mutex<HashMap<String, Arc<::wgpu::ComputePipeline>>>,
+    batch: Mutex<Batch>,
+    uniforms: ::wgpu::Buffer,
+    ring_pos: Mutex<u64>,
+    cache: Option<(::wgpu::PipelineCache, std::path::PathBuf)>,
+    errors: Arc<Mutex<Vec<String>>>,
+    pub stats: Stats,
+}
+
+static CTX: OnceLock<std::result::Result<Ctx, String>> = OnceLock::new();
+
+fn gpu_err(msg: impl Into<String>) -> Error {
+    Error::Runtime(msg.into())
+}
+
+/// The process's GPU context, created on first use.
+pub fn ctx() -> Result<&'static Ctx> {
+    match CTX.get_or_init(init) {
+        Ok(c) => Ok(c),
+        Err(e) => Err(gpu_err(format!("no GPU is available: {e}"))),
+    }
+}
+
+/// Whether an adapter was found (creates the context).
+pub fn available() -> bool {
+    ctx().is_ok()
+}
+
+/// Why the GPU is unavailable, if it is.
+pub fn unavailable_reason() -> Option<String> {
+    match CTX.get_or_init(init) {
+        Ok(_) => None,
+        Err(e) => Some(e.clone()),
+    }
+}
+
+fn adapter_rank(a: &::wgpu::Adapter) -> u32 {
+    use ::wgpu::DeviceType::*;
+    match a.get_info().device_type {
+        DiscreteGpu => 0,
+        IntegratedGpu => 1,
+        VirtualGpu => 2,
+        Other => 3,
+        Cpu => 4,
+    }
+}
+
+fn init() -> std::result::Result<Ctx, String> {
+    let backends = ::wgpu::Backends::VULKAN | ::wgpu::Backends::METAL | ::wgpu::Backends::DX12;
+    let instance = ::wgpu::Instance::new(::wgpu::InstanceDescriptor {
+        backends,
+        flags: ::wgpu::InstanceFlags::empty(),
+        ..::wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    if adapters.is_empty() {
+        return Err("no Vulkan, Metal or DirectX 12 adapter found (on Linux without a GPU, install Mesa's software Vulkan driver: mesa-vulkan-drivers)".into());
+    }
+    if let Ok(want) = std::env::var("EMBER_GPU_ADAPTER") {
+        let w = want.to_lowercase();
+        adapters.retain(|a| a.get_info().name.to_lowercase().contains(&w));
+        if adapters.is_empty() {
+            return Err(format!("EMBER_GPU_ADAPTER={want} matches no adapter"));
+        }
+    }
+    adapters.sort_by_key(adapter_rank);
+    let adapter = adapters.remove(0);
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    let mut features = ::wgpu::Features::empty();
+    let have = adapter.features();
+    if have.contains(::wgpu::Features::PIPELINE_CACHE) {
+        features |= ::wgpu::Features::PIPELINE_CACHE;
+    }
+    let (device, queue) = pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
+        label: Some("ember"),
+        required_features: features,
+        required_limits: limits.clone(),
+        memory_hints: ::wgpu::MemoryHints::Performance,
+        ..Default::default()
+    }))
+    .map_err(|e| format!("requesting the device of adapter '{}' failed: {e}", info.name))?;
+    // Validation and out-of-memory errors are collected and raised as Python
+    // RuntimeErrors at the next check instead of aborting the process.
+    let errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = errors.clone();
+    device.on_uncaptured_error(Arc::new(move |e: ::wgpu::Error| {
+        if let Ok(mut v) = sink.lock() {
+            v.push(e.to_string());
+        }
+    }));
+    let uniforms = device.create_buffer(&::wgpu::BufferDescriptor {
+        label: Some("ember params"),
+        size: RING_SLOTS * PARAM_BYTES.max(limits.min_uniform_buffer_offset_alignment as u64),
+        usage: ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let cache = if features.contains(::wgpu::Features::PIPELINE_CACHE) {
+        cache_path(&info).map(|path| {
+            let data = std::fs::read(&path).ok();
+            // SAFETY: the data is either None or bytes this same adapter and
+            // driver produced (the key includes both); wgpu validates the
+            // header and falls back to an empty cache on mismatch.
+            let c = unsafe {
+                device.create_pipeline_cache(&::wgpu::PipelineCacheDescriptor {
+                    label: Some("ember pipelines"),
+                    data: data.as_deref(),
+                    fallback: true,
+                })
+            };
+            (c, path)
+        })
+    } else {
+        None
+    };
+    Ok(Ctx {
+        device,
+        queue,
+        info,
+        limits,
+        features,
+        pool: Mutex::new(HashMap::new()),
+        pipelines: Mutex::new(HashMap::new()),
+        batch: Mutex::new(Batch {
+            encoder: None,
+            pending: 0,
+        }),
+        uniforms,
+        ring_pos: Mutex::new(0),
+        cache,
+        errors,
+        stats: Stats::default(),
+    })
+}
+
+fn cache_path(info: &::wgpu::AdapterInfo) -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("EMBER_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| std::path::PathBuf::from(d).join("ember")))
+        .or_else(|| std::env::var_os("HOME").map(|d| std::path::PathBuf::from(d).join(".cache").join("ember")))?;
+    let key: String = format!("{}-{}-{}", info.name, info.driver, info.driver_info)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Some(base.join(format!("pipelines-{key}.bin")))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Pool size class: 4 steps per octave above 1 KiB, so reuse wastes < 25%.
+fn size_class(bytes: u64) -> u64 {
+    let b = bytes.max(256);
+    if b <= 1024 {
+        return b.div_ceil(256) * 256;
+    }
+    let k = 63 - b.leading_zeros() as u64; // 2^k <= b
+    let step = 1u64 << (k - 2);
+    b.div_ceil(step) * step
+}
+
+/// A pooled storage buffer: returned to the pool when dropped.
+pub struct GpuBuffer {
+    buf: Option<::wgpu::Buffer>,
+    class: u64,
+}
+
+impl GpuBuffer {
+    pub fn raw(&self) -> &::wgpu::Buffer {
+        self.buf.as_ref().expect("live GPU buffer")
+    }
+    pub fn bytes(&self) -> u64 {
+        self.class
+    }
+}
+
+impl Drop for GpuBuffer {
+    fn drop(&mut self) {
+        if let (Some(b), Some(Ok(c))) = (self.buf.take(), CTX.get()) {
+            // Commands recorded but not yet submitted may still use `b`;
+            // later work that reuses it is recorded after them, so the queue
+            // order keeps it safe. Uploads flush the batch first.
+            lock(&c.pool).entry(self.class).or_default().push(b);
+        }
+    }
+}
+
+/// The data of a GPU storage: `len` elements of `dtype`, one word each.
+pub struct GpuData {
+    pub buf: GpuBuffer,
+    pub len: usize,
+    pub dtype: DType,
+}
+
+/// Dtypes the GPU stores, and the word each uses.
+pub fn check_dtype(dt: DType, what: &str) -> Result<()> {
+    match dt {
+        DType::F32 | DType::F16 | DType::I32 | DType::I64 | DType::Bool | DType::U8 => Ok(()),
+        DType::F64 => Err(gpu_err(format!(
+            "{what}: float64 is not supported on the gpu device (WGSL has no 64-bit floats); use float32"
+        ))),
+        other => Err(gpu_err(format!(
+            "{what}: dtype {other} is not supported on the gpu device (supported: float32, float16, int32, int64, uint8, bool)"
+        ))),
+    }
+}
+
+/// WGSL storage type of a dtype.
+pub fn wgsl_type(dt: DType) -> &'static str {
+    match dt {
+        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => "f32",
+        DType::Bool | DType::U8 => "u32",
+        _ => "i32",
+    }
+}
+
+impl Ctx {
+    /// Raise the first collected wgpu error, if any.
+    pub fn check_errors(&self) -> Result<()> {
+        let mut v = lock(&self.errors);
+        if v.is_empty() {
+            return Ok(());
+        }
+        let msg = v.join("; ");
+        v.clear();
+        let lower = msg.to_lowercase();
+        if lower.contains("out of memory") || lower.contains("outofmemory") {
+            return Err(gpu_err(format!("GPU out of memory: {msg}")));
+        }
+        Err(gpu_err(format!("GPU error: {msg}")))
+    }
+
+    /// A buffer of at least `len` words from the pool (or a new one).
+    pub fn alloc(&self, len: usize) -> Result<GpuBuffer> {
+        let bytes = (len as u64).saturating_mul(4);
+        let class = size_class(bytes);
+        if let Some(b) = lock(&self.pool).get_mut(&class).and_then(|v| v.pop()) {
+            self.stats.buffers_reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(GpuBuffer { buf: Some(b), class });
+        }
+        let max = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64);
+        if class > max {
+            return Err(gpu_err(format!(
+                "GPU out of memory: a tensor of {len} elements ({bytes} bytes) exceeds the adapter's largest storage buffer ({max} bytes)"
+            )));
+        }
+        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
+        let b = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: None,
+            size: class,
+            usage: ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_SRC | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            // Free the pool and try once more before giving up.
+            lock(&self.pool).clear();
+            return Err(gpu_err(format!("GPU out of memory allocating {bytes} bytes: {e}")));
+        }
+        self.stats.buffers_created.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_created.fetch_add(class, Ordering::Relaxed);
+        Ok(GpuBuffer { buf: Some(b), class })
+    }
+
+    /// Drop every pooled (unused) buffer.
+    pub fn empty_cache(&self) {
+        lock(&self.pool).clear();
+    }
+
+    pub fn pooled_bytes(&self) -> u64 {
+        lock(&self.pool).iter().map(|(k, v)| k * v.len() as u64).sum()
+    }
+
+    fn pipeline(&self, key: &str, make_src: impl FnOnce() -> String) -> Result<Arc<::wgpu::ComputePipeline>> {
+        if let Some(p) = lock(&self.pipelines).get(key) {
+            return Ok(p.clone());
+        }
+        let src = make_src();
+        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(::wgpu::ShaderModuleDescriptor {
+            label: Some(key),
+            source: ::wgpu::ShaderSource::Wgsl(src.into()),
+        });
+        let p = self.device.create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+            label: Some(key),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: self.cache.as_ref().map(|(c, _)| c),
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(gpu_err(format!("GPU kernel '{key}' failed to compile: {e}")));
+        }
+        self.stats.pipelines_compiled.fetch_add(1, Ordering::Relaxed);
+        let p = Arc::new(p);
+        lock(&self.pipelines).insert(key.to_string(), p.clone());
+        self.save_cache();
+        Ok(p)
+    }
+
+    fn save_cache(&self) {
+        if let Some((c, path)) = &self.cache {
+            if let Some(data) = c.get_data() {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                if std::fs::write(&tmp, &data).is_ok() {
+                    let _ = std::fs::rename(&tmp, path);
+                }
+            }
+        }
+    }
+
+    /// Record one dispatch. `bufs` are bound at 1, 2, ... in order.
+    pub fn dispatch(
+        &self,
+        key: &str,
+        make_src: impl FnOnce() -> String,
+        params: &Params,
+        bufs: &[&::wgpu::Buffer],
+        groups: (u32, u32, u32),
+    ) -> Result<()> {
+        if groups.0 == 0 || groups.1 == 0 || groups.2 == 0 {
+            return Ok(());
+        }
+        let pipeline = self.pipeline(key, make_src)?;
+        let mut batch = lock(&self.batch);
+        let slot = {
+            let mut pos = lock(&self.ring_pos);
+            if *pos >= RING_SLOTS {
+                drop(pos);
+                self.submit_locked(&mut batch);
+                pos = lock(&self.ring_pos);
+            }
+            let s = *pos;
+            *pos += 1;
+            s
+        };
+        let stride = PARAM_BYTES.max(self.limits.min_uniform_buffer_offset_alignment as u64);
+        self.queue.write_buffer(&self.uniforms, slot * stride, bytemuck::cast_slice(params));
+        let layout = pipeline.get_bind_group_layout(0);
+        let mut entries = vec![::wgpu::BindGroupEntry {
+            binding: 0,
+            resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                buffer: &self.uniforms,
+                offset: slot * stride,
+                size: std::num::NonZeroU64::new(PARAM_BYTES),
+            }),
+        }];
+        for (i, b) in bufs.iter().enumerate() {
+            entries.push(::wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layout,
+            entries: &entries,
+        });
+        let enc = batch
+            .encoder
+            .get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        }
+        batch.pending += 1;
+        self.stats.dispatches.fetch_add(1, Ordering::Relaxed);
+        if batch.pending >= MAX_PENDING {
+            self.submit_locked(&mut batch);
+        }
+        Ok(())
+    }
+
+    fn submit_locked(&self, batch: &mut Batch) {
+        if let Some(enc) = batch.encoder.take() {
+            self.queue.submit(Some(enc.finish()));
+            self.stats.submits.fetch_add(1, Ordering::Relaxed);
+        }
+        batch.pending = 0;
+        *lock(&self.ring_pos) = 0;
+    }
+
+    /// Submit recorded work without waiting for it.
+    pub fn flush(&self) {
+        let mut b = lock(&self.batch);
+        self.submit_locked(&mut b);
+    }
+
+    /// Submit and wait until the GPU is idle.
+    pub fn synchronize(&self) -> Result<()> {
+        self.flush();
+        let _ = self.device.poll(::wgpu::PollType::wait_indefinitely());
+        self.check_errors()
+    }
+
+    /// Copy host words into a new buffer.
+    pub fn upload_words(&self, words: &[u32]) -> Result<GpuBuffer> {
+        let buf = self.alloc(words.len())?;
+        if !words.is_empty() {
+            // Pending commands may still read a pooled buffer's old contents;
+            // write_buffer lands before the next submit, so submit them first.
+            self.flush();
+            self.queue.write_buffer(buf.raw(), 0, bytemuck::cast_slice(words));
+            self.stats.uploads.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(buf)
+    }
+
+    /// Overwrite the start of an existing buffer with host words.
+    pub fn write_words(&self, buf: &GpuBuffer, words: &[u32]) -> Result<()> {
+        if !words.is_empty() {
+            self.flush();
+            self.queue.write_buffer(buf.raw(), 0, bytemuck::cast_slice(words));
+            self.stats.uploads.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Read `len` words from the start of a buffer (waits for the GPU).
+    pub fn read_words(&self, buf: &GpuBuffer, len: usize) -> Result<Vec<u32>> {
+        self.stats.host_reads.fetch_add(1, Ordering::Relaxed);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = len as u64 * 4;
+        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: Some("ember readback"),
+            size: bytes,
+            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut batch = lock(&self.batch);
+            let enc = batch
+                .encoder
+                .get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+            enc.copy_buffer_to_buffer(buf.raw(), 0, &staging, 0, bytes);
+            self.submit_locked(&mut batch);
+        }
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(::wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        let _ = self.device.poll(::wgpu::PollType::wait_indefinitely());
+        self.check_errors()?;
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(gpu_err(format!("reading GPU memory failed: {e}"))),
+            Err(_) => return Err(gpu_err("reading GPU memory failed: the device was lost")),
+        }
+        let out = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| gpu_err(format!("reading GPU memory failed: {e}")))?;
+            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+}
+
+/// Host data -> GPU words (the element conversions of the storage table).
+pub fn to_words(d: &CpuData, what: &str) -> Result<Vec<u32>> {
+    Ok(match d {
+        CpuData::F32(v) => v.iter().map(|x| x.to_bits()).collect(),
+        CpuData::F16(v) => v.iter().map(|x| x.to_f32().to_bits()).collect(),
+        CpuData::I32(v) => v.iter().map(|&x| x as u32).collect(),
+        CpuData::I64(v) => {
+            let mut out = Vec::with_capacity(v.len());
+            for &x in v {
+                if x < i32::MIN as i64 || x > i32::MAX as i64 {
+                    return Err(gpu_err(format!(
+                        "{what}: int64 value {x} does not fit the gpu device's 32-bit integer storage (range -2147483648..2147483647)"
+                    )));
+                }
+                out.push(x as i32 as u32);
+            }
+            out
+        }
+        CpuData::U8(v) => v.iter().map(|&x| x as u32).collect(),
+        CpuData::Bool(v) => v.iter().map(|&x| x as u32).collect(),
+        other => {
+            check_dtype(other.dtype(), what)?;
+            unreachable!()
+        }
+    })
+}
+
+/// GPU words -> host data of `dtype`.
+pub fn from_words(w: &[u32], dtype: DType) -> CpuData {
+    match dtype {
+        DType::F32 => CpuData::F32(w.iter().map(|&x| f32::from_bits(x)).collect()),
+        DType::F16 => CpuData::F16(w.iter().map(|&x| half::f16::from_f32(f32::from_bits(x))).collect()),
+        DType::I32 => CpuData::I32(w.iter().map(|&x| x as i32).collect()),
+        DType::I64 => CpuData::I64(w.iter().map(|&x| x as i32 as i64).collect()),
+        DType::U8 => CpuData::U8(w.iter().map(|&x| x as u8).collect()),
+        DType::Bool => CpuData::Bool(w.iter().map(|&x| x != 0).collect()),
+        _ => unreachable!("dtype {dtype} is never stored on the GPU"),
+    }
+}
+
+/// Upload host data as GPU storage.
+pub fn upload(d: &CpuData, what: &str) -> Result<GpuData> {
+    check_dtype(d.dtype(), what)?;
+    let c = ctx()?;
+    let words = to_words(d, what)?;
+    let buf = c.upload_words(&words)?;
+    Ok(GpuData {
+        buf,
+        len: d.len(),
+        dtype: d.dtype(),
+    })
+}
+
+/// Download GPU storage to host data.
+pub fn download(g: &GpuData) -> Result<CpuData> {
+    let c = ctx()?;
+    let w = c.read_words(&g.buf, g.len)?;
+    Ok(from_words(&w, g.dtype))
+}
+
+/// Adapter description for ember.gpu.info().
+pub fn info() -> Result<Vec<(String, String)>> {
+    let c = ctx()?;
+    let i = &c.info;
+    let l = &c.limits;
+    Ok(vec![
+        ("name".into(), i.name.clone()),
+        ("backend".into(), format!("{:?}", i.backend)),
+        ("device_type".into(), format!("{:?}", i.device_type)),
+        ("driver".into(), format!("{} {}", i.driver, i.driver_info).trim().to_string()),
+        ("max_buffer_size".into(), l.max_buffer_size.to_string()),
+        (
+            "max_storage_buffer_binding_size".into(),
+            l.max_storage_buffer_binding_size.to_string(),
+        ),
+        (
+            "max_compute_workgroup_storage_size".into(),
+            l.max_compute_workgroup_storage_size.to_string(),
+        ),
+        (
+            "max_compute_invocations_per_workgroup".into(),
+            l.max_compute_invocations_per_workgroup.to_string(),
+        ),
+        (
+            "max_compute_workgroups_per_dimension".into(),
+            l.max_compute_workgroups_per_dimension.to_string(),
+        ),
+        ("pipeline_cache_on_disk".into(), c.cache.is_some().to_string()),
+    ])
+}
+
+/// Counters for ember.gpu.stats().
+pub fn stats() -> Result<Vec<(&'static str, u64)>> {
+    let c = ctx()?;
+    let s = &c.stats;
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    Ok(vec![
+        ("buffers_created", g(&s.buffers_created)),
+        ("buffers_reused", g(&s.buffers_reused)),
+        ("bytes_created", g(&s.bytes_created)),
+        ("pooled_bytes", c.pooled_bytes()),
+        ("submits", g(&s.submits)),
+        ("dispatches", g(&s.dispatches)),
+        ("host_reads", g(&s.host_reads)),
+        ("uploads", g(&s.uploads)),
+        ("pipelines_compiled", g(&s.pipelines_compiled)),
+    ])
+}

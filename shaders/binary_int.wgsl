@@ -1,0 +1,42 @@
+// Integer binary ops (int32/int64 as i32, uint8 as u32 with F_U8 wrapping).
+// Op codes of the Rust `Binary` enum: 0 add, 1 sub, 2 mul, 9/11 maximum,
+// 10/12 minimum, 13 and, 14 or, 15 xor. F_SCALAR: second operand in slot 52.
+// types: i32 u32
+alias T = i32;
+@group(0) @binding(1) var<storage, read_write> out: array<T>;
+@group(0) @binding(2) var<storage, read> a: array<T>;
+@group(0) @binding(3) var<storage, read> b: array<T>;
+
+fn apply(op: u32, x: T, y: T) -> T {
+    switch op {
+        case 0u: { return x + y; }
+        case 1u: { return x - y; }
+        case 2u: { return x * y; }
+        case 9u, 11u: { return max(x, y); }
+        case 10u, 12u: { return min(x, y); }
+        case 13u: { return x & y; }
+        case 14u: { return x | y; }
+        case 15u: { return x ^ y; }
+        default: { return x; }
+    }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if i >= pu(0u) {
+        return;
+    }
+    let x = a[ew_off_in(i, 0u)];
+    var y: T;
+    if (pu(3u) & F_SCALAR) != 0u {
+        y = bitcast<T>(pu(52u));
+    } else {
+        y = b[ew_off_in(i, 1u)];
+    }
+    var v = apply(pu(2u), x, y);
+    if (pu(3u) & F_U8) != 0u {
+        v = v & T(255);
+    }
+    out[ew_off_out(i)] = v;
+}

@@ -1,0 +1,82 @@
+// scatter_add along one dim:
+//   out[coords(s) with coordinate `dim` replaced by idx[idx_view(s)]] += src[src_view(s)]
+// for every s of the (src/idx) domain.
+// types: f32 i32 u32
+//
+// Slots:
+//   0 n (elements of the domain)   1 ndim (<= 8)   2 dim
+//   4 src offset   5 idx offset
+//   8..15 domain shape
+//   16..23 out strides (out is contiguous, offset 0)
+//   24..31 src strides   32..39 idx strides
+//   40 out size along dim
+// Bindings: 1 out (atomic 32-bit words, read_write), 2 src (T), 3 idx (i32).
+// f32 adds use an atomicCompareExchangeWeak loop on the bits; i32/u32 use
+// atomicAdd on the bits (two's complement, so the same for both). Negative
+// indices wrap; indices still out of range are skipped (host validates).
+// One thread per domain element; workgroups of 256 on a 2-d grid (linear_id).
+
+alias T = f32;
+
+@group(0) @binding(1) var<storage, read_write> out: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read> src: array<T>;
+@group(0) @binding(3) var<storage, read> idx: array<i32>;
+
+fn t_is_float() -> bool {
+    return bitcast<u32>(T(1)) == 0x3f800000u;
+}
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let t = linear_id(gid, nwg);
+    if t >= pu(0u) {
+        return;
+    }
+    let ndim = pu(1u);
+    let dim = pu(2u);
+    var rem = t;
+    var ooff = 0u;
+    var soff = pu(4u);
+    var ioff = pu(5u);
+    var d = ndim;
+    loop {
+        if d == 0u {
+            break;
+        }
+        d = d - 1u;
+        let n = pu(8u + d);
+        let c = rem % n;
+        rem = rem / n;
+        soff = soff + c * pu(24u + d);
+        ioff = ioff + c * pu(32u + d);
+        if d != dim {
+            ooff = ooff + c * pu(16u + d);
+        }
+    }
+    let size = i32(pu(40u));
+    var k = idx[ioff];
+    if k < 0 {
+        k = k + size;
+    }
+    if k < 0 || k >= size {
+        return;
+    }
+    let o = ooff + u32(k) * pu(16u + dim);
+    let v = src[soff];
+    if t_is_float() {
+        var old = atomicLoad(&out[o]);
+        loop {
+            let nv = bitcast<u32>(bitcast<T>(old) + v);
+            let r = atomicCompareExchangeWeak(&out[o], old, nv);
+            if r.exchanged {
+                break;
+            }
+            old = r.old_value;
+        }
+    } else {
+        atomicAdd(&out[o], bitcast<u32>(v));
+    }
+}
