@@ -139,7 +139,7 @@ def tensor_str(t, prefix="tensor("):
         if dt == _dtype.bfloat16:
             arr = t.detach().float().numpy()
         else:
-            arr = t.detach().numpy()
+            arr = t.detach().cpu().numpy()
         summarize = arr.size > PRINT_OPTS["threshold"]
         kind = arr.dtype.kind
         fmt = _Formatter(_summarized(arr) if summarize else arr, kind)

@@ -39,8 +39,12 @@ def _make_grads(outputs, grad_outputs):
                     f"grad can be implicitly created only for real scalar outputs but got {o.dtype}"
                 )
             g = _C.full(list(o.shape), 1.0, o.dtype)
+            if o.device.type != "cpu":
+                g = g.to(o.device)
         elif not isinstance(g, _C.Tensor):
             g = _C.full(list(o.shape), float(g), o.dtype)
+            if o.device.type != "cpu":
+                g = g.to(o.device)
         else:
             if tuple(g.shape) != tuple(o.shape):
                 raise RuntimeError(

@@ -450,6 +450,7 @@ fn run_backward_inner(
         let in_grads = if gs.iter().any(|g| g.is_some()) {
             // Fill absent output gradients with zeros when some are present.
             let gs: Vec<Option<Tensor>> = if node.n_outputs > 1 {
+                let dev = gs.iter().flatten().next().map(|g| g.device()).unwrap_or(crate::Device::Cpu);
                 gs.into_iter()
                     .enumerate()
                     .map(|(i, g)| match g {
@@ -457,7 +458,7 @@ fn run_backward_inner(
                         None => {
                             let (shape, dt) = &node.out_meta[i];
                             if dt.is_float() {
-                                Tensor::zeros(shape, *dt).map(Some)
+                                Tensor::zeros_on(shape, *dt, dev).map(Some)
                             } else {
                                 Ok(None)
                             }

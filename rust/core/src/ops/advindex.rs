@@ -169,7 +169,7 @@ impl Tensor {
                 vec![],
                 move |c: &BackCtx| {
                     let g = c.grad(0)?;
-                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
                     Ok(vec![Some(z.index_put(&idx, g, true)?)])
                 },
             );
@@ -184,6 +184,20 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
+        let mut ts: Vec<&Tensor> = vec![self, values];
+        ts.extend(indices.iter().flatten());
+        if crate::ops::device::any_gpu(&ts) {
+            // No GPU kernel: run on host copies (differentiable moves).
+            let n_idx: Vec<bool> = indices.iter().map(|i| i.is_some()).collect();
+            return crate::ops::device::gpu_fallback("index_put", &ts, |h| {
+                let mut it = h[2..].iter();
+                let hidx: Vec<Option<Tensor>> = n_idx
+                    .iter()
+                    .map(|&some| if some { it.next().cloned() } else { None })
+                    .collect();
+                h[0].index_put(&hidx, &h[1], accumulate)
+            });
+        }
         // Offsets must be computed on the contiguous copy we write into.
         let out = self.clone_data()?;
         let p = plan(&out, indices)?;
@@ -281,10 +295,10 @@ impl Tensor {
         });
         if nd == 0 {
             let n = v.first().copied().unwrap_or(false) as usize;
-            return Ok(Tensor::from_vec(Vec::<i64>::new(), &[n, 0]));
+            return Tensor::from_vec(Vec::<i64>::new(), &[n, 0]).to_device_raw(self.device());
         }
         let n = out.len() / nd;
-        Ok(Tensor::from_vec(out, &[n, nd]))
+        Tensor::from_vec(out, &[n, nd]).to_device_raw(self.device())
     }
 
     pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {

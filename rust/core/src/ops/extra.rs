@@ -15,7 +15,7 @@ fn mask_f(m: &Tensor, like: &Tensor) -> Result<Tensor> {
 impl Tensor {
     /// `v` everywhere, with a zero gradient towards self (zero_ / fill_).
     pub fn filled_recorded(&self, v: Scalar) -> Result<Tensor> {
-        let out = Tensor::full(self.shape(), v, self.dtype())?;
+        let out = Tensor::full_on(self.shape(), v, self.dtype(), self.device())?;
         Ok(unary_record(
             "FillBackward0",
             out,
@@ -180,6 +180,11 @@ impl Tensor {
         reduce: &str,
         include_self: bool,
     ) -> Result<Tensor> {
+        if crate::ops::device::any_gpu(&[self, index, src]) {
+            return crate::ops::device::gpu_fallback("scatter_reduce", &[self, index, src], |h| {
+                h[0].scatter_reduce(dim, &h[1], &h[2], reduce, include_self)
+            });
+        }
         let out = no_grad(|| self.scatter_reduce_raw(dim, index, src, reduce, include_self))?;
         if !out.dtype().is_float() || !any_requires_grad(&[self, src]) {
             return Ok(out);
@@ -295,6 +300,6 @@ pub fn cumprod_backward_exact(x: &Tensor, g: &Tensor, dim: usize) -> Result<Tens
             out[b + i * stride] = acc;
         }
     }
-    let t = Tensor::from_vec(out, &shape);
+    let t = Tensor::from_vec(out, &shape).to_device_raw(x.device())?;
     dispatch_float!(x.dtype(), T => t.cast_raw(<T as crate::dtype::Element>::DTYPE), bail!("cumprod backward: float tensor expected"))
 }

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::layout::wrap_dim;
 use crate::storage::CpuElement;
 use crate::tensor::Tensor;
+use crate::wgpu::kernels as gpu;
 use crate::{bail, dispatch, idx_err};
 
 /// Visit every multi-index of `shape` in row-major order.
@@ -74,8 +75,39 @@ impl Tensor {
                 );
             }
         }
-        let iv = index_values(index)?;
         let ishape = index.shape().to_vec();
+        let out = if xs.is_gpu() {
+            let idx = index.to_device_raw(xs.device())?;
+            let ish = if ishape.is_empty() { vec![1] } else { ishape.clone() };
+            let li = idx.layout().broadcast_to(&ish)?;
+            let li = if ishape.is_empty() { crate::layout::Layout { shape: vec![1], strides: vec![0], offset: li.offset } } else { li };
+            let o = gpu::gather(&xs, d, &idx, &li, &ish)?;
+            if ishape.is_empty() { o.reshape(&[])? } else { o }
+        } else {
+            xs.gather_cpu(d, index, &ishape)?
+        };
+        if out.dtype().is_float() && any_requires_grad(&[self]) {
+            let in_shape = self.shape().to_vec();
+            let idx = index.clone();
+            record(
+                "GatherBackward0",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
+                    Ok(vec![Some(z.scatter_add(d as i64, &idx, g)?)])
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn gather_cpu(&self, d: usize, index: &Tensor, ishape: &[usize]) -> Result<Tensor> {
+        let xs = self;
+        let ishape = ishape.to_vec();
+        let iv = index_values(index)?;
         let l = xs.layout().clone();
         let n = l.shape[d];
         let mut offs = Vec::with_capacity(iv.len());
@@ -104,23 +136,7 @@ impl Tensor {
         if let Some(e) = err {
             return Err(e);
         }
-        let out = xs.gather_offsets(&offs, &ishape)?;
-        if out.dtype().is_float() && any_requires_grad(&[self]) {
-            let in_shape = self.shape().to_vec();
-            let idx = index.clone();
-            record(
-                "GatherBackward0",
-                &[&out],
-                &[self],
-                vec![],
-                move |c: &BackCtx| {
-                    let g = c.grad(0)?;
-                    let z = Tensor::zeros(&in_shape, g.dtype())?;
-                    Ok(vec![Some(z.scatter_add(d as i64, &idx, g)?)])
-                },
-            );
-        }
-        Ok(out)
+        xs.gather_offsets(&offs, &ishape)
     }
 
     /// Shared kernel of scatter / scatter_add / scatter_reduce: writes `src` values
@@ -135,6 +151,31 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_index_dtype(index, "scatter")?;
         let d = wrap_dim(dim, self.ndim(), "scatter")?;
+        let mut ts: Vec<&Tensor> = vec![self, index];
+        ts.extend(src);
+        if crate::ops::device::any_gpu(&ts) {
+            let dev = crate::ops::device::common_device(&ts, "scatter")?;
+            if reduce == "add" && src.is_some() && self.ndim() > 0 && index.ndim() == self.ndim() && self.dtype() != DType::Bool {
+                let s = src.unwrap().to_dtype(self.dtype())?.to_device_raw(dev)?;
+                let idx = index.to_device_raw(dev)?;
+                for k in 0..index.ndim() {
+                    if k != d && index.shape()[k] > self.shape()[k] {
+                        bail!("Size does not match at dimension {} expected index {:?} to be smaller than self {:?} apart from dimension {}", k, index.shape(), self.shape(), d);
+                    }
+                }
+                let out = self.clone_data()?;
+                let ishape = index.shape().to_vec();
+                let ls = crate::layout::Layout { shape: ishape.clone(), strides: s.strides().to_vec(), offset: s.layout().offset };
+                gpu::scatter_add_into(&out, d, &idx, idx.layout(), &s, &ls, &ishape)?;
+                return Ok(out);
+            }
+            let hs = match src {
+                Some(t) => Some(t.host()?),
+                None => None,
+            };
+            let r = self.host()?.scatter_impl(dim, &index.host()?, hs.as_ref(), value, reduce)?;
+            return r.to_device_raw(dev);
+        }
         if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {
             bail!("Index tensor must have the same number of dimensions as self tensor");
         }
@@ -371,6 +412,18 @@ impl Tensor {
             self.clone()
         };
         let d = wrap_dim(dim, xs.ndim(), "index_select")?;
+        if xs.is_gpu() {
+            let idx = index.to_device_raw(xs.device())?;
+            let k = index.numel();
+            let mut shape = xs.shape().to_vec();
+            shape[d] = k;
+            let mut strides = vec![0usize; shape.len()];
+            strides[d] = if idx.ndim() == 0 { 0 } else { idx.strides()[0] };
+            let li = crate::layout::Layout { shape: shape.clone(), strides, offset: idx.layout().offset };
+            let o = gpu::gather(&xs, d, &idx, &li, &shape)?;
+            let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
+            return self.index_select_record(d, index, out);
+        }
         let iv = index_values(index)?;
         let n = xs.shape()[d];
         let l = xs.layout().clone();
@@ -390,6 +443,10 @@ impl Tensor {
         });
         let out_shape = if self.ndim() == 0 { vec![] } else { shape };
         let out = xs.gather_offsets(&offs, &out_shape)?;
+        self.index_select_record(d, index, out)
+    }
+
+    fn index_select_record(&self, d: usize, index: &Tensor, out: Tensor) -> Result<Tensor> {
         if out.dtype().is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
             let index = index.clone();
@@ -400,7 +457,7 @@ impl Tensor {
                 vec![],
                 move |c: &BackCtx| {
                     let g = c.grad(0)?;
-                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
                     Ok(vec![Some(z.index_add(d as i64, &index, g, 1.0)?)])
                 },
             );
@@ -418,7 +475,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_index_dtype(index, "index_add")?;
         let d = wrap_dim(dim, self.ndim(), "index_add")?;
-        let iv = index_values(index)?;
+        let iv_len = index.numel();
         let src = if alpha != 1.0 {
             source.mul_s(alpha)?
         } else {
@@ -429,19 +486,23 @@ impl Tensor {
         } else {
             src.clone()
         };
-        if src_b.ndim() > 0 && src_b.shape()[d.min(src_b.ndim() - 1)] != iv.len() {
+        if src_b.ndim() > 0 && src_b.shape()[d.min(src_b.ndim() - 1)] != iv_len {
             bail!(
                 "index_add_(): Number of indices ({}) should be equal to source.size(dim) ({})",
-                iv.len(),
+                iv_len,
                 src_b.shape()[d]
             );
         }
         // Expand the 1-d index into a full index tensor for scatter_add.
         let mut ishape = vec![1usize; src_b.ndim()];
-        ishape[d] = iv.len();
-        let idx = Tensor::from_vec(iv, &ishape)
-            .expand(src_b.shape())?
-            .contiguous()?;
+        ishape[d] = iv_len;
+        let idx = if self.is_gpu() {
+            index.to_device_raw(self.device())?.cast_raw_if_raw(DType::I64)?.reshape(&ishape)?.expand(src_b.shape())?.contiguous()?
+        } else {
+            Tensor::from_vec(index_values(index)?, &ishape)
+                .expand(src_b.shape())?
+                .contiguous()?
+        };
         let out = crate::autograd::no_grad(|| {
             self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add")
         })?;

@@ -47,13 +47,15 @@ pub(crate) fn sizes(s: &[usize]) -> String {
 pub(crate) fn prepare(ts: &[&Tensor], dtype: DType) -> Result<Vec<Tensor>> {
     let mut out: Vec<Tensor> = Vec::with_capacity(ts.len());
     for t in ts {
-        let shares = out.iter().any(|o| o.same_storage(t));
+        // Kernels without a GPU version run on host copies.
+        let t: Tensor = t.host()?;
+        let shares = out.iter().any(|o| o.same_storage(&t));
         let t = if t.dtype() != dtype {
             t.cast_raw(dtype)?
         } else if !t.is_contiguous() || shares {
             t.clone_data()?
         } else {
-            (*t).clone()
+            t
         };
         out.push(t);
     }
@@ -104,7 +106,8 @@ pub(crate) fn run_kernel(
             scalar_name(other)
         ),
     };
-    let out = Tensor::from_cpu(data, shape);
+    let dev = crate::ops::device::common_device(ops, kernel_name)?;
+    let out = Tensor::from_cpu_on(data, shape, dev)?;
     if cd != dt {
         out.cast_raw(dt)
     } else {

@@ -27,6 +27,10 @@ impl OptFloat for f64 {}
 /// are written, `g` is read. Called on whole tensors or on chunks of them.
 trait Rule: Sync {
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]);
+    /// The fused GPU kernel's op and slots (shaders/optim.wgsl), if it has one.
+    fn gpu(&self, _i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
+        None
+    }
 }
 
 #[inline(always)]
@@ -107,6 +111,33 @@ fn direct(p: &Tensor, g: &Tensor, s: &[Tensor]) -> bool {
 }
 
 fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -> Result<()> {
+    if p.is_gpu() {
+        crate::ops::device::common_device(&[p, g], "optimizer step")?;
+        if let Some((op, slots)) = rule.gpu(i) {
+            if direct(p, g, s) && p.dtype() == DType::F32 && s.iter().all(|t| t.is_gpu()) && s.len() <= 2 {
+                crate::wgpu::kernels::optim_step(op, p, s.first().unwrap_or(p), s.get(1), g, &slots)?;
+                p.storage().bump_version();
+                for t in s {
+                    t.storage().bump_version();
+                }
+                return Ok(());
+            }
+        }
+        // No GPU kernel for this rule: update host copies, then write back.
+        let cd = if p.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
+        let pc = p.host()?.cast_raw(cd)?;
+        let gc = g.host()?.cast_raw(cd)?;
+        let sc: Vec<Tensor> = s.iter().map(|t| t.host()?.cast_raw(cd)).collect::<Result<_>>()?;
+        match cd {
+            DType::F32 => locked::<f32, R>(rule, i, &pc, &gc, &sc),
+            _ => locked::<f64, R>(rule, i, &pc, &gc, &sc),
+        }
+        p.copy_raw_from(&pc, false)?;
+        for (t, u) in s.iter().zip(&sc) {
+            t.copy_raw_from(u, false)?;
+        }
+        return Ok(());
+    }
     if direct(p, g, s) {
         match p.dtype() {
             DType::F32 => locked::<f32, R>(rule, i, p, g, s),
@@ -217,6 +248,15 @@ struct Sgd {
 }
 
 impl Rule for Sgd {
+    fn gpu(&self, i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
+        let f = |v: f64| (v as f32).to_bits();
+        let flags = (self.nesterov as u32) | ((self.maximize as u32) << 1) | ((self.first[i] as u32) << 2);
+        // Momentum 0 has no buffer: the kernel's buffer update is then unused.
+        if self.momentum == 0.0 {
+            return None;
+        }
+        Some((0, vec![(48, f(self.lr)), (49, f(self.momentum)), (50, f(self.dampening)), (51, f(self.weight_decay)), (53, flags)]))
+    }
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let (neg_lr, m, keep, wd) = (
             c::<T>(-self.lr),
@@ -270,7 +310,7 @@ pub fn sgd_step(
                 Some(b) => b.clone(),
                 None => {
                     first[i] = true;
-                    Tensor::zeros(p.shape(), p.dtype())?
+                    Tensor::zeros_on(p.shape(), p.dtype(), p.device())?
                 }
             });
         }
@@ -315,6 +355,14 @@ struct Adam {
 }
 
 impl Rule for Adam {
+    fn gpu(&self, i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
+        let f = |v: f64| (v as f32).to_bits();
+        let step = self.steps[i] as f64;
+        let bc1 = 1.0 - self.beta1.powf(step);
+        let bc2 = 1.0 - self.beta2.powf(step);
+        let flags = ((self.maximize as u32) << 1) | ((self.decoupled as u32) << 2);
+        Some((1, vec![(48, f(self.lr)), (49, f(self.beta1)), (50, f(self.beta2)), (51, f(self.eps)), (52, f(self.weight_decay)), (53, flags), (54, f(bc1)), (55, f(bc2.sqrt()))]))
+    }
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let step = self.steps[i] as f64;
         let bc1 = 1.0 - self.beta1.powf(step);

@@ -14,7 +14,7 @@ pub type ViewFn = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
 
 /// Gradient of a view: zeros of the input's shape with `g` written where the view looks.
 pub fn view_scatter(g: &Tensor, in_shape: &[usize], view: ViewFn) -> Result<Tensor> {
-    let z = Tensor::zeros(in_shape, g.dtype())?;
+    let z = Tensor::zeros_on(in_shape, g.dtype(), g.device())?;
     {
         let v = view(&z)?;
         v.copy_raw_from(g, true)?;
@@ -353,7 +353,7 @@ impl Tensor {
                 vec![],
                 move |c: &BackCtx| {
                     let g = c.grad(0)?;
-                    let z = Tensor::zeros(&in_shape, g.dtype())?;
+                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
                     let v = z.view_of(Layout {
                         shape: sh.clone(),
                         strides: st.clone(),
@@ -480,7 +480,7 @@ impl Tensor {
         }
         let mut shape = r.shape().to_vec();
         shape[d] = total;
-        let out = Tensor::zeros(&shape, dt)?;
+        let out = Tensor::zeros_on(&shape, dt, r.device())?;
         let mut start = 0;
         let mut sizes = vec![];
         for t in &parts {

@@ -124,7 +124,7 @@ pub(crate) fn record_select(
             } else {
                 (g.unsqueeze(d)?, idx.unsqueeze(d)?)
             };
-            let z = Tensor::zeros(&in_shape, g.dtype())?;
+            let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
             Ok(vec![Some(z.scatter_add(d as i64, &i, &g)?)])
         },
     );
@@ -215,6 +215,10 @@ impl Tensor {
 
     /// (values, indices) sorted along `dim`; stable for either direction.
     pub fn sort(&self, dim: i64, descending: bool, _stable: bool) -> Result<(Tensor, Tensor)> {
+        if self.is_gpu() {
+            let r = crate::ops::device::gpu_fallback_n("sort", &[self], |h| { let (a, b) = h[0].sort(dim, descending, _stable)?; Ok(vec![a, b]) })?;
+            return Ok((r[0].clone(), r[1].clone()));
+        }
         let (x, d, scalar) = self.line_input(dim, "sort")?;
         let n = x.shape()[d];
         let (v, i) =
@@ -233,6 +237,10 @@ impl Tensor {
     /// The k largest (or smallest) along `dim`, in order (largest first for
     /// `largest`), ties by position.
     pub fn topk(&self, k: i64, dim: i64, largest: bool, _sorted: bool) -> Result<(Tensor, Tensor)> {
+        if self.is_gpu() {
+            let r = crate::ops::device::gpu_fallback_n("topk", &[self], |h| { let (a, b) = h[0].topk(k, dim, largest, _sorted)?; Ok(vec![a, b]) })?;
+            return Ok((r[0].clone(), r[1].clone()));
+        }
         let (x, d, scalar) = self.line_input(dim, "topk")?;
         let n = x.shape()[d];
         if k < 0 || k as usize > n {
@@ -277,6 +285,10 @@ impl Tensor {
 
     /// The k-th smallest (1-based) along `dim`.
     pub fn kthvalue(&self, k: i64, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        if self.is_gpu() {
+            let r = crate::ops::device::gpu_fallback_n("kthvalue", &[self], |h| { let (a, b) = h[0].kthvalue(k, dim, keepdim)?; Ok(vec![a, b]) })?;
+            return Ok((r[0].clone(), r[1].clone()));
+        }
         let shape = self.shape().to_vec();
         self.reduce_pick(dim, keepdim, "kthvalue", "KthvalueBackward0", |x, d| {
             let n = x.shape()[d];
@@ -297,6 +309,10 @@ impl Tensor {
         keepdim: bool,
         ignore_nan: bool,
     ) -> Result<(Tensor, Tensor)> {
+        if self.is_gpu() {
+            let r = crate::ops::device::gpu_fallback_n("median", &[self], |h| { let (a, b) = h[0].median_dim(dim, keepdim, ignore_nan)?; Ok(vec![a, b]) })?;
+            return Ok((r[0].clone(), r[1].clone()));
+        }
         let op = if ignore_nan { "nanmedian" } else { "median" };
         let name = if ignore_nan {
             "NanmedianBackward1"
@@ -315,6 +331,9 @@ impl Tensor {
     /// gradient is shared evenly by the elements equal to the result (PyTorch's
     /// evenly_distribute_backward).
     pub fn median_all(&self, ignore_nan: bool) -> Result<Tensor> {
+        if self.is_gpu() {
+            return crate::ops::device::gpu_fallback("median", &[self], |h| h[0].median_all(ignore_nan));
+        }
         let n = self.numel();
         if n == 0 {
             return Tensor::full(&[], Scalar::Float(f64::NAN), self.dtype());
@@ -352,6 +371,10 @@ impl Tensor {
 
     /// Most frequent value along `dim` and its last position.
     pub fn mode(&self, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        if self.is_gpu() {
+            let r = crate::ops::device::gpu_fallback_n("mode", &[self], |h| { let (a, b) = h[0].mode(dim, keepdim)?; Ok(vec![a, b]) })?;
+            return Ok((r[0].clone(), r[1].clone()));
+        }
         self.reduce_pick(dim, keepdim, "mode", "ModeBackward0", |x, d| {
             if x.shape()[d] == 0 {
                 bail!("mode(): Expected reduction dim {d} to have non-zero size.");

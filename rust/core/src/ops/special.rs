@@ -266,6 +266,9 @@ fn map_f64(x: &Tensor, out: DType, f: impl Fn(f64) -> f64 + Sync + Send) -> Resu
 
 impl Tensor {
     pub fn special(&self, op: Special) -> Result<Tensor> {
+        if self.is_gpu() {
+            return crate::ops::device::gpu_fallback("special", &[self], |h| h[0].special(op));
+        }
         let out_dt = if self.dtype().is_float() {
             self.dtype()
         } else {
@@ -309,6 +312,9 @@ impl Tensor {
 
     /// Broadcasting float binary op (integer inputs give float32).
     pub fn special_binary(&self, other: &Tensor, op: SpecialBinary) -> Result<Tensor> {
+        if crate::ops::device::any_gpu(&[self, other]) {
+            return crate::ops::device::gpu_fallback("special", &[self, other], |h| h[0].special_binary(&h[1], op));
+        }
         let shape = broadcast_shapes(self.shape(), other.shape()).ok_or_else(|| {
             crate::rt_err!(
                 "{}: The size of tensor a {:?} must match the size of tensor b {:?} (they are not broadcastable)",

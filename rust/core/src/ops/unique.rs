@@ -113,6 +113,13 @@ impl Tensor {
         dim: Option<i64>,
         consecutive: bool,
     ) -> Result<(Tensor, Tensor, Tensor)> {
+        if self.is_gpu() {
+            let r = crate::ops::device::gpu_fallback_n("unique", &[&self.detach()], |h| {
+                let (a, b, c) = h[0].unique_t(dim, consecutive)?;
+                Ok(vec![a, b, c])
+            })?;
+            return Ok((r[0].clone(), r[1].clone(), r[2].clone()));
+        }
         let x = self.detach();
         let dt = x.dtype();
         match dim {

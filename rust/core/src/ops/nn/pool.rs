@@ -33,6 +33,7 @@ fn expect(t: &Tensor, shape: &[usize]) -> Result<()> {
 }
 
 fn contiguous_index(idx: &Tensor) -> Result<Tensor> {
+    let idx = &idx.host()?;
     if idx.is_contiguous() {
         Ok(idx.clone())
     } else {
@@ -67,9 +68,9 @@ fn max_op(
             scalar_name(other)
         ),
     };
-    let out = Tensor::from_cpu(data, &shape);
+    let out = Tensor::from_cpu_on(data, &shape, x.device())?;
     let out = if cd != dt { out.cast_raw(dt)? } else { out };
-    let idx = Tensor::from_vec(idx, &shape);
+    let idx = Tensor::from_vec(idx, &shape).to_device_raw(x.device())?;
     if any_requires_grad(&[x]) {
         let in_shape = x.shape().to_vec();
         record(
