@@ -37,7 +37,7 @@ manual_seed_all = manual_seed
 
 
 def empty_cache():
-    pass
+    _gpu.empty_cache()
 
 
 def memory_allocated(device=None):

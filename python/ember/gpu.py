@@ -26,3 +26,16 @@ def info():
 def synchronize():
     if _has_backend() and is_available():
         _C.gpu_synchronize()
+
+
+def stats():
+    """Buffer pool, submit, dispatch and host-read counters of the GPU backend."""
+    if not is_available():
+        return {}
+    return dict(_C.gpu_stats())
+
+
+def empty_cache():
+    """Release the pooled (unused) GPU buffers."""
+    if _has_backend() and is_available():
+        _C.gpu_empty_cache()

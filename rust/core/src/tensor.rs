@@ -250,10 +250,9 @@ impl Tensor {
                 self.numel()
             );
         }
-        let off = self.0.layout.offset;
-        self.with_cpu(|d, _| {
+        self.with_cpu(|d, l| {
             dispatch!(self.dtype(), T => {
-                let v = T::slice(d)[off];
+                let v = T::slice(d)[l.offset];
                 if T::DTYPE.is_float() {
                     Scalar::Float(crate::dtype::Element::to_f64(v))
                 } else if T::DTYPE == DType::Bool {

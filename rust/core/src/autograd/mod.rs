@@ -450,7 +450,12 @@ fn run_backward_inner(
         let in_grads = if gs.iter().any(|g| g.is_some()) {
             // Fill absent output gradients with zeros when some are present.
             let gs: Vec<Option<Tensor>> = if node.n_outputs > 1 {
-                let dev = gs.iter().flatten().next().map(|g| g.device()).unwrap_or(crate::Device::Cpu);
+                let dev = gs
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map(|g| g.device())
+                    .unwrap_or(crate::Device::Cpu);
                 gs.into_iter()
                     .enumerate()
                     .map(|(i, g)| match g {

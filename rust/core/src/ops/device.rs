@@ -53,7 +53,9 @@ impl Tensor {
         let whole = {
             let g = self.storage().read();
             match &*g {
-                Storage::Gpu(d) => self.is_contiguous() && self.layout().offset == 0 && d.len == self.numel(),
+                Storage::Gpu(d) => {
+                    self.is_contiguous() && self.layout().offset == 0 && d.len == self.numel()
+                }
                 Storage::Cpu(_) => unreachable!(),
             }
         };
@@ -160,15 +162,31 @@ pub fn gpu_fallback_n(
     let dev = common_device(inputs, op)?;
     let host: Vec<Tensor> = inputs
         .iter()
-        .map(|t| if t.is_gpu() { t.to_device(Device::Cpu) } else { Ok((*t).clone()) })
+        .map(|t| {
+            if t.is_gpu() {
+                t.to_device(Device::Cpu)
+            } else {
+                Ok((*t).clone())
+            }
+        })
         .collect::<Result<_>>()?;
     let outs = f(&host)?;
     outs.into_iter()
-        .map(|o| if o.device() == dev { Ok(o) } else { o.to_device(dev) })
+        .map(|o| {
+            if o.device() == dev {
+                Ok(o)
+            } else {
+                o.to_device(dev)
+            }
+        })
         .collect()
 }
 
-pub fn gpu_fallback(op: &str, inputs: &[&Tensor], f: impl FnOnce(&[Tensor]) -> Result<Tensor>) -> Result<Tensor> {
+pub fn gpu_fallback(
+    op: &str,
+    inputs: &[&Tensor],
+    f: impl FnOnce(&[Tensor]) -> Result<Tensor>,
+) -> Result<Tensor> {
     Ok(gpu_fallback_n(op, inputs, |h| Ok(vec![f(h)?]))?.remove(0))
 }
 
@@ -202,4 +220,3 @@ fn storage_len(t: &Tensor) -> usize {
         Storage::Cpu(c) => c.len(),
     }
 }
-

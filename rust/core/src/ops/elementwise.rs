@@ -402,7 +402,11 @@ impl Tensor {
     fn unary_gpu(&self, op: Unary) -> Result<Tensor> {
         let dt = self.dtype();
         if op == Unary::LogicalNot || (dt == DType::Bool && op == Unary::BitNot) {
-            let b = if dt == DType::Bool { self.clone() } else { self.cast_raw(DType::Bool)? };
+            let b = if dt == DType::Bool {
+                self.clone()
+            } else {
+                self.cast_raw(DType::Bool)?
+            };
             let out = gpu::unary(&b.cast_raw(DType::I32)?, Unary::LogicalNot as u32)?;
             return out.cast_raw(DType::Bool);
         }
@@ -996,14 +1000,21 @@ impl Tensor {
     }
 
     /// GPU kernel for `binary`; ops without one run on the host.
-    fn binary_gpu(&self, a: &Tensor, b: &Tensor, shape: &[usize], op: Binary, ct: DType) -> Result<Tensor> {
+    fn binary_gpu(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        shape: &[usize],
+        op: Binary,
+        ct: DType,
+    ) -> Result<Tensor> {
         use Binary::*;
         // Operands: GPU tensors, or a 0-dim CPU tensor passed as a scalar.
         let (a, b, op) = if !a.is_gpu() {
             // scalar (op) tensor: swap when the op allows it.
             match op {
-                Add | Mul | Maximum | Minimum | Fmax | Fmin | Eq | Ne | BitAnd | BitOr | BitXor | LogicalAnd
-                | LogicalOr | LogicalXor => (b.clone(), a.clone(), op),
+                Add | Mul | Maximum | Minimum | Fmax | Fmin | Eq | Ne | BitAnd | BitOr | BitXor
+                | LogicalAnd | LogicalOr | LogicalXor => (b.clone(), a.clone(), op),
                 Lt => (b.clone(), a.clone(), Gt),
                 Gt => (b.clone(), a.clone(), Lt),
                 Le => (b.clone(), a.clone(), Ge),
@@ -1018,9 +1029,15 @@ impl Tensor {
         } else if ct.is_float() {
             !op.is_bitwise() && !matches!(op, Shl | Shr)
         } else if ct == DType::Bool {
-            matches!(op, BitAnd | BitOr | BitXor | Maximum | Minimum | Fmax | Fmin)
+            matches!(
+                op,
+                BitAnd | BitOr | BitXor | Maximum | Minimum | Fmax | Fmin
+            )
         } else {
-            matches!(op, Add | Sub | Mul | Maximum | Minimum | Fmax | Fmin | BitAnd | BitOr | BitXor)
+            matches!(
+                op,
+                Add | Sub | Mul | Maximum | Minimum | Fmax | Fmin | BitAnd | BitOr | BitXor
+            )
         };
         if !native {
             let (ha, hb) = (a.host()?, b.host()?);
@@ -1125,13 +1142,13 @@ impl Tensor {
             None
         } else {
             Some({
-            let (gc, ga, gb) = (
-                cond.storage().read(),
-                a2.storage().read(),
-                b2.storage().read(),
-            );
-            dispatch!(ct, T => T::wrap(cpu::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })))
-        })
+                let (gc, ga, gb) = (
+                    cond.storage().read(),
+                    a2.storage().read(),
+                    b2.storage().read(),
+                );
+                dispatch!(ct, T => T::wrap(cpu::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })))
+            })
         };
         let out = match data {
             Some(d) => Tensor::from_cpu(d, &shape),

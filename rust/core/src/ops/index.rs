@@ -78,11 +78,27 @@ impl Tensor {
         let ishape = index.shape().to_vec();
         let out = if xs.is_gpu() {
             let idx = index.to_device_raw(xs.device())?;
-            let ish = if ishape.is_empty() { vec![1] } else { ishape.clone() };
+            let ish = if ishape.is_empty() {
+                vec![1]
+            } else {
+                ishape.clone()
+            };
             let li = idx.layout().broadcast_to(&ish)?;
-            let li = if ishape.is_empty() { crate::layout::Layout { shape: vec![1], strides: vec![0], offset: li.offset } } else { li };
+            let li = if ishape.is_empty() {
+                crate::layout::Layout {
+                    shape: vec![1],
+                    strides: vec![0],
+                    offset: li.offset,
+                }
+            } else {
+                li
+            };
             let o = gpu::gather(&xs, d, &idx, &li, &ish)?;
-            if ishape.is_empty() { o.reshape(&[])? } else { o }
+            if ishape.is_empty() {
+                o.reshape(&[])?
+            } else {
+                o
+            }
         } else {
             xs.gather_cpu(d, index, &ishape)?
         };
@@ -155,7 +171,12 @@ impl Tensor {
         ts.extend(src);
         if crate::ops::device::any_gpu(&ts) {
             let dev = crate::ops::device::common_device(&ts, "scatter")?;
-            if reduce == "add" && src.is_some() && self.ndim() > 0 && index.ndim() == self.ndim() && self.dtype() != DType::Bool {
+            if reduce == "add"
+                && src.is_some()
+                && self.ndim() > 0
+                && index.ndim() == self.ndim()
+                && self.dtype() != DType::Bool
+            {
                 let s = src.unwrap().to_dtype(self.dtype())?.to_device_raw(dev)?;
                 let idx = index.to_device_raw(dev)?;
                 for k in 0..index.ndim() {
@@ -165,7 +186,11 @@ impl Tensor {
                 }
                 let out = self.clone_data()?;
                 let ishape = index.shape().to_vec();
-                let ls = crate::layout::Layout { shape: ishape.clone(), strides: s.strides().to_vec(), offset: s.layout().offset };
+                let ls = crate::layout::Layout {
+                    shape: ishape.clone(),
+                    strides: s.strides().to_vec(),
+                    offset: s.layout().offset,
+                };
                 gpu::scatter_add_into(&out, d, &idx, idx.layout(), &s, &ls, &ishape)?;
                 return Ok(out);
             }
@@ -173,7 +198,9 @@ impl Tensor {
                 Some(t) => Some(t.host()?),
                 None => None,
             };
-            let r = self.host()?.scatter_impl(dim, &index.host()?, hs.as_ref(), value, reduce)?;
+            let r = self
+                .host()?
+                .scatter_impl(dim, &index.host()?, hs.as_ref(), value, reduce)?;
             return r.to_device_raw(dev);
         }
         if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {
@@ -419,7 +446,11 @@ impl Tensor {
             shape[d] = k;
             let mut strides = vec![0usize; shape.len()];
             strides[d] = if idx.ndim() == 0 { 0 } else { idx.strides()[0] };
-            let li = crate::layout::Layout { shape: shape.clone(), strides, offset: idx.layout().offset };
+            let li = crate::layout::Layout {
+                shape: shape.clone(),
+                strides,
+                offset: idx.layout().offset,
+            };
             let o = gpu::gather(&xs, d, &idx, &li, &shape)?;
             let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
             return self.index_select_record(d, index, out);
@@ -497,7 +528,12 @@ impl Tensor {
         let mut ishape = vec![1usize; src_b.ndim()];
         ishape[d] = iv_len;
         let idx = if self.is_gpu() {
-            index.to_device_raw(self.device())?.cast_raw_if_raw(DType::I64)?.reshape(&ishape)?.expand(src_b.shape())?.contiguous()?
+            index
+                .to_device_raw(self.device())?
+                .cast_raw_if_raw(DType::I64)?
+                .reshape(&ishape)?
+                .expand(src_b.shape())?
+                .contiguous()?
         } else {
             Tensor::from_vec(index_values(index)?, &ishape)
                 .expand(src_b.shape())?

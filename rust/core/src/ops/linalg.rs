@@ -154,7 +154,10 @@ impl Tensor {
                 return matmul_gpu(a, &la, b, &lb, nb, &out_shape);
             }
             if dt == DType::F16 {
-                return a.cast_raw(DType::F32)?.matmul_nd(&b.cast_raw(DType::F32)?)?.cast_raw(dt);
+                return a
+                    .cast_raw(DType::F32)?
+                    .matmul_nd(&b.cast_raw(DType::F32)?)?
+                    .cast_raw(dt);
             }
             let r = a.host()?.matmul_nd(&b.host()?)?;
             return r.to_device_raw(a.device());
@@ -336,7 +339,14 @@ impl Tensor {
 }
 
 /// GPU matmul of broadcast (batch..., m, k) x (batch..., k, n) layouts.
-fn matmul_gpu(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout, nb: usize, out_shape: &[usize]) -> Result<Tensor> {
+fn matmul_gpu(
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    nb: usize,
+    out_shape: &[usize],
+) -> Result<Tensor> {
     // Collapse the batch dims into one strided dim (copying an operand whose
     // batch dims do not merge).
     fn batch3(t: &Tensor, l: &Layout, nb: usize) -> Result<(Tensor, Layout)> {

@@ -114,8 +114,19 @@ fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -
     if p.is_gpu() {
         crate::ops::device::common_device(&[p, g], "optimizer step")?;
         if let Some((op, slots)) = rule.gpu(i) {
-            if direct(p, g, s) && p.dtype() == DType::F32 && s.iter().all(|t| t.is_gpu()) && s.len() <= 2 {
-                crate::wgpu::kernels::optim_step(op, p, s.first().unwrap_or(p), s.get(1), g, &slots)?;
+            if direct(p, g, s)
+                && p.dtype() == DType::F32
+                && s.iter().all(|t| t.is_gpu())
+                && s.len() <= 2
+            {
+                crate::wgpu::kernels::optim_step(
+                    op,
+                    p,
+                    s.first().unwrap_or(p),
+                    s.get(1),
+                    g,
+                    &slots,
+                )?;
                 p.storage().bump_version();
                 for t in s {
                     t.storage().bump_version();
@@ -124,10 +135,17 @@ fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -
             }
         }
         // No GPU kernel for this rule: update host copies, then write back.
-        let cd = if p.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
+        let cd = if p.dtype() == DType::F64 {
+            DType::F64
+        } else {
+            DType::F32
+        };
         let pc = p.host()?.cast_raw(cd)?;
         let gc = g.host()?.cast_raw(cd)?;
-        let sc: Vec<Tensor> = s.iter().map(|t| t.host()?.cast_raw(cd)).collect::<Result<_>>()?;
+        let sc: Vec<Tensor> = s
+            .iter()
+            .map(|t| t.host()?.cast_raw(cd))
+            .collect::<Result<_>>()?;
         match cd {
             DType::F32 => locked::<f32, R>(rule, i, &pc, &gc, &sc),
             _ => locked::<f64, R>(rule, i, &pc, &gc, &sc),
@@ -250,12 +268,22 @@ struct Sgd {
 impl Rule for Sgd {
     fn gpu(&self, i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
         let f = |v: f64| (v as f32).to_bits();
-        let flags = (self.nesterov as u32) | ((self.maximize as u32) << 1) | ((self.first[i] as u32) << 2);
+        let flags =
+            (self.nesterov as u32) | ((self.maximize as u32) << 1) | ((self.first[i] as u32) << 2);
         // Momentum 0 has no buffer: the kernel's buffer update is then unused.
         if self.momentum == 0.0 {
             return None;
         }
-        Some((0, vec![(48, f(self.lr)), (49, f(self.momentum)), (50, f(self.dampening)), (51, f(self.weight_decay)), (53, flags)]))
+        Some((
+            0,
+            vec![
+                (48, f(self.lr)),
+                (49, f(self.momentum)),
+                (50, f(self.dampening)),
+                (51, f(self.weight_decay)),
+                (53, flags),
+            ],
+        ))
     }
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let (neg_lr, m, keep, wd) = (
@@ -361,7 +389,19 @@ impl Rule for Adam {
         let bc1 = 1.0 - self.beta1.powf(step);
         let bc2 = 1.0 - self.beta2.powf(step);
         let flags = ((self.maximize as u32) << 1) | ((self.decoupled as u32) << 2);
-        Some((1, vec![(48, f(self.lr)), (49, f(self.beta1)), (50, f(self.beta2)), (51, f(self.eps)), (52, f(self.weight_decay)), (53, flags), (54, f(bc1)), (55, f(bc2.sqrt()))]))
+        Some((
+            1,
+            vec![
+                (48, f(self.lr)),
+                (49, f(self.beta1)),
+                (50, f(self.beta2)),
+                (51, f(self.eps)),
+                (52, f(self.weight_decay)),
+                (53, flags),
+                (54, f(bc1)),
+                (55, f(bc2.sqrt())),
+            ],
+        ))
     }
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let step = self.steps[i] as f64;

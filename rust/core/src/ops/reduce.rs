@@ -345,7 +345,7 @@ impl Tensor {
             let op = if is_max { gpu::Red::Max } else { gpu::Red::Min };
             gpu::reduce(self, &dims_n, &shape, op, dt)?.0
         } else {
-        let data = dispatch!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
+            let data = dispatch!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
             let mut best = c[0];
             for &x in &c[1..] {
                 if best.is_nan_v() { break; }
@@ -353,7 +353,7 @@ impl Tensor {
             }
             best
         })?));
-        Tensor::from_cpu(data, &shape)
+            Tensor::from_cpu(data, &shape)
         };
         if !dt.is_float() || !any_requires_grad(&[self]) {
             return Ok(out);
@@ -402,25 +402,32 @@ impl Tensor {
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
         let (values, indices) = if self.is_gpu() {
-            let op = if is_max { gpu::Red::ArgMax } else { gpu::Red::ArgMin };
+            let op = if is_max {
+                gpu::Red::ArgMax
+            } else {
+                gpu::Red::ArgMin
+            };
             let (v, i) = gpu::reduce(self, &dims_n, &shape, op, dt)?;
             (v, i.expect("arg reduction returns indices"))
         } else {
-        let pairs: Vec<(CpuData, Vec<i64>)> = vec![dispatch!(dt, T => {
-            let r = reduce_chunks::<T, (T, i64)>(self, &dims_n, |c| {
-                let mut bi = 0usize;
-                for (i, &x) in c.iter().enumerate() {
-                    let b = c[bi];
-                    if b.is_nan_v() { break; }
-                    if x.is_nan_v() || (is_max && x > b) || (!is_max && x < b) { bi = i; }
-                }
-                (c[bi], bi as i64)
-            })?;
-            let (v, i): (Vec<T>, Vec<i64>) = r.into_iter().unzip();
-            (T::wrap(v), i)
-        })];
-        let (vals, idx) = pairs.into_iter().next().unwrap();
-        (Tensor::from_cpu(vals, &shape), Tensor::from_vec(idx, &shape))
+            let pairs: Vec<(CpuData, Vec<i64>)> = vec![dispatch!(dt, T => {
+                let r = reduce_chunks::<T, (T, i64)>(self, &dims_n, |c| {
+                    let mut bi = 0usize;
+                    for (i, &x) in c.iter().enumerate() {
+                        let b = c[bi];
+                        if b.is_nan_v() { break; }
+                        if x.is_nan_v() || (is_max && x > b) || (!is_max && x < b) { bi = i; }
+                    }
+                    (c[bi], bi as i64)
+                })?;
+                let (v, i): (Vec<T>, Vec<i64>) = r.into_iter().unzip();
+                (T::wrap(v), i)
+            })];
+            let (vals, idx) = pairs.into_iter().next().unwrap();
+            (
+                Tensor::from_cpu(vals, &shape),
+                Tensor::from_vec(idx, &shape),
+            )
         };
         if dt.is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
@@ -490,12 +497,24 @@ impl Tensor {
         let n: usize = dims_n.iter().map(|&d| self.shape()[d]).product();
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
-        let data = dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
+        let out = if self.is_gpu() {
+            let di: Vec<i64> = dims_n.iter().map(|&d| d as i64).collect();
+            crate::autograd::no_grad(|| -> Result<Tensor> {
+                let x = self.detach();
+                let m = x.sum_dims(&di, true, None)?.div_s(n as f64)?;
+                let d = x.sub(&m)?;
+                d.mul(&d)?
+                    .sum_dims(&di, keepdim, None)?
+                    .div_s((n as f64 - correction).max(0.0))
+            })?
+        } else {
+            let data = dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
             let m = sum_slice(c) / c.len() as f64;
             let ss: f64 = c.iter().map(|&x| { let d = x.to_f64() - m; d * d }).sum();
             T::from_f64(ss / (c.len() as f64 - correction).max(0.0))
         })?), unreachable!());
-        let out = Tensor::from_cpu(data, &shape);
+            Tensor::from_cpu(data, &shape)
+        };
         let in_shape = self.shape().to_vec();
         let dims_i: Vec<i64> = dims_n.iter().map(|&d| d as i64).collect();
         Ok(unary_record(
@@ -606,7 +625,11 @@ impl Tensor {
         if b.is_gpu() {
             let op = if all { gpu::Red::All } else { gpu::Red::Any };
             let out = gpu::reduce(&b, &dims_n, &shape, op, DType::Bool)?.0;
-            return if self.dtype() == DType::U8 { out.cast_raw(DType::U8) } else { Ok(out) };
+            return if self.dtype() == DType::U8 {
+                out.cast_raw(DType::U8)
+            } else {
+                Ok(out)
+            };
         }
         let v = reduce_chunks::<bool, bool>(&b, &dims_n, |c| {
             if all {

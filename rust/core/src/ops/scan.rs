@@ -59,7 +59,10 @@ impl Tensor {
     /// cummax (is_max) / cummin along `dim`: (values, int64 indices).
     pub fn cummax(&self, dim: i64, is_max: bool) -> Result<(Tensor, Tensor)> {
         if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("cummax", &[self], |h| { let (a, b) = h[0].cummax(dim, is_max)?; Ok(vec![a, b]) })?;
+            let r = crate::ops::device::gpu_fallback_n("cummax", &[self], |h| {
+                let (a, b) = h[0].cummax(dim, is_max)?;
+                Ok(vec![a, b])
+            })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
         let op = if is_max { "cummax" } else { "cummin" };
@@ -96,7 +99,9 @@ impl Tensor {
     /// log(cumsum(exp(x))) along `dim`, computed as a running log-add-exp.
     pub fn logcumsumexp(&self, dim: i64) -> Result<Tensor> {
         if self.is_gpu() {
-            return crate::ops::device::gpu_fallback("logcumsumexp", &[self], |h| h[0].logcumsumexp(dim));
+            return crate::ops::device::gpu_fallback("logcumsumexp", &[self], |h| {
+                h[0].logcumsumexp(dim)
+            });
         }
         let x = if self.dtype().is_float() {
             self.clone()

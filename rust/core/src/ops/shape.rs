@@ -54,7 +54,11 @@ impl Tensor {
             self.storage().bump_version();
             return Ok(());
         }
-        let src = if src.is_gpu() { src.host()? } else { src.clone() };
+        let src = if src.is_gpu() {
+            src.host()?
+        } else {
+            src.clone()
+        };
         let src = if self.same_storage(&src) {
             src.clone_data()?
         } else {
@@ -670,10 +674,16 @@ impl Tensor {
         if self.is_gpu() {
             let whole = Tensor::from_parts(
                 self.storage().clone(),
-                Layout::contiguous(&[self.layout().extent().max(offs.iter().copied().max().map_or(0, |m| m + 1))]),
+                Layout::contiguous(&[self
+                    .layout()
+                    .extent()
+                    .max(offs.iter().copied().max().map_or(0, |m| m + 1))]),
                 self.dtype(),
             );
-            return whole.host()?.gather_offsets(offs, shape)?.to_device_raw(self.device());
+            return whole
+                .host()?
+                .gather_offsets(offs, shape)?
+                .to_device_raw(self.device());
         }
         let data = self.with_cpu(|d, _| {
             crate::dispatch!(self.dtype(), T => {

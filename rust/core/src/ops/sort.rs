@@ -216,7 +216,10 @@ impl Tensor {
     /// (values, indices) sorted along `dim`; stable for either direction.
     pub fn sort(&self, dim: i64, descending: bool, _stable: bool) -> Result<(Tensor, Tensor)> {
         if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("sort", &[self], |h| { let (a, b) = h[0].sort(dim, descending, _stable)?; Ok(vec![a, b]) })?;
+            let r = crate::ops::device::gpu_fallback_n("sort", &[self], |h| {
+                let (a, b) = h[0].sort(dim, descending, _stable)?;
+                Ok(vec![a, b])
+            })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
         let (x, d, scalar) = self.line_input(dim, "sort")?;
@@ -238,7 +241,10 @@ impl Tensor {
     /// `largest`), ties by position.
     pub fn topk(&self, k: i64, dim: i64, largest: bool, _sorted: bool) -> Result<(Tensor, Tensor)> {
         if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("topk", &[self], |h| { let (a, b) = h[0].topk(k, dim, largest, _sorted)?; Ok(vec![a, b]) })?;
+            let r = crate::ops::device::gpu_fallback_n("topk", &[self], |h| {
+                let (a, b) = h[0].topk(k, dim, largest, _sorted)?;
+                Ok(vec![a, b])
+            })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
         let (x, d, scalar) = self.line_input(dim, "topk")?;
@@ -286,7 +292,10 @@ impl Tensor {
     /// The k-th smallest (1-based) along `dim`.
     pub fn kthvalue(&self, k: i64, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
         if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("kthvalue", &[self], |h| { let (a, b) = h[0].kthvalue(k, dim, keepdim)?; Ok(vec![a, b]) })?;
+            let r = crate::ops::device::gpu_fallback_n("kthvalue", &[self], |h| {
+                let (a, b) = h[0].kthvalue(k, dim, keepdim)?;
+                Ok(vec![a, b])
+            })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
         let shape = self.shape().to_vec();
@@ -310,7 +319,10 @@ impl Tensor {
         ignore_nan: bool,
     ) -> Result<(Tensor, Tensor)> {
         if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("median", &[self], |h| { let (a, b) = h[0].median_dim(dim, keepdim, ignore_nan)?; Ok(vec![a, b]) })?;
+            let r = crate::ops::device::gpu_fallback_n("median", &[self], |h| {
+                let (a, b) = h[0].median_dim(dim, keepdim, ignore_nan)?;
+                Ok(vec![a, b])
+            })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
         let op = if ignore_nan { "nanmedian" } else { "median" };
@@ -332,7 +344,9 @@ impl Tensor {
     /// evenly_distribute_backward).
     pub fn median_all(&self, ignore_nan: bool) -> Result<Tensor> {
         if self.is_gpu() {
-            return crate::ops::device::gpu_fallback("median", &[self], |h| h[0].median_all(ignore_nan));
+            return crate::ops::device::gpu_fallback("median", &[self], |h| {
+                h[0].median_all(ignore_nan)
+            });
         }
         let n = self.numel();
         if n == 0 {
@@ -372,7 +386,10 @@ impl Tensor {
     /// Most frequent value along `dim` and its last position.
     pub fn mode(&self, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
         if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("mode", &[self], |h| { let (a, b) = h[0].mode(dim, keepdim)?; Ok(vec![a, b]) })?;
+            let r = crate::ops::device::gpu_fallback_n("mode", &[self], |h| {
+                let (a, b) = h[0].mode(dim, keepdim)?;
+                Ok(vec![a, b])
+            })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
         self.reduce_pick(dim, keepdim, "mode", "ModeBackward0", |x, d| {

@@ -313,7 +313,9 @@ impl Tensor {
     /// Broadcasting float binary op (integer inputs give float32).
     pub fn special_binary(&self, other: &Tensor, op: SpecialBinary) -> Result<Tensor> {
         if crate::ops::device::any_gpu(&[self, other]) {
-            return crate::ops::device::gpu_fallback("special", &[self, other], |h| h[0].special_binary(&h[1], op));
+            return crate::ops::device::gpu_fallback("special", &[self, other], |h| {
+                h[0].special_binary(&h[1], op)
+            });
         }
         let shape = broadcast_shapes(self.shape(), other.shape()).ok_or_else(|| {
             crate::rt_err!(

@@ -50,7 +50,14 @@ pub fn source(name: &str, t: &str, s: &str) -> String {
     out
 }
 
-fn run(name: &str, t: &str, s: &str, p: &Params, bufs: &[&::wgpu::Buffer], groups: (u32, u32, u32)) -> Result<()> {
+fn run(
+    name: &str,
+    t: &str,
+    s: &str,
+    p: &Params,
+    bufs: &[&::wgpu::Buffer],
+    groups: (u32, u32, u32),
+) -> Result<()> {
     let key = format!("{name}:{t}:{s}");
     ctx()?.dispatch(&key, || source(name, t, s), p, bufs, groups)
 }
@@ -132,7 +139,11 @@ fn coalesce(shape: &[usize], ls: &[&[usize]]) -> (Vec<usize>, Vec<Vec<usize>>) {
         }
         if let Some(&last) = sh.last() {
             let k = sh.len() - 1;
-            if ls.iter().enumerate().all(|(j, s)| st[j][k] == s[d] * shape[d]) {
+            if ls
+                .iter()
+                .enumerate()
+                .all(|(j, s)| st[j][k] == s[d] * shape[d])
+            {
                 sh[k] = last * shape[d];
                 for (j, s) in ls.iter().enumerate() {
                     st[j][k] = s[d];
@@ -149,7 +160,13 @@ fn coalesce(shape: &[usize], ls: &[&[usize]]) -> (Vec<usize>, Vec<Vec<usize>>) {
 }
 
 /// Slot layout of the strided elementwise kernels (shaders/README.md).
-pub fn ew_params(shape: &[usize], out: &Layout, ins: &[&Layout], op: u32, flags: u32) -> Result<Params> {
+pub fn ew_params(
+    shape: &[usize],
+    out: &Layout,
+    ins: &[&Layout],
+    op: u32,
+    flags: u32,
+) -> Result<Params> {
     let mut p: Params = [0; 64];
     let n = crate::layout::numel(shape);
     p[0] = u32_of(n, "elementwise op")?;
@@ -159,9 +176,7 @@ pub fn ew_params(shape: &[usize], out: &Layout, ins: &[&Layout], op: u32, flags:
     for l in &all {
         u32_of(l.offset + l.extent(), "gpu tensor offset")?;
     }
-    let contig = all
-        .iter()
-        .all(|l| l.shape == shape && l.is_contiguous());
+    let contig = all.iter().all(|l| l.shape == shape && l.is_contiguous());
     p[4] = out.offset as u32;
     for (k, l) in ins.iter().enumerate() {
         p[5 + k] = l.offset as u32;
@@ -231,7 +246,14 @@ pub fn unary(x: &Tensor, op: u32) -> Result<Tensor> {
 
 /// Elementwise binary op of `a` and `b` (already of dtype `ct`, or `b` a
 /// 0-dim CPU scalar) producing `out_dt`.
-pub fn binary(a: &Tensor, b: &Tensor, shape: &[usize], op: u32, compare: bool, ct: DType) -> Result<Tensor> {
+pub fn binary(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    op: u32,
+    compare: bool,
+    ct: DType,
+) -> Result<Tensor> {
     let out_dt = if compare { DType::Bool } else { ct };
     let out = empty(shape, out_dt)?;
     let la = a.layout().broadcast_to(shape)?;
@@ -245,7 +267,13 @@ pub fn binary(a: &Tensor, b: &Tensor, shape: &[usize], op: u32, compare: bool, c
     };
     let t = wgsl_type(ct);
     let mut p = if scalar {
-        let mut p = ew_params(shape, out.layout(), &[&la], op, out_flags(out_dt) | F_SCALAR)?;
+        let mut p = ew_params(
+            shape,
+            out.layout(),
+            &[&la],
+            op,
+            out_flags(out_dt) | F_SCALAR,
+        )?;
         p[52] = scalar_word(b.item()?, ct);
         p
     } else {
@@ -256,10 +284,24 @@ pub fn binary(a: &Tensor, b: &Tensor, shape: &[usize], op: u32, compare: bool, c
     {
         if scalar {
             let g = Bufs::of(&[&out, a])?;
-            run(name, t, "", &p, &[g.get(0), g.get(1), g.get(1)], grid(out.numel()))?;
+            run(
+                name,
+                t,
+                "",
+                &p,
+                &[g.get(0), g.get(1), g.get(1)],
+                grid(out.numel()),
+            )?;
         } else {
             let g = Bufs::of(&[&out, a, b])?;
-            run(name, t, "", &p, &[g.get(0), g.get(1), g.get(2)], grid(out.numel()))?;
+            run(
+                name,
+                t,
+                "",
+                &p,
+                &[g.get(0), g.get(1), g.get(2)],
+                grid(out.numel()),
+            )?;
         }
     }
     Ok(out)
@@ -276,7 +318,14 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Ten
     let p = ew_params(shape, out.layout(), &[&lc, &la, &lb], 0, 0)?;
     {
         let g = Bufs::of(&[&out, c, a, b])?;
-        run("where", wgsl_type(dt), "", &p, &[g.get(0), g.get(1), g.get(2), g.get(3)], grid(out.numel()))?;
+        run(
+            "where",
+            wgsl_type(dt),
+            "",
+            &p,
+            &[g.get(0), g.get(1), g.get(2), g.get(3)],
+            grid(out.numel()),
+        )?;
     }
     Ok(out)
 }
@@ -293,7 +342,13 @@ fn cast_op(from: DType, to: DType) -> u32 {
 /// Write `src` (broadcast to dst's shape) into the GPU view `dst`, converting.
 pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let ls = src.layout().broadcast_to(dst.shape())?;
-    let p = ew_params(dst.shape(), dst.layout(), &[&ls], cast_op(src.dtype(), dst.dtype()), 0)?;
+    let p = ew_params(
+        dst.shape(),
+        dst.layout(),
+        &[&ls],
+        cast_op(src.dtype(), dst.dtype()),
+        0,
+    )?;
     if dst.same_storage(src) {
         // Overlapping copy: go through a temporary.
         let tmp = cast(src, src.dtype())?;
@@ -352,7 +407,13 @@ pub enum Red {
 /// Reduce `x` over `dims` into a contiguous tensor of `out_shape` and
 /// `out_dt` (x must already have a dtype with the same storage word).
 /// Returns (values, indices) where indices are int64 for the arg ops.
-pub fn reduce(x: &Tensor, dims: &[usize], out_shape: &[usize], op: Red, out_dt: DType) -> Result<(Tensor, Option<Tensor>)> {
+pub fn reduce(
+    x: &Tensor,
+    dims: &[usize],
+    out_shape: &[usize],
+    op: Red,
+    out_dt: DType,
+) -> Result<(Tensor, Option<Tensor>)> {
     let l = x.layout();
     let mut p: Params = [0; 64];
     let (mut kd, mut rd) = (0usize, 0usize);
@@ -364,7 +425,9 @@ pub fn reduce(x: &Tensor, dims: &[usize], out_shape: &[usize], op: Red, out_dt: 
         }
         if dims.contains(&d) {
             if rd == 8 {
-                return Err(Error::NotImplemented("gpu reductions take at most 8 reduced dims".into()));
+                return Err(Error::NotImplemented(
+                    "gpu reductions take at most 8 reduced dims".into(),
+                ));
             }
             p[24 + rd] = l.shape[d] as u32;
             p[32 + rd] = l.strides[d] as u32;
@@ -372,7 +435,9 @@ pub fn reduce(x: &Tensor, dims: &[usize], out_shape: &[usize], op: Red, out_dt: 
             r *= l.shape[d];
         } else {
             if kd == 8 {
-                return Err(Error::NotImplemented("gpu reductions keep at most 8 dims".into()));
+                return Err(Error::NotImplemented(
+                    "gpu reductions keep at most 8 dims".into(),
+                ));
             }
             p[8 + kd] = l.shape[d] as u32;
             p[16 + kd] = l.strides[d] as u32;
@@ -391,7 +456,14 @@ pub fn reduce(x: &Tensor, dims: &[usize], out_shape: &[usize], op: Red, out_dt: 
     let idx = empty(if arg { out_shape } else { &[1] }, DType::I64)?;
     {
         let g = Bufs::of(&[&out, &idx, x])?;
-        run("reduce", wgsl_type(x.dtype()), "", &p, &[g.get(0), g.get(1), g.get(2)], grid_groups(n_out))?;
+        run(
+            "reduce",
+            wgsl_type(x.dtype()),
+            "",
+            &p,
+            &[g.get(0), g.get(1), g.get(2)],
+            grid_groups(n_out),
+        )?;
     }
     Ok((out, if arg { Some(idx) } else { None }))
 }
@@ -435,9 +507,18 @@ pub fn matmul3(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result<Tenso
         p[14] = n as u32;
         let groups = (n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32);
         if groups.0 > 65535 || groups.1 > 65535 {
-            return Err(Error::NotImplemented(format!("gpu matmul: {m}x{n} output exceeds the dispatch limit")));
+            return Err(Error::NotImplemented(format!(
+                "gpu matmul: {m}x{n} output exceeds the dispatch limit"
+            )));
         }
-        run("matmul", "f32", "", &p, &[g.get(0), g.get(1), g.get(2)], groups)?;
+        run(
+            "matmul",
+            "f32",
+            "",
+            &p,
+            &[g.get(0), g.get(1), g.get(2)],
+            groups,
+        )?;
         b0 += nb;
     }
     drop(g);
@@ -466,7 +547,10 @@ pub struct Geom {
 fn geom_params(gm: &Geom, count: usize) -> Result<Params> {
     let mut p: Params = [0; 64];
     p[0] = u32_of(count, "convolution")?;
-    let v = [gm.n, gm.c, gm.h, gm.w, gm.kh, gm.kw, gm.sh, gm.sw, gm.ph, gm.pw, gm.dh, gm.dw, gm.oh, gm.ow];
+    let v = [
+        gm.n, gm.c, gm.h, gm.w, gm.kh, gm.kw, gm.sh, gm.sw, gm.ph, gm.pw, gm.dh, gm.dw, gm.oh,
+        gm.ow,
+    ];
     for (i, x) in v.iter().enumerate() {
         p[1 + i] = *x as u32;
     }
@@ -484,7 +568,14 @@ pub fn im2col(x: &Tensor, gm: &Geom) -> Result<Tensor> {
         p[16 + i] = l.strides[i] as u32;
     }
     let g = Bufs::of(&[&out, x])?;
-    run("im2col", "f32", "", &p, &[g.get(0), g.get(1)], grid(out.numel()))?;
+    run(
+        "im2col",
+        "f32",
+        "",
+        &p,
+        &[g.get(0), g.get(1)],
+        grid(out.numel()),
+    )?;
     drop(g);
     Ok(out)
 }
@@ -494,16 +585,34 @@ pub fn col2im(cols: &Tensor, gm: &Geom) -> Result<Tensor> {
     let out = empty(&[gm.n, gm.c, gm.h, gm.w], DType::F32)?;
     let p = geom_params(gm, out.numel())?;
     let g = Bufs::of(&[&out, cols])?;
-    run("col2im", "f32", "", &p, &[g.get(0), g.get(1)], grid(out.numel()))?;
+    run(
+        "col2im",
+        "f32",
+        "",
+        &p,
+        &[g.get(0), g.get(1)],
+        grid(out.numel()),
+    )?;
     drop(g);
     Ok(out)
 }
 
 /// Pooling (pool.wgsl): op 0 max fwd, 1 max bwd, 2 avg fwd, 3 avg bwd.
 /// `inp` and `idx` contiguous; returns (out, idx for max forward).
-pub fn pool(op: u32, inp: &Tensor, idx: Option<&Tensor>, gm: &Geom, count_include_pad: bool, divisor: usize) -> Result<(Tensor, Option<Tensor>)> {
+pub fn pool(
+    op: u32,
+    inp: &Tensor,
+    idx: Option<&Tensor>,
+    gm: &Geom,
+    count_include_pad: bool,
+    divisor: usize,
+) -> Result<(Tensor, Option<Tensor>)> {
     let fwd = op == 0 || op == 2;
-    let out_shape = if fwd { [gm.n, gm.c, gm.oh, gm.ow] } else { [gm.n, gm.c, gm.h, gm.w] };
+    let out_shape = if fwd {
+        [gm.n, gm.c, gm.oh, gm.ow]
+    } else {
+        [gm.n, gm.c, gm.h, gm.w]
+    };
     let out = empty(&out_shape, DType::F32)?;
     let mut p = geom_params(gm, out.numel())?;
     p[1] = (gm.n * gm.c) as u32;
@@ -517,21 +626,36 @@ pub fn pool(op: u32, inp: &Tensor, idx: Option<&Tensor>, gm: &Geom, count_includ
     };
     {
         let g = Bufs::of(&[&out, &idx_t, inp])?;
-        run("pool", "f32", "", &p, &[g.get(0), g.get(1), g.get(2)], grid(out.numel()))?;
+        run(
+            "pool",
+            "f32",
+            "",
+            &p,
+            &[g.get(0), g.get(1), g.get(2)],
+            grid(out.numel()),
+        )?;
     }
     Ok((out, if op == 0 { Some(idx_t) } else { None }))
 }
 
 /// out[o] = src[o with coord `dim` replaced by idx[o]] (idx: int32/int64 view
 /// of the output's shape, possibly broadcast).
-pub fn gather(src: &Tensor, dim: usize, idx: &Tensor, lidx: &Layout, out_shape: &[usize]) -> Result<Tensor> {
+pub fn gather(
+    src: &Tensor,
+    dim: usize,
+    idx: &Tensor,
+    lidx: &Layout,
+    out_shape: &[usize],
+) -> Result<Tensor> {
     let out = empty(out_shape, src.dtype())?;
     if out.numel() == 0 {
         return Ok(out);
     }
     let nd = out_shape.len();
     if nd > 8 {
-        return Err(Error::NotImplemented("gpu gather takes at most 8 dims".into()));
+        return Err(Error::NotImplemented(
+            "gpu gather takes at most 8 dims".into(),
+        ));
     }
     let mut p: Params = [0; 64];
     p[0] = u32_of(out.numel(), "gather")?;
@@ -546,21 +670,38 @@ pub fn gather(src: &Tensor, dim: usize, idx: &Tensor, lidx: &Layout, out_shape: 
         p[32 + d] = lidx.strides[d] as u32;
     }
     let g = Bufs::of(&[&out, src, idx])?;
-    run("gather", wgsl_type(src.dtype()), "", &p, &[g.get(0), g.get(1), g.get(2)], grid(out.numel()))?;
+    run(
+        "gather",
+        wgsl_type(src.dtype()),
+        "",
+        &p,
+        &[g.get(0), g.get(1), g.get(2)],
+        grid(out.numel()),
+    )?;
     drop(g);
     Ok(out)
 }
 
 /// out (contiguous, GPU) [coords with `dim` replaced by idx] += src over the
 /// domain `shape` (src and idx views of that shape).
-pub fn scatter_add_into(out: &Tensor, dim: usize, idx: &Tensor, lidx: &Layout, src: &Tensor, lsrc: &Layout, shape: &[usize]) -> Result<()> {
+pub fn scatter_add_into(
+    out: &Tensor,
+    dim: usize,
+    idx: &Tensor,
+    lidx: &Layout,
+    src: &Tensor,
+    lsrc: &Layout,
+    shape: &[usize],
+) -> Result<()> {
     let n = crate::layout::numel(shape);
     if n == 0 {
         return Ok(());
     }
     let nd = shape.len();
     if nd > 8 {
-        return Err(Error::NotImplemented("gpu scatter takes at most 8 dims".into()));
+        return Err(Error::NotImplemented(
+            "gpu scatter takes at most 8 dims".into(),
+        ));
     }
     let mut p: Params = [0; 64];
     p[0] = u32_of(n, "scatter_add")?;
@@ -577,11 +718,25 @@ pub fn scatter_add_into(out: &Tensor, dim: usize, idx: &Tensor, lidx: &Layout, s
     }
     p[40] = out.shape()[dim] as u32;
     let g = Bufs::of(&[out, src, idx])?;
-    run("scatter_add", wgsl_type(src.dtype()), "", &p, &[g.get(0), g.get(1), g.get(2)], grid(n))
+    run(
+        "scatter_add",
+        wgsl_type(src.dtype()),
+        "",
+        &p,
+        &[g.get(0), g.get(1), g.get(2)],
+        grid(n),
+    )
 }
 
 /// One fused optimizer step over contiguous f32 GPU tensors.
-pub fn optim_step(op: u32, param: &Tensor, buf1: &Tensor, buf2: Option<&Tensor>, grad: &Tensor, slots: &[(usize, u32)]) -> Result<()> {
+pub fn optim_step(
+    op: u32,
+    param: &Tensor,
+    buf1: &Tensor,
+    buf2: Option<&Tensor>,
+    grad: &Tensor,
+    slots: &[(usize, u32)],
+) -> Result<()> {
     let n = param.numel();
     let mut p: Params = [0; 64];
     p[0] = u32_of(n, "optimizer step")?;
@@ -598,5 +753,12 @@ pub fn optim_step(op: u32, param: &Tensor, buf1: &Tensor, buf2: Option<&Tensor>,
         }
     };
     let g = Bufs::of(&[param, buf1, b2, grad])?;
-    run("optim", "f32", "", &p, &[g.get(0), g.get(1), g.get(2), g.get(3)], grid(n))
+    run(
+        "optim",
+        "f32",
+        "",
+        &p,
+        &[g.get(0), g.get(1), g.get(2), g.get(3)],
+        grid(n),
+    )
 }

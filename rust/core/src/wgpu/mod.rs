@@ -135,7 +135,12 @@ fn init() -> std::result::Result<Ctx, String> {
         memory_hints: ::wgpu::MemoryHints::Performance,
         ..Default::default()
     }))
-    .map_err(|e| format!("requesting the device of adapter '{}' failed: {e}", info.name))?;
+    .map_err(|e| {
+        format!(
+            "requesting the device of adapter '{}' failed: {e}",
+            info.name
+        )
+    })?;
     // Validation and out-of-memory errors are collected and raised as Python
     // RuntimeErrors at the next check instead of aborting the process.
     let errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
@@ -192,8 +197,13 @@ fn init() -> std::result::Result<Ctx, String> {
 fn cache_path(info: &::wgpu::AdapterInfo) -> Option<std::path::PathBuf> {
     let base = std::env::var_os("EMBER_CACHE_DIR")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| std::path::PathBuf::from(d).join("ember")))
-        .or_else(|| std::env::var_os("HOME").map(|d| std::path::PathBuf::from(d).join(".cache").join("ember")))?;
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| std::path::PathBuf::from(d).join("ember"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|d| std::path::PathBuf::from(d).join(".cache").join("ember"))
+        })?;
     let key: String = format!("{}-{}-{}", info.name, info.driver, info.driver_info)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -293,29 +303,44 @@ impl Ctx {
         let class = size_class(bytes);
         if let Some(b) = lock(&self.pool).get_mut(&class).and_then(|v| v.pop()) {
             self.stats.buffers_reused.fetch_add(1, Ordering::Relaxed);
-            return Ok(GpuBuffer { buf: Some(b), class });
+            return Ok(GpuBuffer {
+                buf: Some(b),
+                class,
+            });
         }
-        let max = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64);
+        let max = self
+            .limits
+            .max_buffer_size
+            .min(self.limits.max_storage_buffer_binding_size as u64);
         if class > max {
             return Err(gpu_err(format!(
                 "GPU out of memory: a tensor of {len} elements ({bytes} bytes) exceeds the adapter's largest storage buffer ({max} bytes)"
             )));
         }
-        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
+        let scope = self
+            .device
+            .push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
         let b = self.device.create_buffer(&::wgpu::BufferDescriptor {
             label: None,
             size: class,
-            usage: ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_SRC | ::wgpu::BufferUsages::COPY_DST,
+            usage: ::wgpu::BufferUsages::STORAGE
+                | ::wgpu::BufferUsages::COPY_SRC
+                | ::wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
             // Free the pool and try once more before giving up.
             lock(&self.pool).clear();
-            return Err(gpu_err(format!("GPU out of memory allocating {bytes} bytes: {e}")));
+            return Err(gpu_err(format!(
+                "GPU out of memory allocating {bytes} bytes: {e}"
+            )));
         }
         self.stats.buffers_created.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes_created.fetch_add(class, Ordering::Relaxed);
-        Ok(GpuBuffer { buf: Some(b), class })
+        Ok(GpuBuffer {
+            buf: Some(b),
+            class,
+        })
     }
 
     /// Drop every pooled (unused) buffer.
@@ -324,31 +349,48 @@ impl Ctx {
     }
 
     pub fn pooled_bytes(&self) -> u64 {
-        lock(&self.pool).iter().map(|(k, v)| k * v.len() as u64).sum()
+        lock(&self.pool)
+            .iter()
+            .map(|(k, v)| k * v.len() as u64)
+            .sum()
     }
 
-    fn pipeline(&self, key: &str, make_src: impl FnOnce() -> String) -> Result<Arc<::wgpu::ComputePipeline>> {
+    fn pipeline(
+        &self,
+        key: &str,
+        make_src: impl FnOnce() -> String,
+    ) -> Result<Arc<::wgpu::ComputePipeline>> {
         if let Some(p) = lock(&self.pipelines).get(key) {
             return Ok(p.clone());
         }
         let src = make_src();
-        let scope = self.device.push_error_scope(::wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(::wgpu::ShaderModuleDescriptor {
-            label: Some(key),
-            source: ::wgpu::ShaderSource::Wgsl(src.into()),
-        });
-        let p = self.device.create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
-            label: Some(key),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: self.cache.as_ref().map(|(c, _)| c),
-        });
+        let scope = self
+            .device
+            .push_error_scope(::wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(::wgpu::ShaderModuleDescriptor {
+                label: Some(key),
+                source: ::wgpu::ShaderSource::Wgsl(src.into()),
+            });
+        let p = self
+            .device
+            .create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+                label: Some(key),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: self.cache.as_ref().map(|(c, _)| c),
+            });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(gpu_err(format!("GPU kernel '{key}' failed to compile: {e}")));
+            return Err(gpu_err(format!(
+                "GPU kernel '{key}' failed to compile: {e}"
+            )));
         }
-        self.stats.pipelines_compiled.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .pipelines_compiled
+            .fetch_add(1, Ordering::Relaxed);
         let p = Arc::new(p);
         lock(&self.pipelines).insert(key.to_string(), p.clone());
         self.save_cache();
@@ -395,7 +437,8 @@ impl Ctx {
             s
         };
         let stride = PARAM_BYTES.max(self.limits.min_uniform_buffer_offset_alignment as u64);
-        self.queue.write_buffer(&self.uniforms, slot * stride, bytemuck::cast_slice(params));
+        self.queue
+            .write_buffer(&self.uniforms, slot * stride, bytemuck::cast_slice(params));
         let layout = pipeline.get_bind_group_layout(0);
         let mut entries = vec![::wgpu::BindGroupEntry {
             binding: 0,
@@ -462,7 +505,8 @@ impl Ctx {
             // Pending commands may still read a pooled buffer's old contents;
             // write_buffer lands before the next submit, so submit them first.
             self.flush();
-            self.queue.write_buffer(buf.raw(), 0, bytemuck::cast_slice(words));
+            self.queue
+                .write_buffer(buf.raw(), 0, bytemuck::cast_slice(words));
             self.stats.uploads.fetch_add(1, Ordering::Relaxed);
         }
         Ok(buf)
@@ -472,7 +516,8 @@ impl Ctx {
     pub fn write_words(&self, buf: &GpuBuffer, words: &[u32]) -> Result<()> {
         if !words.is_empty() {
             self.flush();
-            self.queue.write_buffer(buf.raw(), 0, bytemuck::cast_slice(words));
+            self.queue
+                .write_buffer(buf.raw(), 0, bytemuck::cast_slice(words));
             self.stats.uploads.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
@@ -553,7 +598,11 @@ pub fn to_words(d: &CpuData, what: &str) -> Result<Vec<u32>> {
 pub fn from_words(w: &[u32], dtype: DType) -> CpuData {
     match dtype {
         DType::F32 => CpuData::F32(w.iter().map(|&x| f32::from_bits(x)).collect()),
-        DType::F16 => CpuData::F16(w.iter().map(|&x| half::f16::from_f32(f32::from_bits(x))).collect()),
+        DType::F16 => CpuData::F16(
+            w.iter()
+                .map(|&x| half::f16::from_f32(f32::from_bits(x)))
+                .collect(),
+        ),
         DType::I32 => CpuData::I32(w.iter().map(|&x| x as i32).collect()),
         DType::I64 => CpuData::I64(w.iter().map(|&x| x as i32 as i64).collect()),
         DType::U8 => CpuData::U8(w.iter().map(|&x| x as u8).collect()),
@@ -591,7 +640,10 @@ pub fn info() -> Result<Vec<(String, String)>> {
         ("name".into(), i.name.clone()),
         ("backend".into(), format!("{:?}", i.backend)),
         ("device_type".into(), format!("{:?}", i.device_type)),
-        ("driver".into(), format!("{} {}", i.driver, i.driver_info).trim().to_string()),
+        (
+            "driver".into(),
+            format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+        ),
         ("max_buffer_size".into(), l.max_buffer_size.to_string()),
         (
             "max_storage_buffer_binding_size".into(),
@@ -609,7 +661,10 @@ pub fn info() -> Result<Vec<(String, String)>> {
             "max_compute_workgroups_per_dimension".into(),
             l.max_compute_workgroups_per_dimension.to_string(),
         ),
-        ("pipeline_cache_on_disk".into(), c.cache.is_some().to_string()),
+        (
+            "pipeline_cache_on_disk".into(),
+            c.cache.is_some().to_string(),
+        ),
     ])
 }
 
