@@ -8,8 +8,14 @@
 //   2       op: 0 sum, 1 prod, 2 max, 3 min, 4 argmax, 5 argmin, 6 mean (f32 only),
 //               7 any, 8 all
 //   3       reduced ndim (<= 8)
+//   4       chunk length L (when slot 7 > 1)
 //   5       input offset (elements)
 //   6       reduced count R (product of the reduced shape)
+//   7       chunks per output C (0 or 1: one workgroup reduces all of R).
+//           With C > 1, workgroup w writes the partial of chunk w % C of
+//           output w / C (r in [c*L, min(R, (c+1)*L))) at out[w]/idx[w]; the
+//           host reduces the partials in a second pass. Long per-thread loops
+//           are both slow and, on llvmpipe, wrong beyond ~32k iterations.
 //   8..15   kept shape          16..23  kept strides (of the input)
 //   24..31  reduced shape       32..39  reduced strides (of the input)
 // Output element o (row-major over the kept shape) reduces
@@ -111,7 +117,11 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let o = wid.x + wid.y * nwg.x;
+    // With C = slot 7 > 1 chunks per output, workgroup w reduces chunk
+    // w % C (slot 4 = chunk length) of output w / C into partial w.
+    let w = wid.x + wid.y * nwg.x;
+    let C = max(pu(7u), 1u);
+    let o = w / C;
     let n_out = pu(0u);
     if o >= n_out {
         return;
@@ -120,6 +130,12 @@ fn main(
     let op = pu(2u);
     let red_nd = pu(3u);
     let R = pu(6u);
+    var r0 = 0u;
+    var r1 = R;
+    if C > 1u {
+        r0 = (w % C) * pu(4u);
+        r1 = min(R, r0 + pu(4u));
+    }
     let base = strided_offset(o, kept_nd, 8u, 16u, pu(5u));
     let is_arg = op >= 2u && op <= 5u;
     let is_max = op == 2u || op == 4u;
@@ -128,7 +144,7 @@ fn main(
     var acc: T = identity(op);
     var ai: u32 = EMPTY;
     if is_arg {
-        for (var r = lid; r < R; r = r + WG) {
+        for (var r = r0 + lid; r < r1; r = r + WG) {
             let v = inp[strided_offset(r, red_nd, 24u, 32u, base)];
             if take_b(acc, ai, v, r, is_max) {
                 acc = v;
@@ -136,7 +152,7 @@ fn main(
             }
         }
     } else {
-        for (var r = lid; r < R; r = r + WG) {
+        for (var r = r0 + lid; r < r1; r = r + WG) {
             let v = inp[strided_offset(r, red_nd, 24u, 32u, base)];
             acc = combine(op, acc, v);
         }
@@ -172,9 +188,9 @@ fn main(
                 res = res / T(R);
             }
         }
-        out[o] = res;
+        out[w] = res;
         if op == 4u || op == 5u {
-            idx[o] = bitcast<i32>(si[0]);
+            idx[w] = bitcast<i32>(si[0]);
         }
     }
 }

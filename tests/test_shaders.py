@@ -331,6 +331,31 @@ def test_reduce_empty(dev):
         np.testing.assert_array_equal(o, np.full(3, want, np.float32), err_msg=op)
 
 
+def test_reduce_chunked_partials(dev):
+    """Slot 7 > 1: each workgroup reduces one chunk of slot-4 length; the host
+    then reduces the partials (rust/core/src/wgpu/kernels.rs::reduce)."""
+    rng = np.random.default_rng(1)
+    n_out, R, L = 3, 5000, 1024
+    x = rng.standard_normal((n_out, R)).astype(np.float32)
+    C = -(-R // L)
+    for op in ("sum", "max", "argmin"):
+        slots = {0: n_out, 1: 1, 2: OPS[op], 3: 1, 4: L, 5: 0, 6: R, 7: C}
+        slots.update({8: [n_out], 16: [R], 24: [R], 32: [1]})
+        out = np.zeros(n_out * C, np.float32)
+        idx = np.zeros(n_out * C, np.int32)
+        o, i = run(
+            dev, "reduce", slots, [(out, True), (idx, True), (x, False)], grid_for(n_out * C)
+        )
+        o, i = o.reshape(n_out, C), i.reshape(n_out, C)
+        if op == "sum":
+            np.testing.assert_allclose(o.sum(1), x.sum(1), rtol=1e-4, atol=1e-3)
+        elif op == "max":
+            np.testing.assert_array_equal(o.max(1), x.max(1))
+        else:
+            best = o.argmin(1)
+            np.testing.assert_array_equal(i[np.arange(n_out), best], x.argmin(1))
+
+
 # ---------------------------------------------------------------- matmul
 
 

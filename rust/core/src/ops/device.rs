@@ -83,6 +83,17 @@ impl Tensor {
             Device::Cpu => self.host(),
             Device::Gpu(_) => {
                 gpu::check_dtype(self.dtype(), "to(gpu)")?;
+                if self.numel() == 1 {
+                    // One value (a Python scalar, a loss constant): a fill
+                    // dispatch, so the batch is not submitted for an upload.
+                    let v = self.item()?;
+                    if let crate::Scalar::Int(i) = v {
+                        if i32::try_from(i).is_err() {
+                            gpu::to_words(&CpuData::I64(vec![i]), "to(gpu)")?;
+                        }
+                    }
+                    return kernels::full(self.shape(), v, self.dtype());
+                }
                 let c = if self.is_contiguous() && self.layout().offset == 0 {
                     self.clone()
                 } else {

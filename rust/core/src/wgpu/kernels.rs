@@ -51,15 +51,14 @@ pub fn source(name: &str, t: &str, s: &str) -> String {
 }
 
 fn run(
-    name: &str,
-    t: &str,
-    s: &str,
+    name: &'static str,
+    t: &'static str,
+    s: &'static str,
     p: &Params,
     bufs: &[&::wgpu::Buffer],
     groups: (u32, u32, u32),
 ) -> Result<()> {
-    let key = format!("{name}:{t}:{s}");
-    ctx()?.dispatch(&key, || source(name, t, s), p, bufs, groups)
+    ctx()?.dispatch((name, t, s), || source(name, t, s), p, bufs, groups)
 }
 
 /// Workgroups for `n` threads of WG each, as a 2-d grid under 65535 per dim.
@@ -451,22 +450,54 @@ pub fn reduce(
     p[3] = rd as u32;
     p[5] = u32_of(l.offset + l.extent(), "reduction input")? - l.extent() as u32;
     p[6] = u32_of(r, "reduction")?;
-    let out = empty(out_shape, out_dt)?;
     let arg = matches!(op, Red::ArgMax | Red::ArgMin);
+    // Long reductions run in two passes: chunks of REDUCE_CHUNK elements,
+    // each reduced by its own workgroup, then the partials.
+    let chunks = r.div_ceil(REDUCE_CHUNK);
+    if chunks > 1 {
+        p[4] = REDUCE_CHUNK as u32;
+        p[7] = u32_of(chunks, "reduction")?;
+        let pshape = [n_out, chunks];
+        let part = empty(&pshape, out_dt)?;
+        let pidx = empty(if arg { &pshape[..] } else { &[1][..] }, DType::I64)?;
+        {
+            let g = Bufs::of(&[&part, &pidx, x])?;
+            let t = wgsl_type(x.dtype());
+            let groups = grid_groups(n_out * chunks);
+            run("reduce", t, "", &p, &[g.get(0), g.get(1), g.get(2)], groups)?;
+        }
+        let (v, ci) = reduce(&part, &[1], out_shape, op, out_dt)?;
+        let idx = match ci {
+            // The element's index as found in the winning chunk.
+            Some(ci) => {
+                let c2 = ci.view_of(Layout::contiguous(&[n_out, 1]));
+                let li = c2.layout().clone();
+                let i = gather(&pidx, 1, &c2, &li, &[n_out, 1])?;
+                Some(i.view_of(Layout::contiguous(out_shape)))
+            }
+            None => None,
+        };
+        return Ok((v, idx));
+    }
+    let out = empty(out_shape, out_dt)?;
     let idx = empty(if arg { out_shape } else { &[1] }, DType::I64)?;
     {
         let g = Bufs::of(&[&out, &idx, x])?;
+        let groups = grid_groups(n_out);
         run(
             "reduce",
             wgsl_type(x.dtype()),
             "",
             &p,
             &[g.get(0), g.get(1), g.get(2)],
-            grid_groups(n_out),
+            groups,
         )?;
     }
     Ok((out, if arg { Some(idx) } else { None }))
 }
+
+/// Elements one workgroup reduces in a pass (256 per thread).
+const REDUCE_CHUNK: usize = 256 * 256;
 
 /// Batched matmul on (batch, M, K) and (batch, K, N) strided views (3-d
 /// layouts, batch strides may be 0) into a new contiguous (batch, M, N).

@@ -20,10 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Bytes of one dispatch's parameter block (64 u32 slots).
 pub const PARAM_BYTES: u64 = 256;
-/// Dispatches recorded before the batch is submitted without waiting.
+/// Dispatches recorded before the batch is submitted without waiting; the
+/// uniform ring has one parameter slot per pending dispatch.
 const MAX_PENDING: usize = 256;
-/// Slots of the uniform ring (one per pending dispatch).
-const RING_SLOTS: u64 = MAX_PENDING as u64;
 /// Threads per workgroup of the 1-d kernels.
 pub const WG: u32 = 256;
 
@@ -42,9 +41,20 @@ pub struct Stats {
     pub pipelines_compiled: AtomicU64,
 }
 
+/// Recorded, not yet submitted work. `pending` dispatches have used uniform
+/// ring slots 0..pending, so the ring position is the pending count.
 struct Batch {
     encoder: Option<::wgpu::CommandEncoder>,
     pending: usize,
+}
+
+/// A kernel instance: (shader, storage type T, source type S).
+pub type KernelKey = (&'static str, &'static str, &'static str);
+
+/// A compiled kernel and its bind group layout (fetched once).
+struct Pipeline {
+    pipeline: ::wgpu::ComputePipeline,
+    layout: ::wgpu::BindGroupLayout,
 }
 
 pub struct Ctx {
@@ -54,10 +64,9 @@ pub struct Ctx {
     pub limits: ::wgpu::Limits,
     pub features: ::wgpu::Features,
     pool: Mutex<HashMap<u64, Vec<::wgpu::Buffer>>>,
-    pipelines: Mutex<HashMap<String, Arc<::wgpu::ComputePipeline>>>,
+    pipelines: Mutex<HashMap<KernelKey, Arc<Pipeline>>>,
     batch: Mutex<Batch>,
     uniforms: ::wgpu::Buffer,
-    ring_pos: Mutex<u64>,
     cache: Option<(::wgpu::PipelineCache, std::path::PathBuf)>,
     errors: Arc<Mutex<Vec<String>>>,
     pub stats: Stats,
@@ -152,7 +161,8 @@ fn init() -> std::result::Result<Ctx, String> {
     }));
     let uniforms = device.create_buffer(&::wgpu::BufferDescriptor {
         label: Some("ember params"),
-        size: RING_SLOTS * PARAM_BYTES.max(limits.min_uniform_buffer_offset_alignment as u64),
+        size: MAX_PENDING as u64
+            * PARAM_BYTES.max(limits.min_uniform_buffer_offset_alignment as u64),
         usage: ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
@@ -187,7 +197,6 @@ fn init() -> std::result::Result<Ctx, String> {
             pending: 0,
         }),
         uniforms,
-        ring_pos: Mutex::new(0),
         cache,
         errors,
         stats: Stats::default(),
@@ -317,24 +326,33 @@ impl Ctx {
                 "GPU out of memory: a tensor of {len} elements ({bytes} bytes) exceeds the adapter's largest storage buffer ({max} bytes)"
             )));
         }
-        let scope = self
-            .device
-            .push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
-        let b = self.device.create_buffer(&::wgpu::BufferDescriptor {
-            label: None,
-            size: class,
-            usage: ::wgpu::BufferUsages::STORAGE
-                | ::wgpu::BufferUsages::COPY_SRC
-                | ::wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            // Free the pool and try once more before giving up.
-            lock(&self.pool).clear();
-            return Err(gpu_err(format!(
-                "GPU out of memory allocating {bytes} bytes: {e}"
-            )));
-        }
+        let create = || {
+            let scope = self
+                .device
+                .push_error_scope(::wgpu::ErrorFilter::OutOfMemory);
+            let b = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: None,
+                size: class,
+                usage: ::wgpu::BufferUsages::STORAGE
+                    | ::wgpu::BufferUsages::COPY_SRC
+                    | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            match pollster::block_on(scope.pop()) {
+                Some(e) => Err(e),
+                None => Ok(b),
+            }
+        };
+        let b = match create() {
+            Ok(b) => b,
+            Err(_) => {
+                // Release the pooled buffers of other sizes and try once more.
+                lock(&self.pool).clear();
+                create().map_err(|e| {
+                    gpu_err(format!("GPU out of memory allocating {bytes} bytes: {e}"))
+                })?
+            }
+        };
         self.stats.buffers_created.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes_created.fetch_add(class, Ordering::Relaxed);
         Ok(GpuBuffer {
@@ -355,28 +373,26 @@ impl Ctx {
             .sum()
     }
 
-    fn pipeline(
-        &self,
-        key: &str,
-        make_src: impl FnOnce() -> String,
-    ) -> Result<Arc<::wgpu::ComputePipeline>> {
-        if let Some(p) = lock(&self.pipelines).get(key) {
+    fn pipeline(&self, key: KernelKey, make_src: impl FnOnce() -> String) -> Result<Arc<Pipeline>> {
+        if let Some(p) = lock(&self.pipelines).get(&key) {
             return Ok(p.clone());
         }
         let src = make_src();
+        let label = format!("{}:{}:{}", key.0, key.1, key.2);
+        let key_s = &label;
         let scope = self
             .device
             .push_error_scope(::wgpu::ErrorFilter::Validation);
         let module = self
             .device
             .create_shader_module(::wgpu::ShaderModuleDescriptor {
-                label: Some(key),
+                label: Some(key_s),
                 source: ::wgpu::ShaderSource::Wgsl(src.into()),
             });
         let p = self
             .device
             .create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
-                label: Some(key),
+                label: Some(key_s),
                 layout: None,
                 module: &module,
                 entry_point: Some("main"),
@@ -385,14 +401,17 @@ impl Ctx {
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(gpu_err(format!(
-                "GPU kernel '{key}' failed to compile: {e}"
+                "GPU kernel '{key_s}' failed to compile: {e}"
             )));
         }
         self.stats
             .pipelines_compiled
             .fetch_add(1, Ordering::Relaxed);
-        let p = Arc::new(p);
-        lock(&self.pipelines).insert(key.to_string(), p.clone());
+        let p = Arc::new(Pipeline {
+            layout: p.get_bind_group_layout(0),
+            pipeline: p,
+        });
+        lock(&self.pipelines).insert(key, p.clone());
         self.save_cache();
         Ok(p)
     }
@@ -414,7 +433,7 @@ impl Ctx {
     /// Record one dispatch. `bufs` are bound at 1, 2, ... in order.
     pub fn dispatch(
         &self,
-        key: &str,
+        key: KernelKey,
         make_src: impl FnOnce() -> String,
         params: &Params,
         bufs: &[&::wgpu::Buffer],
@@ -425,21 +444,11 @@ impl Ctx {
         }
         let pipeline = self.pipeline(key, make_src)?;
         let mut batch = lock(&self.batch);
-        let slot = {
-            let mut pos = lock(&self.ring_pos);
-            if *pos >= RING_SLOTS {
-                drop(pos);
-                self.submit_locked(&mut batch);
-                pos = lock(&self.ring_pos);
-            }
-            let s = *pos;
-            *pos += 1;
-            s
-        };
+        // Submitting at MAX_PENDING keeps `pending` below the ring size.
+        let slot = batch.pending as u64;
         let stride = PARAM_BYTES.max(self.limits.min_uniform_buffer_offset_alignment as u64);
         self.queue
             .write_buffer(&self.uniforms, slot * stride, bytemuck::cast_slice(params));
-        let layout = pipeline.get_bind_group_layout(0);
         let mut entries = vec![::wgpu::BindGroupEntry {
             binding: 0,
             resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
@@ -456,7 +465,7 @@ impl Ctx {
         }
         let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
             label: None,
-            layout: &layout,
+            layout: &pipeline.layout,
             entries: &entries,
         });
         let enc = batch
@@ -464,7 +473,7 @@ impl Ctx {
             .get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&pipeline);
+            pass.set_pipeline(&pipeline.pipeline);
             pass.set_bind_group(0, &bg, &[]);
             pass.dispatch_workgroups(groups.0, groups.1, groups.2);
         }
@@ -482,7 +491,6 @@ impl Ctx {
             self.stats.submits.fetch_add(1, Ordering::Relaxed);
         }
         batch.pending = 0;
-        *lock(&self.ring_pos) = 0;
     }
 
     /// Submit recorded work without waiting for it.

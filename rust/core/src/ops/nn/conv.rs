@@ -74,14 +74,18 @@ fn conv_op(
     )?;
     let ops = operands(x, w, b);
     let shape = [ch.n, ch.o, g.output[0], g.output[1]];
-    let out = run_kernel(
-        x.dtype(),
-        "slow_conv2d_cpu",
-        &ops,
-        &shape,
-        |p| fwd_k(p, ch, &g),
-        |p| fwd_k(p, ch, &g),
-    )?;
+    let out = if let Some(o) = gpu::forward(&ops, ch, &g)? {
+        o
+    } else {
+        run_kernel(
+            x.dtype(),
+            "slow_conv2d_cpu",
+            &ops,
+            &shape,
+            |p| fwd_k(p, ch, &g),
+            |p| fwd_k(p, ch, &g),
+        )?
+    };
     if any_requires_grad(&ops) {
         record(
             name,
@@ -139,14 +143,18 @@ fn conv_t_op(
     )?;
     let ops = operands(y, w, b);
     let shape = [ch.n, ch.c, g.input[0], g.input[1]];
-    let out = run_kernel(
-        y.dtype(),
-        "slow_conv_transpose2d_out_cpu",
-        &ops,
-        &shape,
-        |p| bwd_input_k(p, ch, &g),
-        |p| bwd_input_k(p, ch, &g),
-    )?;
+    let out = if let Some(o) = gpu::input_adjoint(&ops, ch, &g)? {
+        o
+    } else {
+        run_kernel(
+            y.dtype(),
+            "slow_conv_transpose2d_out_cpu",
+            &ops,
+            &shape,
+            |p| bwd_input_k(p, ch, &g),
+            |p| bwd_input_k(p, ch, &g),
+        )?
+    };
     if any_requires_grad(&ops) {
         record(
             name,
@@ -194,14 +202,18 @@ fn conv_w_op(x: &Tensor, y: &Tensor, g: ConvGeom) -> Result<Tensor> {
     expect(y, &[ch.n, ch.o, g.output[0], g.output[1]], "grad_output")?;
     let ops = [x, y];
     let shape = [ch.o, ch.c / g.groups, g.kernel[0], g.kernel[1]];
-    let out = run_kernel(
-        x.dtype(),
-        "slow_conv2d_cpu",
-        &ops,
-        &shape,
-        |p| bwd_weight_k(p, ch, &g),
-        |p| bwd_weight_k(p, ch, &g),
-    )?;
+    let out = if let Some(o) = gpu::weight_adjoint(x, y, ch, &g)? {
+        o
+    } else {
+        run_kernel(
+            x.dtype(),
+            "slow_conv2d_cpu",
+            &ops,
+            &shape,
+            |p| bwd_weight_k(p, ch, &g),
+            |p| bwd_weight_k(p, ch, &g),
+        )?
+    };
     if any_requires_grad(&ops) {
         record(
             BWD,
@@ -234,14 +246,19 @@ fn conv_w_op(x: &Tensor, y: &Tensor, g: ConvGeom) -> Result<Tensor> {
 fn bias_grad_op(gy: &Tensor) -> Result<Tensor> {
     let s = gy.shape().to_vec();
     let (n, c, hw) = (s[0], s[1], s[2] * s[3]);
-    let out = run_kernel(
-        gy.dtype(),
-        "sum_cpu",
-        &[gy],
-        &[c],
-        |p| read::<f32, _>(&p[0], |g| im2col::channel_sum(g, n, c, hw)),
-        |p| read::<f64, _>(&p[0], |g| im2col::channel_sum(g, n, c, hw)),
-    )?;
+    let out = if gy.is_gpu() && gy.dtype() == crate::dtype::DType::F32 {
+        let sum = crate::wgpu::kernels::Red::Sum;
+        crate::wgpu::kernels::reduce(gy, &[0, 2, 3], &[c], sum, gy.dtype())?.0
+    } else {
+        run_kernel(
+            gy.dtype(),
+            "sum_cpu",
+            &[gy],
+            &[c],
+            |p| read::<f32, _>(&p[0], |g| im2col::channel_sum(g, n, c, hw)),
+            |p| read::<f64, _>(&p[0], |g| im2col::channel_sum(g, n, c, hw)),
+        )?
+    };
     if any_requires_grad(&[gy]) {
         record(
             "SumBackward1",
@@ -496,5 +513,142 @@ impl Tensor {
             output: [x[2], x[3]],
         };
         conv_t_op(self, weight, bias, g, FWD)
+    }
+}
+
+/// The three convolution maps on the GPU: im2col / col2im kernels around the
+/// tiled matmul. `None` where the GPU path does not apply (CPU operands,
+/// dtypes other than float32, groups > 1, columns over the binding limit):
+/// the caller then runs the CPU kernels (on host copies for GPU operands).
+mod gpu {
+    use super::{Channels, ConvGeom};
+    use crate::dtype::DType;
+    use crate::error::Result;
+    use crate::layout::Layout;
+    use crate::ops::Binary;
+    use crate::tensor::Tensor;
+    use crate::wgpu::kernels::{self as k, Geom};
+
+    fn applies(ts: &[&Tensor], g: &ConvGeom, cols: usize) -> Result<bool> {
+        if !ts.iter().all(|t| t.is_gpu() && t.dtype() == DType::F32) || g.groups != 1 {
+            return Ok(false);
+        }
+        let limit = crate::wgpu::ctx()?.limits.max_storage_buffer_binding_size as usize;
+        Ok(cols.saturating_mul(4) <= limit)
+    }
+
+    fn geom(ch: Channels, g: &ConvGeom) -> Geom {
+        Geom {
+            n: ch.n,
+            c: ch.c,
+            h: g.input[0],
+            w: g.input[1],
+            kh: g.kernel[0],
+            kw: g.kernel[1],
+            sh: g.stride[0],
+            sw: g.stride[1],
+            ph: g.padding[0],
+            pw: g.padding[1],
+            dh: g.dilation[0],
+            dw: g.dilation[1],
+            oh: g.output[0],
+            ow: g.output[1],
+        }
+    }
+
+    fn contiguous(t: &Tensor) -> Result<Tensor> {
+        if t.is_contiguous() {
+            Ok(t.clone())
+        } else {
+            t.clone_data()
+        }
+    }
+
+    /// `out + bias` broadcast over channel `dim 1` of an NCHW result.
+    fn add_bias(out: Tensor, b: Option<&&Tensor>) -> Result<Tensor> {
+        let Some(b) = b else { return Ok(out) };
+        let bv = b.detach().reshape(&[1, b.numel(), 1, 1])?;
+        k::binary(
+            &out,
+            &bv,
+            &out.shape().to_vec(),
+            Binary::Add as u32,
+            false,
+            DType::F32,
+        )
+    }
+
+    /// y = W (O, CK) @ cols[n] (CK, L) + b.
+    pub fn forward(ops: &[&Tensor], ch: Channels, g: &ConvGeom) -> Result<Option<Tensor>> {
+        let (ck, l) = (ch.c * g.kernel[0] * g.kernel[1], g.output[0] * g.output[1]);
+        if !applies(ops, g, ch.n * ck * l)? {
+            return Ok(None);
+        }
+        let cols = k::im2col(ops[0], &geom(ch, g))?;
+        let w = contiguous(ops[1])?;
+        let lw = Layout {
+            shape: vec![ch.n, ch.o, ck],
+            strides: vec![0, ck, 1],
+            offset: w.layout().offset,
+        };
+        let out = k::matmul3(&w, &lw, &cols, &Layout::contiguous(&[ch.n, ck, l]))?;
+        let out = out.view_of(Layout::contiguous(&[ch.n, ch.o, g.output[0], g.output[1]]));
+        add_bias(out, ops.get(2)).map(Some)
+    }
+
+    /// dx = col2im(W^T (CK, O) @ y[n] (O, L)) + b (conv_transpose2d's bias).
+    pub fn input_adjoint(ops: &[&Tensor], ch: Channels, g: &ConvGeom) -> Result<Option<Tensor>> {
+        let (ck, l) = (ch.c * g.kernel[0] * g.kernel[1], g.output[0] * g.output[1]);
+        if !applies(ops, g, ch.n * ck * l)? {
+            return Ok(None);
+        }
+        let y = contiguous(ops[0])?;
+        let w = contiguous(ops[1])?;
+        let lw = Layout {
+            shape: vec![ch.n, ck, ch.o],
+            strides: vec![0, 1, ck],
+            offset: w.layout().offset,
+        };
+        let ly = Layout {
+            shape: vec![ch.n, ch.o, l],
+            strides: vec![ch.o * l, l, 1],
+            offset: y.layout().offset,
+        };
+        let cols = k::matmul3(&w, &lw, &y, &ly)?;
+        let dx = k::col2im(&cols, &geom(ch, g))?;
+        add_bias(dx, ops.get(2)).map(Some)
+    }
+
+    /// gw = sum_n y[n] (O, L) @ cols[n]^T (L, CK).
+    pub fn weight_adjoint(
+        x: &Tensor,
+        y: &Tensor,
+        ch: Channels,
+        g: &ConvGeom,
+    ) -> Result<Option<Tensor>> {
+        let (ck, l) = (ch.c * g.kernel[0] * g.kernel[1], g.output[0] * g.output[1]);
+        if !applies(&[x, y], g, ch.n * ck * l.max(ch.o))? {
+            return Ok(None);
+        }
+        let cols = k::im2col(x, &geom(ch, g))?;
+        let y = contiguous(y)?;
+        let ly = Layout {
+            shape: vec![ch.n, ch.o, l],
+            strides: vec![ch.o * l, l, 1],
+            offset: y.layout().offset,
+        };
+        let lc = Layout {
+            shape: vec![ch.n, l, ck],
+            strides: vec![ck * l, 1, l],
+            offset: 0,
+        };
+        let per = k::matmul3(&y, &ly, &cols, &lc)?;
+        let shape = [ch.o, ch.c, g.kernel[0], g.kernel[1]];
+        let gw = if ch.n == 1 {
+            per
+        } else {
+            k::reduce(&per, &[0], &[ch.o, ck], k::Red::Sum, DType::F32)?.0
+        };
+        Ok(Some(gw.view_of(Layout::contiguous(&shape))))
     }
 }

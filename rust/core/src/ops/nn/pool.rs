@@ -33,7 +33,6 @@ fn expect(t: &Tensor, shape: &[usize]) -> Result<()> {
 }
 
 fn contiguous_index(idx: &Tensor) -> Result<Tensor> {
-    let idx = &idx.host()?;
     if idx.is_contiguous() {
         Ok(idx.clone())
     } else {
@@ -52,6 +51,16 @@ fn max_op(
     let [oh, ow] = plan.out_hw();
     let shape = [n, c, oh, ow];
     let dt = x.dtype();
+    if let Some(g) = gpu_geom(&[x], &plan, n, c) {
+        let (out, idx) = gpu_pool(0, x, None, &g, &plan)?;
+        return max_record(
+            x,
+            plan,
+            node,
+            out,
+            idx.expect("max pooling returns indices"),
+        );
+    }
     let cd = compute_dtype(dt);
     let p = prepare(&[x], cd)?;
     let (data, idx) = match cd {
@@ -71,6 +80,16 @@ fn max_op(
     let out = Tensor::from_cpu_on(data, &shape, x.device())?;
     let out = if cd != dt { out.cast_raw(dt)? } else { out };
     let idx = Tensor::from_vec(idx, &shape).to_device_raw(x.device())?;
+    max_record(x, plan, node, out, idx)
+}
+
+fn max_record(
+    x: &Tensor,
+    plan: Plan,
+    node: &'static str,
+    out: Tensor,
+    idx: Tensor,
+) -> Result<(Tensor, Tensor)> {
     if any_requires_grad(&[x]) {
         let in_shape = x.shape().to_vec();
         record(
@@ -98,16 +117,21 @@ fn max_scatter_op(gy: &Tensor, idx: &Tensor, plan: Plan, in_shape: &[usize]) -> 
     expect(gy, &[in_shape[0], in_shape[1], oh, ow])?;
     expect(idx, gy.shape())?;
     let ic = contiguous_index(idx)?;
-    let out = read::<i64, _>(&ic, |is| {
-        run_kernel(
-            gy.dtype(),
-            "max_pool2d_with_indices_backward",
-            &[gy],
-            in_shape,
-            |p| read::<f32, _>(&p[0], |g| pk::max_backward(g, is, planes, &plan)),
-            |p| read::<f64, _>(&p[0], |g| pk::max_backward(g, is, planes, &plan)),
-        )
-    })?;
+    let out = if let Some(g) = gpu_geom(&[gy, &ic], &plan, in_shape[0], in_shape[1]) {
+        gpu_pool(1, gy, Some(&ic), &g, &plan)?.0
+    } else {
+        let ic = ic.host()?;
+        read::<i64, _>(&ic, |is| {
+            run_kernel(
+                gy.dtype(),
+                "max_pool2d_with_indices_backward",
+                &[gy],
+                in_shape,
+                |p| read::<f32, _>(&p[0], |g| pk::max_backward(g, is, planes, &plan)),
+                |p| read::<f64, _>(&p[0], |g| pk::max_backward(g, is, planes, &plan)),
+            )
+        })?
+    };
     if any_requires_grad(&[gy]) {
         let out_shape = gy.shape().to_vec();
         record(
@@ -137,16 +161,28 @@ fn max_gather_op(gx: &Tensor, idx: &Tensor, plan: Plan, out_shape: &[usize]) -> 
     )?;
     expect(idx, out_shape)?;
     let ic = contiguous_index(idx)?;
-    let out = read::<i64, _>(&ic, |is| {
-        run_kernel(
-            gx.dtype(),
-            "gather",
-            &[gx],
-            out_shape,
-            |p| read::<f32, _>(&p[0], |g| pk::max_gather(g, is, planes, &plan)),
-            |p| read::<f64, _>(&p[0], |g| pk::max_gather(g, is, planes, &plan)),
-        )
-    })?;
+    let out = if gx.is_gpu() && ic.is_gpu() {
+        // Per plane: out[p, o] = gx[p, idx[p, o]].
+        let [h, w] = plan.in_hw;
+        let [oh, ow] = plan.out_hw();
+        let src = gx.contiguous()?.detach().reshape(&[planes, h * w])?;
+        let i2 = ic.view_of(crate::layout::Layout::contiguous(&[planes, oh * ow]));
+        let li = i2.layout().clone();
+        crate::wgpu::kernels::gather(&src, 1, &i2, &li, &[planes, oh * ow])?
+            .view_of(crate::layout::Layout::contiguous(out_shape))
+    } else {
+        let ic = ic.host()?;
+        read::<i64, _>(&ic, |is| {
+            run_kernel(
+                gx.dtype(),
+                "gather",
+                &[gx],
+                out_shape,
+                |p| read::<f32, _>(&p[0], |g| pk::max_gather(g, is, planes, &plan)),
+                |p| read::<f64, _>(&p[0], |g| pk::max_gather(g, is, planes, &plan)),
+            )
+        })?
+    };
     if any_requires_grad(&[gx]) {
         let in_shape = gx.shape().to_vec();
         record(
@@ -172,14 +208,18 @@ fn avg_op(x: &Tensor, plan: Plan, kernel_name: &str, node: &'static str) -> Resu
     let (n, c) = nc(x);
     expect(x, &[n, c, plan.in_hw[0], plan.in_hw[1]])?;
     let [oh, ow] = plan.out_hw();
-    let out = run_kernel(
-        x.dtype(),
-        kernel_name,
-        &[x],
-        &[n, c, oh, ow],
-        |p| read::<f32, _>(&p[0], |s| pk::avg_forward(s, n * c, &plan)),
-        |p| read::<f64, _>(&p[0], |s| pk::avg_forward(s, n * c, &plan)),
-    )?;
+    let out = if let Some(g) = gpu_geom(&[x], &plan, n, c) {
+        gpu_pool(2, x, None, &g, &plan)?.0
+    } else {
+        run_kernel(
+            x.dtype(),
+            kernel_name,
+            &[x],
+            &[n, c, oh, ow],
+            |p| read::<f32, _>(&p[0], |s| pk::avg_forward(s, n * c, &plan)),
+            |p| read::<f64, _>(&p[0], |s| pk::avg_forward(s, n * c, &plan)),
+        )?
+    };
     if any_requires_grad(&[x]) {
         let in_shape = x.shape().to_vec();
         record(node, &[&out], &[x], vec![], move |ctx: &BackCtx| {
@@ -198,14 +238,18 @@ fn avg_adj_op(gy: &Tensor, plan: Plan, in_shape: &[usize]) -> Result<Tensor> {
     let planes = in_shape[0] * in_shape[1];
     let [oh, ow] = plan.out_hw();
     expect(gy, &[in_shape[0], in_shape[1], oh, ow])?;
-    let out = run_kernel(
-        gy.dtype(),
-        "avg_pool2d_backward_cpu",
-        &[gy],
-        in_shape,
-        |p| read::<f32, _>(&p[0], |g| pk::avg_backward(g, planes, &plan)),
-        |p| read::<f64, _>(&p[0], |g| pk::avg_backward(g, planes, &plan)),
-    )?;
+    let out = if let Some(g) = gpu_geom(&[gy], &plan, in_shape[0], in_shape[1]) {
+        gpu_pool(3, gy, None, &g, &plan)?.0
+    } else {
+        run_kernel(
+            gy.dtype(),
+            "avg_pool2d_backward_cpu",
+            &[gy],
+            in_shape,
+            |p| read::<f32, _>(&p[0], |g| pk::avg_backward(g, planes, &plan)),
+            |p| read::<f64, _>(&p[0], |g| pk::avg_backward(g, planes, &plan)),
+        )?
+    };
     if any_requires_grad(&[gy]) {
         record(
             "AvgPool2DBackwardBackward0",
@@ -334,6 +378,7 @@ fn adaptive_plan(x: &Tensor, out: (usize, usize), divisor: Divisor) -> Plan {
         w: pk::adaptive_axis(w, out.1),
         in_hw: [h, w],
         divisor,
+        window: None,
     })
 }
 
@@ -364,6 +409,12 @@ impl Tensor {
             w: pk::max_axis(w, ow, kernel.1, stride.1, padding.1, dilation.1),
             in_hw: [h, w],
             divisor: Divisor::Valid,
+            window: Some([
+                [kernel.0, kernel.1],
+                [stride.0, stride.1],
+                [padding.0, padding.1],
+                [dilation.0, dilation.1],
+            ]),
         });
         max_op(self, plan, "max_pool2d", "MaxPool2DWithIndicesBackward0")
     }
@@ -411,6 +462,12 @@ impl Tensor {
             w: pk::avg_axis(w, ow, kernel.1, stride.1, padding.1),
             in_hw: [h, w],
             divisor,
+            window: Some([
+                [kernel.0, kernel.1],
+                [stride.0, stride.1],
+                [padding.0, padding.1],
+                [1, 1],
+            ]),
         });
         avg_op(self, plan, "avg_pool2d", "AvgPool2DBackward0")
     }
@@ -450,4 +507,51 @@ impl Tensor {
             "AdaptiveMaxPool2DBackward0",
         )
     }
+}
+
+/// Geometry for shaders/pool.wgsl when every operand is a float32 GPU tensor
+/// and the plan is regular (not adaptive).
+fn gpu_geom(
+    ts: &[&Tensor],
+    plan: &PoolPlan,
+    n: usize,
+    c: usize,
+) -> Option<crate::wgpu::kernels::Geom> {
+    let [k, s, p, d] = plan.window?;
+    if !ts.iter().all(|t| t.is_gpu()) || ts[0].dtype() != DType::F32 {
+        return None;
+    }
+    let [oh, ow] = plan.out_hw();
+    Some(crate::wgpu::kernels::Geom {
+        n,
+        c,
+        h: plan.in_hw[0],
+        w: plan.in_hw[1],
+        kh: k[0],
+        kw: k[1],
+        sh: s[0],
+        sw: s[1],
+        ph: p[0],
+        pw: p[1],
+        dh: d[0],
+        dw: d[1],
+        oh,
+        ow,
+    })
+}
+
+fn gpu_pool(
+    op: u32,
+    inp: &Tensor,
+    idx: Option<&Tensor>,
+    g: &crate::wgpu::kernels::Geom,
+    plan: &PoolPlan,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let x = inp.contiguous()?.detach();
+    let (cip, div) = match plan.divisor {
+        Divisor::Override(d) => (false, d.max(1) as usize),
+        Divisor::WithPad => (true, 0),
+        _ => (false, 0),
+    };
+    crate::wgpu::kernels::pool(op, &x, idx, g, cip, div)
 }

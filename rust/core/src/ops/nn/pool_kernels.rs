@@ -34,6 +34,9 @@ pub struct PoolPlan {
     pub w: Axis,
     pub in_hw: [usize; 2],
     pub divisor: Divisor,
+    /// (kernel, stride, padding, dilation) as (h, w) pairs for regular
+    /// pooling (the GPU kernel takes these); None for adaptive pooling.
+    pub window: Option<[[usize; 2]; 4]>,
 }
 
 impl PoolPlan {
