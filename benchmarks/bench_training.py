@@ -8,16 +8,15 @@ import importlib
 import time
 
 
-def build(torch, kind):
+def build(torch, kind, device="cpu"):
     nn = torch.nn
     torch.manual_seed(0)
     if kind == "mlp":
         model = nn.Sequential(
             nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
         )
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        x = torch.randn(128, 784)
-        y = torch.randint(0, 10, (128,))
+        x = torch.randn(128, 784, device=device)
+        y = torch.randint(0, 10, (128,), device=device)
     else:
         model = nn.Sequential(
             nn.Conv2d(1, 32, 3),
@@ -30,9 +29,13 @@ def build(torch, kind):
             nn.ReLU(),
             nn.Linear(128, 10),
         )
+        x = torch.randn(64, 1, 28, 28, device=device)
+        y = torch.randint(0, 10, (64,), device=device)
+    model.to(device)
+    if kind == "mlp":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    else:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        x = torch.randn(64, 1, 28, 28)
-        y = torch.randint(0, 10, (64,))
     loss_fn = nn.CrossEntropyLoss()
 
     def step():
