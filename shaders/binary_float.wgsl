@@ -7,13 +7,65 @@
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
+fn is_inf_f(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
+}
+
+fn sign_bit(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x80000000u) != 0u;
+}
+
+// x - a*b with the product's rounding error put back (Dekker's two-product;
+// an fma may be unfused on some drivers, llvmpipe among them).
+fn exact_sub_prod(x: f32, a: f32, b: f32) -> f32 {
+    let p = a * b;
+    let ca = 4097.0 * a;
+    let ah = ca - (ca - a);
+    let al = a - ah;
+    let cb = 4097.0 * b;
+    let bh = cb - (cb - b);
+    let bl = b - bh;
+    let err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    return (x - p) - err;
+}
+
+// C fmod: x - y * trunc(x / y) with the quotient corrected, since x / y
+// rounds (1 fmod 0.1 is 0.09999999, not 0); x - y*q is computed exactly.
 fn fmod_f(x: f32, y: f32) -> f32 {
-    return x - y * trunc(x / y);
+    if is_inf_f(y) && !is_inf_f(x) && !is_nan_f(x) {
+        return x;
+    }
+    let ay = abs(y);
+    var r = exact_sub_prod(x, y, trunc(x / y));
+    // A huge quotient is inexact in f32: reduce what is left again.
+    for (var k = 0; k < 8 && abs(r) >= ay && ay > 0.0; k = k + 1) {
+        r = exact_sub_prod(r, y, trunc(r / y));
+    }
+    if !(r == 0.0) && ((r < 0.0) != (x < 0.0)) {
+        r = r + select(ay, -ay, x < 0.0);
+    } else if abs(r) >= ay {
+        r = r - select(ay, -ay, x < 0.0);
+    }
+    if r == 0.0 {
+        // The result takes x's sign.
+        return select(0.0, -0.0, sign_bit(x));
+    }
+    return r;
 }
 
 fn pow_f(x: f32, y: f32) -> f32 {
-    if y == 0.0 {
+    if y == 0.0 || x == 1.0 {
         return 1.0;
+    }
+    if is_inf_f(y) && !is_nan_f(x) {
+        let ax = abs(x);
+        if ax == 1.0 {
+            return 1.0;
+        }
+        if (ax < 1.0) == (y > 0.0) {
+            return 0.0;
+        }
+        return bitcast<f32>(0x7f800000u);
     }
     if y == 1.0 {
         return x;
@@ -74,7 +126,16 @@ fn apply(op: u32, x: f32, y: f32) -> f32 {
         }
         case 6u: { return fmod_f(x, y); }
         case 7u: { return pow_f(x, y); }
-        case 8u: { return atan2(x, y); }
+        case 8u: {
+            if x == 0.0 && y == 0.0 {
+                // atan2(+-0, +0) = +-0 and atan2(+-0, -0) = +-pi, as in C.
+                if sign_bit(y) {
+                    return select(3.141592653589793, -3.141592653589793, sign_bit(x));
+                }
+                return x;
+            }
+            return atan2(x, y);
+        }
         case 9u: {
             if is_nan_f(x) || is_nan_f(y) { return bitcast<f32>(0x7fc00000u); }
             return select(y, x, x > y);

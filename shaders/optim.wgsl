@@ -3,7 +3,7 @@
 //
 // Slots:
 //   0 n   2 op: 0 SGD, 1 Adam / AdamW
-//   SGD:  48 lr  49 momentum  50 dampening  51 weight_decay
+//   SGD:  48 lr  49 momentum  50 dampening  51 weight_decay  52 1 - dampening
 //         53 flags: bit0 nesterov, bit1 maximize, bit2 first step (momentum
 //            buffer := g instead of the update)
 //   Adam: 48 lr  49 beta1  50 beta2  51 eps  52 weight_decay
@@ -11,6 +11,11 @@
 //            bit2 decoupled weight decay (AdamW)
 //         54 bias_correction1 = 1 - beta1^t
 //         55 bias_correction2_sqrt = sqrt(1 - beta2^t)
+//         56 1 - beta1   57 1 - beta2   58 1 - lr * weight_decay
+//         59 -lr / bias_correction1
+//   Constants derived from the hyper-parameters come from the host, computed
+//   in float64 and rounded once, as the CPU step does (1 - beta2 computed in
+//   f32 from beta2 = 0.999 is off by 1.3e-5 relative).
 // Bindings: 1 param (rw), 2 buf1 (rw: momentum buffer / exp_avg),
 //   3 buf2 (rw: exp_avg_sq; bind a dummy for SGD), 4 grad (read).
 // One thread per element; workgroups of 256 on a 2-d grid (linear_id).
@@ -50,7 +55,7 @@ fn main(
             if (flags & 4u) != 0u {
                 b = g;
             } else {
-                b = momentum * buf1[i] + (1.0 - dampening) * g;
+                b = momentum * buf1[i] + pf(52u) * g;
             }
             buf1[i] = b;
             if (flags & 1u) != 0u {
@@ -66,16 +71,23 @@ fn main(
         let eps = pf(51u);
         let wd = pf(52u);
         if (flags & 4u) != 0u {
-            p = p * (1.0 - lr * wd);
+            p = p * pf(58u);
         } else if wd != 0.0 {
             g = g + wd * p;
         }
+        // exp_avg.lerp_(g, 1 - beta1), PyTorch's two-sided lerp.
         let m0 = buf1[i];
-        let m = m0 + (1.0 - beta1) * (g - m0);  // exp_avg.lerp_(g, 1 - beta1)
-        let v = beta2 * buf2[i] + (1.0 - beta2) * g * g;
+        let w1 = pf(56u);
+        var m: f32;
+        if abs(w1) < 0.5 {
+            m = m0 + w1 * (g - m0);
+        } else {
+            m = g - (g - m0) * (1.0 - w1);
+        }
+        let v = beta2 * buf2[i] + pf(57u) * g * g;
         buf1[i] = m;
         buf2[i] = v;
         let denom = sqrt(v) / pf(55u) + eps;
-        param[i] = p - (lr / pf(54u)) * (m / denom);
+        param[i] = p + pf(59u) * m / denom;
     }
 }

@@ -59,6 +59,22 @@ fn nanpass(x: f32, y: f32) -> f32 {
     return y;
 }
 
+// asin/acos through atan2: drivers' asin/acos can be far less precise
+// (llvmpipe's are off by 4e-4 relative) and are undefined outside [-1, 1].
+fn asin_f(x: f32) -> f32 {
+    if abs(x) > 1.0 || is_nan_f(x) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    return atan2(x, sqrt((1.0 - x) * (1.0 + x)));
+}
+
+fn acos_f(x: f32) -> f32 {
+    if abs(x) > 1.0 || is_nan_f(x) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    return 2.0 * atan2(sqrt(1.0 - x), sqrt(1.0 + x));
+}
+
 fn apply(op: u32, x: f32) -> f32 {
     switch op {
         case 0u: { return -x; }
@@ -75,8 +91,8 @@ fn apply(op: u32, x: f32) -> f32 {
         case 11u: { return sin(x); }
         case 12u: { return cos(x); }
         case 13u: { return tan(x); }
-        case 14u: { return asin(x); }
-        case 15u: { return acos(x); }
+        case 14u: { return asin_f(x); }
+        case 15u: { return acos_f(x); }
         case 16u: { return atan(x); }
         case 17u: { return sinh(x); }
         case 18u: { return cosh(x); }

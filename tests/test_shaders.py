@@ -718,6 +718,7 @@ def test_sgd(dev, momentum, dampening, wd, nesterov, maximize, first):
     lr = 0.05
     flags = int(nesterov) | int(maximize) << 1 | int(first) << 2
     slots = {0: n, 2: 0, 48: lr, 49: momentum, 50: dampening, 51: wd, 53: flags}
+    slots[52] = float(1 - dampening)
     dummy = np.zeros(1, np.float32)
     gp, gb, _ = run(
         dev, "optim", slots, [(p, True), (buf, True), (dummy, True), (g, False)], elem_grid(n, 2)
@@ -742,7 +743,8 @@ def test_adam(dev, wd, maximize, decoupled, step):
     bc2s = math.sqrt(1 - b2**step)
     flags = int(maximize) << 1 | int(decoupled) << 2
     slots = {0: n, 2: 1, 48: lr, 49: b1, 50: b2, 51: eps, 52: float(wd), 53: flags}
-    slots.update({54: bc1, 55: bc2s})
+    slots.update({54: bc1, 55: bc2s, 56: 1 - b1, 57: 1 - b2})
+    slots.update({58: float(1 - lr * wd), 59: -(lr / bc1)})
     gp, gm, gv = run(
         dev, "optim", slots, [(p, True), (m, True), (v, True), (g, False)], elem_grid(n)
     )
@@ -756,7 +758,7 @@ def test_adam(dev, wd, maximize, decoupled, step):
     rm = m + f(1 - b1) * (gg - m)
     rv = f(b2) * v + f(1 - b2) * gg * gg
     denom = np.sqrt(rv) / f(bc2s) + f(eps)
-    rp = pp - f(lr / bc1) * (rm / denom)
+    rp = pp + f(-(lr / bc1)) * rm / denom
     np.testing.assert_allclose(gm, rm, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gv, rv, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gp, rp, rtol=1e-5, atol=1e-6)

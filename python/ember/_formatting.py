@@ -137,7 +137,7 @@ def tensor_str(t, prefix="tensor("):
         body = "[]"
     else:
         if dt == _dtype.bfloat16:
-            arr = t.detach().float().numpy()
+            arr = t.detach().cpu().float().numpy()
         else:
             arr = t.detach().cpu().numpy()
         summarize = arr.size > PRINT_OPTS["threshold"]

@@ -512,6 +512,8 @@ def normal(
             shape = broadcast_shapes(m.shape, s.shape)
         ref = m if m is not None else s
         z = _C.randn(list(shape), ref.dtype, _gen(generator))
+        if ref.device.type != "cpu":
+            z = z.to(ref.device)
         return z * std + mean
     return _finish(
         _C.randn(_sizes((size,)), dtype or _dtype.get_default_dtype(), _gen(generator)) * std

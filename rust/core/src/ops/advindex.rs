@@ -184,17 +184,14 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
-        let mut ts: Vec<&Tensor> = vec![self, values];
-        ts.extend(indices.iter().flatten());
-        if crate::ops::device::any_gpu(&ts) {
-            // No GPU kernel: run on host copies (differentiable moves).
-            let n_idx: Vec<bool> = indices.iter().map(|i| i.is_some()).collect();
-            return crate::ops::device::gpu_fallback("index_put", &ts, |h| {
-                let mut it = h[2..].iter();
-                let hidx: Vec<Option<Tensor>> = n_idx
-                    .iter()
-                    .map(|&some| if some { it.next().cloned() } else { None })
-                    .collect();
+        if crate::ops::device::any_gpu(&[self, values]) {
+            // No GPU kernel: run on host copies (differentiable moves). Index
+            // tensors may live on either device, as in PyTorch.
+            let hidx: Vec<Option<Tensor>> = indices
+                .iter()
+                .map(|i| i.as_ref().map(|t| t.host()).transpose())
+                .collect::<Result<_>>()?;
+            return crate::ops::device::gpu_fallback("index_put", &[self, values], |h| {
                 h[0].index_put(&hidx, &h[1], accumulate)
             });
         }

@@ -167,6 +167,19 @@ impl Tensor {
     ) -> Result<Tensor> {
         check_index_dtype(index, "scatter")?;
         let d = wrap_dim(dim, self.ndim(), "scatter")?;
+        if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {
+            bail!("Index tensor must have the same number of dimensions as self tensor");
+        }
+        if let Some(s) = src {
+            if s.ndim() != index.ndim() && !(index.ndim() <= 1 && s.ndim() <= 1) {
+                bail!("Index tensor must have the same number of dimensions as src tensor");
+            }
+            for k in 0..index.ndim() {
+                if index.shape()[k] > s.shape()[k] {
+                    bail!("Expected index {:?} to be smaller than self {:?} apart from dimension {} and to be smaller size than src {:?}", index.shape(), self.shape(), d, s.shape());
+                }
+            }
+        }
         let mut ts: Vec<&Tensor> = vec![self, index];
         ts.extend(src);
         if crate::ops::device::any_gpu(&ts) {
@@ -202,19 +215,6 @@ impl Tensor {
                 .host()?
                 .scatter_impl(dim, &index.host()?, hs.as_ref(), value, reduce)?;
             return r.to_device_raw(dev);
-        }
-        if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {
-            bail!("Index tensor must have the same number of dimensions as self tensor");
-        }
-        if let Some(s) = src {
-            if s.ndim() != index.ndim() && !(index.ndim() <= 1 && s.ndim() <= 1) {
-                bail!("Index tensor must have the same number of dimensions as src tensor");
-            }
-            for k in 0..index.ndim() {
-                if index.shape()[k] > s.shape()[k] {
-                    bail!("Expected index {:?} to be smaller than self {:?} apart from dimension {} and to be smaller size than src {:?}", index.shape(), self.shape(), d, s.shape());
-                }
-            }
         }
         let out = self.clone_data()?;
         let iv = index_values(index)?;

@@ -281,6 +281,7 @@ impl Rule for Sgd {
                 (49, f(self.momentum)),
                 (50, f(self.dampening)),
                 (51, f(self.weight_decay)),
+                (52, f(1.0 - self.dampening)),
                 (53, flags),
             ],
         ))
@@ -400,6 +401,10 @@ impl Rule for Adam {
                 (53, flags),
                 (54, f(bc1)),
                 (55, f(bc2.sqrt())),
+                (56, f(1.0 - self.beta1)),
+                (57, f(1.0 - self.beta2)),
+                (58, f(1.0 - self.lr * self.weight_decay)),
+                (59, f(-(self.lr / bc1))),
             ],
         ))
     }
