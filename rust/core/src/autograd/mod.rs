@@ -168,6 +168,9 @@ fn edge_of(t: &Tensor) -> Edge {
 
 /// Record a node for `outputs` computed from `inputs`. Call only when
 /// `any_requires_grad(inputs)`; non-float outputs are left without history.
+// Node is Send + Sync (checked at compile time in wgpu/mod.rs); clippy's lint
+// cannot see it through wgpu's platform-dependent Send/Sync bounds.
+#[allow(clippy::arc_with_non_send_sync)]
 pub fn record(
     name: impl Into<std::borrow::Cow<'static, str>>,
     outputs: &[&Tensor],

@@ -184,13 +184,12 @@ impl Tensor {
         ts.extend(src);
         if crate::ops::device::any_gpu(&ts) {
             let dev = crate::ops::device::common_device(&ts, "scatter")?;
-            if reduce == "add"
-                && src.is_some()
+            let native = reduce == "add"
                 && self.ndim() > 0
                 && index.ndim() == self.ndim()
-                && self.dtype() != DType::Bool
-            {
-                let s = src.unwrap().to_dtype(self.dtype())?.to_device_raw(dev)?;
+                && self.dtype() != DType::Bool;
+            if let (true, Some(src)) = (native, src) {
+                let s = src.to_dtype(self.dtype())?.to_device_raw(dev)?;
                 let idx = index.to_device_raw(dev)?;
                 for k in 0..index.ndim() {
                     if k != d && index.shape()[k] > self.shape()[k] {

@@ -811,7 +811,7 @@ impl Tensor {
                 "SoftmaxBackward0"
             },
             &[&out],
-            &[&x],
+            &[x],
             vec![x.clone(), out.detach()],
             move |c: &BackCtx| {
                 let g = c.grad(0)?;

@@ -693,3 +693,13 @@ pub fn stats() -> Result<Vec<(&'static str, u64)>> {
         ("pipelines_compiled", g(&s.pipelines_compiled)),
     ])
 }
+/// Compile-time check: GPU storage keeps tensors and graph nodes Send + Sync
+/// (the bindings release the GIL around ops, and optimizers use rayon).
+#[allow(dead_code)]
+fn _send_sync_check() {
+    fn is<T: Send + Sync>() {}
+    is::<::wgpu::Buffer>();
+    is::<GpuData>();
+    is::<crate::tensor::Tensor>();
+    is::<crate::autograd::Node>();
+}

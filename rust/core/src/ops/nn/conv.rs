@@ -571,7 +571,7 @@ mod gpu {
         k::binary(
             &out,
             &bv,
-            &out.shape().to_vec(),
+            out.shape(),
             Binary::Add as u32,
             false,
             DType::F32,
