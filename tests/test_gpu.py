@@ -17,13 +17,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def test_software_adapter_counts_as_cuda_only_when_asked(monkeypatch):
+    monkeypatch.setenv("EMBER_SOFTWARE_GPU_AS_CUDA", "1")
+    assert ember.cuda.is_available() and ember.cuda.device_count() == 1
+    assert ember.cuda.get_device_name() == ember.gpu.info()["name"]
+
+
 def test_info_and_aliases():
     info = ember.gpu.info()
     assert info["available"] is True
     assert info["backend"] in ("Vulkan", "Metal", "Dx12")
     assert info["max_storage_buffer_binding_size"] >= 128 << 20
-    assert ember.cuda.is_available() and ember.cuda.device_count() == 1
-    assert ember.cuda.get_device_name() == info["name"]
+    if info["device_type"] == "Cpu":
+        # A software adapter runs the kernels but is not offered as "cuda".
+        assert not ember.cuda.is_available() and ember.cuda.device_count() == 0
+    else:
+        assert ember.cuda.is_available() and ember.cuda.device_count() == 1
+        assert ember.cuda.get_device_name() == info["name"]
     for name in ("gpu", "cuda", "mps", "cuda:0"):
         t = ember.ones(3, device=name)
         assert t.device.type == "gpu" and t.is_cuda

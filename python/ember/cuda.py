@@ -1,14 +1,27 @@
-"""ember.cuda: PyTorch's CUDA queries, answered for any GPU adapter ember can use."""
+"""ember.cuda: PyTorch's CUDA queries, answered for any GPU adapter ember can use.
+
+A software adapter (Mesa's llvmpipe: the CPU running the shaders) is not a
+GPU: `ember.gpu.is_available()` reports it, so tests can run the GPU kernels
+on it, but `ember.cuda.is_available()` answers False there, so a script that
+picks "cuda" when available keeps running on the (much faster) CPU kernels.
+EMBER_SOFTWARE_GPU_AS_CUDA=1 makes it count anyway.
+"""
+
+import os
 
 from . import gpu as _gpu
 
 
 def is_available():
-    return _gpu.is_available()
+    if not _gpu.is_available():
+        return False
+    if os.environ.get("EMBER_SOFTWARE_GPU_AS_CUDA") == "1":
+        return True
+    return _gpu.info().get("device_type") != "Cpu"
 
 
 def device_count():
-    return 1 if _gpu.is_available() else 0
+    return 1 if is_available() else 0
 
 
 def current_device():
@@ -16,7 +29,7 @@ def current_device():
 
 
 def get_device_name(device=None):
-    return _gpu.info().get("name", "") if _gpu.is_available() else ""
+    return _gpu.info().get("name", "") if is_available() else ""
 
 
 def set_device(device):
