@@ -63,9 +63,12 @@ def run_case(c, device):
     if c.get("raises"):
         try:
             eval(c["call"], {"torch": ember, **env})
-        except Exception:  # noqa: BLE001
-            return None
-        return "expected an exception"
+            if device == "gpu":  # index errors surface at the next sync (as on CUDA)
+                ember.gpu.synchronize()
+        except Exception as e:  # noqa: BLE001
+            names = [k.__name__ for k in type(e).__mro__]
+            return None if c["raises"] in names else f"raised {type(e).__name__}: {e}"
+        return f"expected {c['raises']}"
     out = eval(c["call"], {"torch": ember, **env})
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     if len(outs) != len(c["outputs"]):

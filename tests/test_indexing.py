@@ -234,10 +234,12 @@ def test_bad_index_errors(device):
     t = ember.zeros(2, 3, device=device)
     with pytest.raises(IndexError):
         t[0, 0, 0]
-    with pytest.raises(IndexError):
-        t[ember.tensor([0, 5], device=device)]
-    with pytest.raises(IndexError):
-        t[[0, -3]]
+    # Integer tensor indices on the GPU are checked by the kernel: the error
+    # surfaces at the next read to the host (CUDA's device-side asserts).
+    with pytest.raises(IndexError, match="5"):
+        t[ember.tensor([0, 5], device=device)].cpu()
+    with pytest.raises(IndexError, match="-3"):
+        t[[0, -3]].cpu()
     with pytest.raises(IndexError):
         t[ember.tensor([True, False, True], device=device)]
     with pytest.raises(IndexError):

@@ -612,6 +612,33 @@ def test_avg_pool(dev, case, cip, dov):
     np.testing.assert_allclose(g.reshape(ref.shape), ref, rtol=1e-5, atol=1e-6)
 
 
+# ---------------------------------------------------------------- integer division
+
+
+@pytest.mark.parametrize("op", [4, 5, 6])
+def test_int_division(dev, op):
+    """floor_divide / remainder (Python's signs) / fmod (C's), exact at the
+    extremes; a zero divisor writes 0 and is reported in the error record."""
+    rng = np.random.default_rng(op)
+    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    x = np.concatenate([rng.integers(-1000, 1000, 500), [lo, lo, hi, 7, -7, 7, -7]])
+    y = np.concatenate(
+        [rng.integers(1, 50, 500) * rng.choice([-1, 1], 500), [-1, 3, -2, 2, 2, -2, -2]]
+    )
+    x, y = x.astype(np.int32), y.astype(np.int32)
+    n = x.size
+    slots = {0: n, 1: 1, 2: op, 3: 1, 8: [n]}
+    bufs = [(np.zeros(n, np.int32), True), (x, False), (y, False), (no_errors(), True)]
+    got, err = run(dev, "binary_int", slots, bufs, elem_grid(n), "i32")
+    x64, y64 = x.astype(np.int64), y.astype(np.int64)
+    ref = {4: x64 // y64, 5: x64 % y64, 6: np.fmod(x64, y64)}[op]
+    np.testing.assert_array_equal(got, ref.astype(np.int32))  # MIN // -1 wraps to MIN
+    assert not err.any()
+    y[3] = 0
+    got, err = run(dev, "binary_int", slots, [*bufs[:2], (y, False), bufs[3]], elem_grid(n), "i32")
+    assert got[3] == 0 and err[0] == 1 and err[1] == 6
+
+
 # ---------------------------------------------------------------- gather / scatter_add
 
 
@@ -630,11 +657,12 @@ def test_gather(dev, t):
         istr = [ishape[1] * ishape[2], ishape[2], 1]
         idx = strided(ib, 2, ishape, istr)
         n = int(np.prod(ishape))
-        slots = {0: n, 1: 3, 2: dim, 4: off, 5: 2, 6: size, 8: ishape, 24: sstr, 32: istr}
+        slots = {0: n, 1: 3, 2: dim, 4: off, 5: 2, 6: size, 7: 1, 8: ishape, 24: sstr}
+        slots[32] = istr
         out = np.zeros(n, NP_OF[t])
-        (got,) = run(
-            dev, "gather", slots, [(out, True), (base, False), (ib, False)], elem_grid(n), t
-        )
+        bufs = [(out, True), (base, False), (ib, False), (no_errors(), True)]
+        got, err = run(dev, "gather", slots, bufs, elem_grid(n), t)
+        assert not err.any()
         sub = tuple(slice(0, s) if d != dim else slice(None) for d, s in enumerate(ishape))
         ref = np.take_along_axis(src[sub], np.where(idx < 0, idx + size, idx), dim)
         np.testing.assert_array_equal(got.reshape(ishape), ref)
@@ -643,10 +671,42 @@ def test_gather(dev, t):
     sel = np.array([4, -1, 0, 2, 2], np.int32)
     oshape = [4, 5, 6]
     n = 120
-    slots = {0: n, 1: 3, 2: 1, 4: off, 5: 0, 6: 5, 8: oshape, 24: sstr, 32: [0, 1, 0]}
+    slots = {0: n, 1: 3, 2: 1, 4: off, 5: 0, 6: 5, 7: 1, 8: oshape, 24: sstr, 32: [0, 1, 0]}
     out = np.zeros(n, NP_OF[t])
-    (got,) = run(dev, "gather", slots, [(out, True), (base, False), (sel, False)], elem_grid(n), t)
+    bufs = [(out, True), (base, False), (sel, False), (no_errors(), True)]
+    got, err = run(dev, "gather", slots, bufs, elem_grid(n), t)
+    assert not err.any()
     np.testing.assert_array_equal(got.reshape(oshape), src[:, sel % 5, :])
+
+
+def no_errors():
+    """A cleared device error record (8 words; layout in shaders/README.md)."""
+    return np.zeros(8, np.uint32)
+
+
+@pytest.mark.parametrize("wrap", [0, 1])
+def test_gather_reports_bad_index(dev, wrap):
+    src = np.arange(6, dtype=np.float32)
+    idx = np.array([1, 9, -1, 2, 7], np.int32)
+    slots = {0: 5, 1: 1, 2: 0, 3: 5, 6: 6, 7: wrap, 8: [5], 24: [1], 32: [1]}
+    bufs = [(np.full(5, 7, np.float32), True), (src, False), (idx, False), (no_errors(), True)]
+    got, err = run(dev, "gather", slots, bufs, elem_grid(5))
+    bad = [1, 4] if wrap else [1, 2, 4]
+    np.testing.assert_array_equal(got, [0 if i in bad else src[k] for i, k in enumerate(idx)])
+    assert err[0] == len(bad)  # every bad index counts; the first one is recorded
+    assert err[1] == 5 and err[3] == 6 and err[4] == 0
+    assert err[2].view(np.int32) in idx[bad]
+
+
+def test_scatter_add_reports_bad_index(dev):
+    idx = np.array([0, 3, -4, 2], np.int32)
+    slots = {0: 4, 1: 1, 2: 0, 3: 4, 7: 1, 8: [4], 16: [1], 24: [1], 32: [1], 40: 3}
+    init = np.zeros(3, np.float32)
+    bufs = [(init.view(np.uint32), True), (np.ones(4, np.float32), False), (idx, False)]
+    got, err = run(dev, "scatter_add", slots, [*bufs, (no_errors(), True)], elem_grid(4))
+    np.testing.assert_array_equal(got.view(np.float32), [1, 0, 1])
+    assert err[0] == 2 and err[1] == 4 and err[3] == 3
+    assert err[2].view(np.int32) in (3, -4)
 
 
 @pytest.mark.parametrize("t", ["f32", "i32", "u32"])
@@ -667,14 +727,16 @@ def test_scatter_add(dev, t):
         n = int(np.prod(dshape))
         slots = {0: n, 1: 3, 2: dim, 4: off, 5: 1, 8: list(dshape), 16: ostr, 24: sstr}
         slots.update({32: istr, 40: size})
-        (got,) = run(
+        slots[7] = 1
+        got, err = run(
             dev,
             "scatter_add",
             slots,
-            [(init.view(np.uint32), True), (sbase, False), (ib, False)],
+            [(init.view(np.uint32), True), (sbase, False), (ib, False), (no_errors(), True)],
             elem_grid(n, 2),
             t,
         )
+        assert not err.any()
         got = got.view(NP_OF[t])
         coords = list(np.indices(dshape))
         coords[dim] = np.where(idx < 0, idx + size, idx)
@@ -762,3 +824,96 @@ def test_adam(dev, wd, maximize, decoupled, step):
     np.testing.assert_allclose(gm, rm, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gv, rv, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gp, rp, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- scan / sort
+
+
+@pytest.mark.parametrize("t", ["f32", "i32"])
+@pytest.mark.parametrize("op", [0, 1])
+def test_scan(dev, t, op):
+    rng = np.random.default_rng(7)
+    # line lengths around the 1024-element chunk, scanned along dim 1 of a
+    # (3, L, 2) view (strided line and outer dims), written to a contiguous out
+    for L in [1, 5, 1023, 1024, 1025, 3000]:
+        shape = (3, L, 2)
+        if op == 1:  # products stay finite: values near 1 (ints: +-1)
+            lo, hi = (0.9, 1.1) if t == "f32" else (-1, 2)
+        else:
+            lo, hi = -5, 5
+        base, sstr, src = make_view(rng, t, shape, (2, 0, 1), 1, lo, hi)
+        if t == "i32" and op == 1:
+            base[base == 0] = 1
+        ostr = [L * 2, 2, 1]
+        slots = {0: 6, 1: 2, 2: op, 4: 1, 5: L, 6: sstr[1], 7: ostr[1]}
+        slots.update({8: [3, 2], 16: [sstr[0], sstr[2]], 24: [ostr[0], ostr[2]]})
+        out = np.zeros(src.size, NP_OF[t])
+        (got,) = run(dev, "scan", slots, [(out, True), (base, False)], grid_for(6), t)
+        f = np.cumprod if op else np.cumsum
+        if t == "f32":
+            ref = f(src.astype(np.float64), axis=1)
+            np.testing.assert_allclose(got.reshape(shape), ref, rtol=2e-5, atol=1e-4)
+        else:
+            np.testing.assert_array_equal(got.reshape(shape), f(src, axis=1).astype(np.int32))
+
+
+def sort_passes(lines, L):
+    """The dispatch plan of the host (rust/core/src/wgpu/kernels.rs sort)."""
+    p2 = 1 << max(L - 1, 0).bit_length()
+    b = min(p2, 2048)
+    passes = [(0, 0, 0)]
+    k = b * 2
+    while k <= p2:
+        j = k // 2
+        while j >= b:
+            passes.append((2, k, j))
+            j //= 2
+        passes.append((1, k, 0))
+        k *= 2
+    return p2, b, passes
+
+
+@pytest.mark.parametrize("t", ["f32", "i32", "u32"])
+@pytest.mark.parametrize("desc", [0, 1])
+def test_sort(dev, t, desc):
+    rng = np.random.default_rng(8)
+    for L in [1, 7, 300, 2048, 5000]:
+        lines = 3
+        shape = (lines, L)
+        base, sstr, src = make_view(rng, t, shape, (1, 0), 2, 0, 20)  # many ties
+        if t == "f32":
+            src = src.copy()
+            src[0, ::5] = np.nan
+            src[1, ::7] = -0.0
+            base = np.zeros(2 + src.size, np.float32)
+            base[2:] = src.T.reshape(-1)  # column-major view again
+            sstr = [1, lines]
+        p2, b, passes = sort_passes(lines, L)
+        keys = np.zeros(lines * p2, NP_OF[t])
+        idx = np.zeros(lines * p2, np.int32)
+        out = np.zeros(lines * L, NP_OF[t])
+        oidx = np.zeros(lines * L, np.int32)
+        common = {0: lines, 1: 1, 3: desc, 4: 2, 5: L, 6: sstr[1], 7: 1, 8: [lines]}
+        common.update({16: [sstr[0]], 24: [L], 40: p2, 41: b, 44: L})
+        groups = lines * (p2 // b)
+        for mode, k, j in passes:
+            n = lines * p2 // 2 if mode == 2 else 0
+            slots = {**common, 2: mode, 42: k, 43: j, 45: n}
+            bufs = [(keys, True), (idx, True), (out, True), (oidx, True), (base, False)]
+            keys, idx, out, oidx = run(
+                dev, "sort", slots, bufs, grid_for(groups) if mode < 2 else elem_grid(n), t
+            )
+        slots = {**common, 2: 3, 45: lines * L}
+        bufs = [(keys, True), (idx, True), (out, True), (oidx, True), (base, False)]
+        _, _, out, oidx = run(dev, "sort", slots, bufs, elem_grid(lines * L), t)
+        # Reference: stable sort with NaN largest; descending keeps ties in order.
+        for r in range(lines):
+            row = src[r]
+            if desc:
+                order = np.argsort(-row.astype(np.float64), kind="stable")
+                nan = np.isnan(row.astype(np.float64))
+                order = np.concatenate([np.flatnonzero(nan), order[~nan[order]]])
+            else:
+                order = np.argsort(row, kind="stable")
+            np.testing.assert_array_equal(oidx.reshape(shape)[r], order)
+            np.testing.assert_array_equal(out.reshape(shape)[r], row[order])

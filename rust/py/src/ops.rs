@@ -730,6 +730,13 @@ fn gather(t: PyRef<'_, PyTensor>, dim: i64, index: PyRef<'_, PyTensor>) -> R {
     w(t.t.gather(dim, &index.t))
 }
 
+/// gather of nll_loss: on the GPU a target out of range is reported as
+/// "Target k is out of bounds." at the next read to the host.
+#[pyfunction]
+fn nll_gather(t: PyRef<'_, PyTensor>, dim: i64, target: PyRef<'_, PyTensor>) -> R {
+    w(t.t.gather_reporting(dim, &target.t, ember_core::wgpu::ERR_NLL_TARGET))
+}
+
 #[pyfunction]
 #[pyo3(signature = (t, dim, index, src, reduce=None))]
 fn scatter(
@@ -996,6 +1003,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         unflatten,
         as_strided,
         gather,
+        nll_gather,
         scatter,
         scatter_add,
         scatter_reduce,

@@ -503,12 +503,8 @@ impl PyTensor {
 
     // ----- conversion -----
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let s = self.t.item().map_err(|_| {
-            PyRuntimeError::new_err(format!(
-                "a Tensor with {} elements cannot be converted to Scalar",
-                self.t.numel()
-            ))
-        })?;
+        // The core names the element count; a GPU read error passes through.
+        let s = self.t.item().map_err(to_py)?;
         Ok(match s {
             Scalar::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
             Scalar::Int(i) => i.into_pyobject(py)?.into_any().unbind(),

@@ -158,7 +158,9 @@ def _nll_core(logp, target, weight, ignore_index, reduction, cdim):
         hi, lo = int(safe_t.max().item()), int(safe_t.min().item())
         if hi >= n_classes or lo < 0:
             raise IndexError(f"Target {hi if hi >= n_classes else lo} is out of bounds.")
-    picked = -logp.gather(cdim, safe_t.unsqueeze(cdim)).squeeze(cdim)
+    # On the GPU the gather kernel checks the targets without a host wait and
+    # the IndexError surfaces at the next read to the host (as on CUDA).
+    picked = -ember._C.nll_gather(logp, cdim, safe_t.unsqueeze(cdim)).squeeze(cdim)
     if weight is not None:
         w = weight.index_select(0, safe_t.reshape(-1)).reshape(_shape(target))
         w = w.masked_fill(ignore, 0.0)

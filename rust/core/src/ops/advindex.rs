@@ -153,9 +153,99 @@ fn move_index_dims(t: &Tensor, p: &AdvPlan) -> Result<Tensor> {
     t.permute(&perm)?.contiguous()
 }
 
+/// The dim and tensor of an index list with one integer tensor and nothing
+/// else (x[idx], x[:, idx], ...): index_select's case, which runs on the GPU.
+fn single_int_index<'a>(x: &Tensor, indices: &'a [Option<Tensor>]) -> Option<(usize, &'a Tensor)> {
+    let mut found = None;
+    for (d, i) in indices.iter().enumerate() {
+        if let Some(t) = i {
+            if found.is_some() || !matches!(t.dtype(), DType::I64 | DType::I32) {
+                return None;
+            }
+            found = Some((d, t));
+        }
+    }
+    found.filter(|(d, _)| *d < x.ndim())
+}
+
 impl Tensor {
+    /// x[.., idx, ..] on the GPU: index_select of the flattened index (bounds
+    /// are checked by the kernel and raised at the next read to the host),
+    /// reshaped; the gradient is an index_add.
+    fn index_gpu(&self, d: usize, idx: &Tensor) -> Result<Tensor> {
+        let flat = idx.reshape(&[idx.numel()])?;
+        let sel = crate::autograd::no_grad(|| self.index_select(d as i64, &flat))?;
+        let mut shape = self.shape()[..d].to_vec();
+        shape.extend_from_slice(idx.shape());
+        shape.extend_from_slice(&self.shape()[d + 1..]);
+        let out = crate::autograd::no_grad(|| sel.reshape(&shape))?;
+        if out.dtype().is_float() && any_requires_grad(&[self]) {
+            let in_shape = self.shape().to_vec();
+            let sel_shape = sel.shape().to_vec();
+            record(
+                "IndexBackward0",
+                &[&out],
+                &[self],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?.reshape(&sel_shape)?;
+                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
+                    Ok(vec![Some(z.index_add(d as i64, &flat, &g, 1.0)?)])
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// index_put cases with GPU kernels, composed of differentiable ops:
+    /// a boolean mask of self's shape with one value (x[mask] = v, a where),
+    /// and one integer index tensor with accumulate (index_add). None: no
+    /// kernel for this case.
+    fn index_put_gpu(
+        &self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+    ) -> Result<Option<Tensor>> {
+        let v = values.to_dtype(self.dtype())?;
+        if let [Some(m)] = indices {
+            if m.dtype() == DType::Bool && m.shape() == self.shape() && v.numel() == 1 {
+                let v0 = v.reshape(&[])?;
+                let m = m.to_device(self.device())?;
+                return Ok(Some(if accumulate {
+                    let zero = Tensor::zeros_on(&[], self.dtype(), self.device())?;
+                    self.add(&Tensor::where_(&m, &v0, &zero)?)?
+                } else {
+                    Tensor::where_(&m, &v0, self)?
+                }));
+            }
+        }
+        if !accumulate {
+            return Ok(None);
+        }
+        let Some((d, idx)) = single_int_index(self, indices) else {
+            return Ok(None);
+        };
+        let mut shape = self.shape()[..d].to_vec();
+        shape.extend_from_slice(idx.shape());
+        shape.extend_from_slice(&self.shape()[d + 1..]);
+        let v = v.expand(&shape).map_err(|_| {
+            crate::rt_err!("shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}", values.shape(), shape)
+        })?;
+        let mut flat_shape = self.shape().to_vec();
+        flat_shape[d] = idx.numel();
+        let v = v.reshape(&flat_shape)?;
+        let flat = idx.reshape(&[idx.numel()])?;
+        Ok(Some(self.index_add(d as i64, &flat, &v, 1.0)?))
+    }
+
     /// aten::index: x[idx0, idx1, ...] with optional long/bool tensors per dim.
     pub fn index(&self, indices: &[Option<Tensor>]) -> Result<Tensor> {
+        if self.is_gpu() {
+            if let Some((d, idx)) = single_int_index(self, indices) {
+                return self.index_gpu(d, idx);
+            }
+        }
         let p = plan(self, indices)?;
         let raw = self.gather_offsets(&p.offsets, &p.shape_first)?;
         let out = crate::autograd::no_grad(|| move_index_dims(&raw, &p))?;
@@ -184,6 +274,11 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
+        if self.is_gpu() {
+            if let Some(r) = self.index_put_gpu(indices, values, accumulate)? {
+                return Ok(r);
+            }
+        }
         if crate::ops::device::any_gpu(&[self, values]) {
             // No GPU kernel: run on host copies (differentiable moves). Index
             // tensors may live on either device, as in PyTorch.

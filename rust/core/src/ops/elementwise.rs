@@ -1036,7 +1036,18 @@ impl Tensor {
         } else {
             matches!(
                 op,
-                Add | Sub | Mul | Maximum | Minimum | Fmax | Fmin | BitAnd | BitOr | BitXor
+                Add | Sub
+                    | Mul
+                    | FloorDiv
+                    | Remainder
+                    | Fmod
+                    | Maximum
+                    | Minimum
+                    | Fmax
+                    | Fmin
+                    | BitAnd
+                    | BitOr
+                    | BitXor
             )
         };
         if !native {

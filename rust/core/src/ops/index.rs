@@ -53,6 +53,13 @@ fn wrap_index(i: i64, n: usize, op: &str, dim: usize) -> Result<usize> {
 
 impl Tensor {
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        self.gather_reporting(dim, index, crate::wgpu::ERR_GATHER)
+    }
+
+    /// gather whose out-of-range indices a GPU kernel reports as op `code`
+    /// (crate::wgpu::ERR_*): nll_loss uses it to name a bad target. Only
+    /// ERR_GATHER lets negative indices count from the end there.
+    pub fn gather_reporting(&self, dim: i64, index: &Tensor, code: u32) -> Result<Tensor> {
         check_index_dtype(index, "gather")?;
         let nd = self.ndim().max(1);
         let d = wrap_dim(dim, self.ndim(), "gather")?;
@@ -93,7 +100,8 @@ impl Tensor {
             } else {
                 li
             };
-            let o = gpu::gather(&xs, d, &idx, &li, &ish)?;
+            let wrap = code == crate::wgpu::ERR_GATHER;
+            let o = gpu::gather(&xs, d, &idx, &li, &ish, code, wrap)?;
             if ishape.is_empty() {
                 o.reshape(&[])?
             } else {
@@ -157,6 +165,23 @@ impl Tensor {
 
     /// Shared kernel of scatter / scatter_add / scatter_reduce: writes `src` values
     /// (or a scalar) into a copy of self at index positions along `dim`.
+    /// Out-of-place scatter_add on the GPU (shapes already checked); index
+    /// errors are reported as op `code` at the next read to the host.
+    fn scatter_add_gpu(&self, d: usize, index: &Tensor, src: &Tensor, code: u32) -> Result<Tensor> {
+        let dev = self.device();
+        let s = src.to_dtype(self.dtype())?.to_device_raw(dev)?;
+        let idx = index.to_device_raw(dev)?;
+        let out = self.clone_data()?;
+        let ishape = index.shape().to_vec();
+        let ls = crate::layout::Layout {
+            shape: ishape.clone(),
+            strides: s.strides().to_vec(),
+            offset: s.layout().offset,
+        };
+        gpu::scatter_add_into(&out, d, &idx, idx.layout(), &s, &ls, &ishape, code, true)?;
+        Ok(out)
+    }
+
     fn scatter_impl(
         &self,
         dim: i64,
@@ -189,22 +214,12 @@ impl Tensor {
                 && index.ndim() == self.ndim()
                 && self.dtype() != DType::Bool;
             if let (true, Some(src)) = (native, src) {
-                let s = src.to_dtype(self.dtype())?.to_device_raw(dev)?;
-                let idx = index.to_device_raw(dev)?;
                 for k in 0..index.ndim() {
                     if k != d && index.shape()[k] > self.shape()[k] {
                         bail!("Size does not match at dimension {} expected index {:?} to be smaller than self {:?} apart from dimension {}", k, index.shape(), self.shape(), d);
                     }
                 }
-                let out = self.clone_data()?;
-                let ishape = index.shape().to_vec();
-                let ls = crate::layout::Layout {
-                    shape: ishape.clone(),
-                    strides: s.strides().to_vec(),
-                    offset: s.layout().offset,
-                };
-                gpu::scatter_add_into(&out, d, &idx, idx.layout(), &s, &ls, &ishape)?;
-                return Ok(out);
+                return self.scatter_add_gpu(d, index, src, crate::wgpu::ERR_SCATTER_ADD);
             }
             let hs = match src {
                 Some(t) => Some(t.host()?),
@@ -450,7 +465,15 @@ impl Tensor {
                 strides,
                 offset: idx.layout().offset,
             };
-            let o = gpu::gather(&xs, d, &idx, &li, &shape)?;
+            let o = gpu::gather(
+                &xs,
+                d,
+                &idx,
+                &li,
+                &shape,
+                crate::wgpu::ERR_INDEX_SELECT,
+                true,
+            )?;
             let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
             return self.index_select_record(d, index, out);
         }
@@ -539,7 +562,11 @@ impl Tensor {
                 .contiguous()?
         };
         let out = crate::autograd::no_grad(|| {
-            self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add")
+            if self.is_gpu() && self.ndim() > 0 && self.dtype() != DType::Bool {
+                self.scatter_add_gpu(d, &idx, &src_b.detach(), crate::wgpu::ERR_INDEX_ADD)
+            } else {
+                self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add")
+            }
         })?;
         if out.dtype().is_float() && any_requires_grad(&[self, &src_b]) {
             let idx2 = idx.clone();

@@ -119,14 +119,7 @@ fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -
                 && s.iter().all(|t| t.is_gpu())
                 && s.len() <= 2
             {
-                crate::wgpu::kernels::optim_step(
-                    op,
-                    p,
-                    s.first().unwrap_or(p),
-                    s.get(1),
-                    g,
-                    &slots,
-                )?;
+                crate::wgpu::kernels::optim_step(op, p, s.first(), s.get(1), g, &slots)?;
                 p.storage().bump_version();
                 for t in s {
                     t.storage().bump_version();
@@ -270,10 +263,7 @@ impl Rule for Sgd {
         let f = |v: f64| (v as f32).to_bits();
         let flags =
             (self.nesterov as u32) | ((self.maximize as u32) << 1) | ((self.first[i] as u32) << 2);
-        // Momentum 0 has no buffer: the kernel's buffer update is then unused.
-        if self.momentum == 0.0 {
-            return None;
-        }
+        // Momentum 0 has no buffer: the kernel then never touches buf1.
         Some((
             0,
             vec![

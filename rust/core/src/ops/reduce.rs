@@ -662,31 +662,12 @@ impl Tensor {
             return x.clone_t();
         }
         let d = wrap_dim(dim, x.ndim(), opn)?;
-        let dev = x.device();
-        let xc = x.contiguous()?.host()?;
-        let shape = xc.shape().to_vec();
-        let len = shape[d];
-        let stride = xc.strides()[d];
-        let bases = cpu::line_bases(xc.layout(), d);
-        let dt = xc.dtype();
-        let data = dispatch!(dt, T => {
-            let mut out = vec![T::zero_v(); xc.numel()];
-            let off = xc.layout().offset;
-            xc.with_cpu(|dd, _| {
-                let s = T::slice(dd);
-                for &b in &bases {
-                    let mut acc = if prod { T::one_v() } else { T::zero_v() };
-                    for k in 0..len {
-                        let o = b + k * stride;
-                        let v = s[o];
-                        acc = if prod { mul_elem(acc, v) } else { add_elem(acc, v) };
-                        out[o - off] = acc;
-                    }
-                }
-            })?;
-            T::wrap(out)
-        });
-        let out = Tensor::from_cpu_on(data, &shape, dev)?;
+        let out = if x.is_gpu() && crate::wgpu::wgsl_type(x.dtype()) != "u32" {
+            crate::wgpu::kernels::scan(&x, d, prod)?
+        } else {
+            x.cumulative_host(d, prod)?
+        };
+        let dt = out.dtype();
         if !dt.is_float() || !any_requires_grad(&[&x]) {
             return Ok(out);
         }
@@ -730,6 +711,36 @@ impl Tensor {
             },
         );
         Ok(out)
+    }
+
+    /// The serial cumsum/cumprod loop (CPU tensors, and GPU dtypes without a
+    /// scan kernel, through a host copy): a contiguous tensor on x's device.
+    fn cumulative_host(&self, d: usize, prod: bool) -> Result<Tensor> {
+        let dev = self.device();
+        let xc = self.contiguous()?.host()?;
+        let shape = xc.shape().to_vec();
+        let len = shape[d];
+        let stride = xc.strides()[d];
+        let bases = cpu::line_bases(xc.layout(), d);
+        let dt = xc.dtype();
+        let data = dispatch!(dt, T => {
+            let mut out = vec![T::zero_v(); xc.numel()];
+            let off = xc.layout().offset;
+            xc.with_cpu(|dd, _| {
+                let s = T::slice(dd);
+                for &b in &bases {
+                    let mut acc = if prod { T::one_v() } else { T::zero_v() };
+                    for k in 0..len {
+                        let o = b + k * stride;
+                        let v = s[o];
+                        acc = if prod { mul_elem(acc, v) } else { add_elem(acc, v) };
+                        out[o - off] = acc;
+                    }
+                }
+            })?;
+            T::wrap(out)
+        });
+        Tensor::from_cpu_on(data, &shape, dev)
     }
 
     pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {

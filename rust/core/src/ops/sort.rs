@@ -183,6 +183,30 @@ fn median_idx<T: Element>(line: &[T], ignore_nan: bool) -> usize {
     kth_idx(line, (line.len() - nans - 1) / 2)
 }
 
+/// median_dim of a GPU tensor (dim `d` kept, size 1): the lines sorted
+/// ascending (NaNs last, ties by position) and the pick of `median_idx` made
+/// with tensor ops: with c non-NaN values of n, position (c - 1) / 2 when no
+/// NaN counts (ignore_nan, or c == n), else c (the first NaN); 0 when c == 0.
+fn gpu_median(x: &Tensor, d: usize, ignore_nan: bool) -> Result<(Tensor, Tensor)> {
+    let n = x.shape()[d];
+    let (v, i) = crate::wgpu::kernels::sort(x, d, false, n)?;
+    let int = |k: i64| Tensor::wrapped_scalar(Scalar::Int(k), crate::dtype::DType::I64);
+    let c = x
+        .binary(x, Binary::Eq)?
+        .sum_dims(&[d as i64], true, Some(crate::dtype::DType::I64))?;
+    let mid = c
+        .binary(&int(1), Binary::Sub)?
+        .binary(&int(2), Binary::FloorDiv)?
+        .binary(&int(0), Binary::Maximum)?;
+    let pos = if ignore_nan {
+        mid
+    } else {
+        let full = c.binary(&int(n as i64), Binary::Eq)?;
+        Tensor::where_(&full, &mid, &c)?
+    };
+    Ok((v.gather(d as i64, &pos)?, i.gather(d as i64, &pos)?))
+}
+
 /// The most frequent value (the smallest among equally frequent ones) and its
 /// last position, as PyTorch's CPU kernel. NaNs never compare equal, so each
 /// counts once.
@@ -215,17 +239,13 @@ impl Tensor {
 
     /// (values, indices) sorted along `dim`; stable for either direction.
     pub fn sort(&self, dim: i64, descending: bool, _stable: bool) -> Result<(Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("sort", &[self], |h| {
-                let (a, b) = h[0].sort(dim, descending, _stable)?;
-                Ok(vec![a, b])
-            })?;
-            return Ok((r[0].clone(), r[1].clone()));
-        }
         let (x, d, scalar) = self.line_input(dim, "sort")?;
         let n = x.shape()[d];
-        let (v, i) =
-            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, n, |l| sort_idx(l, descending)))?;
+        let (v, i) = if x.is_gpu() {
+            crate::wgpu::kernels::sort(&x, d, descending, n)?
+        } else {
+            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, n, |l| sort_idx(l, descending)))?
+        };
         record_select("SortBackward0", &x, &v, &i, d, true);
         if scalar {
             return Ok((v.reshape(&[])?, i.reshape(&[])?));
@@ -240,13 +260,6 @@ impl Tensor {
     /// The k largest (or smallest) along `dim`, in order (largest first for
     /// `largest`), ties by position.
     pub fn topk(&self, k: i64, dim: i64, largest: bool, _sorted: bool) -> Result<(Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("topk", &[self], |h| {
-                let (a, b) = h[0].topk(k, dim, largest, _sorted)?;
-                Ok(vec![a, b])
-            })?;
-            return Ok((r[0].clone(), r[1].clone()));
-        }
         let (x, d, scalar) = self.line_input(dim, "topk")?;
         let n = x.shape()[d];
         if k < 0 || k as usize > n {
@@ -256,8 +269,11 @@ impl Tensor {
             );
         }
         let k = k as usize;
-        let (v, i) =
-            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, k, |l| topk_idx(l, k, largest)))?;
+        let (v, i) = if x.is_gpu() {
+            crate::wgpu::kernels::sort(&x, d, largest, k)?
+        } else {
+            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, k, |l| topk_idx(l, k, largest)))?
+        };
         record_select("TopkBackward0", &x, &v, &i, d, true);
         if scalar && k == 1 {
             return Ok((v.reshape(&[])?, i.reshape(&[])?));
@@ -291,13 +307,6 @@ impl Tensor {
 
     /// The k-th smallest (1-based) along `dim`.
     pub fn kthvalue(&self, k: i64, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("kthvalue", &[self], |h| {
-                let (a, b) = h[0].kthvalue(k, dim, keepdim)?;
-                Ok(vec![a, b])
-            })?;
-            return Ok((r[0].clone(), r[1].clone()));
-        }
         let shape = self.shape().to_vec();
         self.reduce_pick(dim, keepdim, "kthvalue", "KthvalueBackward0", |x, d| {
             let n = x.shape()[d];
@@ -307,6 +316,12 @@ impl Tensor {
                 );
             }
             let k0 = k as usize - 1;
+            if x.is_gpu() {
+                // The k smallest in order (ties by position); the last is the k-th.
+                let (v, i) = crate::wgpu::kernels::sort(x, d, false, k0 + 1)?;
+                let pick = |t: &Tensor| t.narrow(d as i64, k0, 1)?.contiguous();
+                return Ok((pick(&v)?, pick(&i)?));
+            }
             dispatch!(x.dtype(), T => select_lines::<T>(x, d, 1, |l| vec![kth_idx(l, k0)]))
         })
     }
@@ -318,13 +333,6 @@ impl Tensor {
         keepdim: bool,
         ignore_nan: bool,
     ) -> Result<(Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("median", &[self], |h| {
-                let (a, b) = h[0].median_dim(dim, keepdim, ignore_nan)?;
-                Ok(vec![a, b])
-            })?;
-            return Ok((r[0].clone(), r[1].clone()));
-        }
         let op = if ignore_nan { "nanmedian" } else { "median" };
         let name = if ignore_nan {
             "NanmedianBackward1"
@@ -335,6 +343,9 @@ impl Tensor {
             if x.shape()[d] == 0 {
                 bail!("{op}(): Expected reduction dim {d} to have non-zero size.");
             }
+            if x.is_gpu() {
+                return gpu_median(x, d, ignore_nan);
+            }
             dispatch!(x.dtype(), T => select_lines::<T>(x, d, 1, |l| vec![median_idx(l, ignore_nan)]))
         })
     }
@@ -343,14 +354,9 @@ impl Tensor {
     /// gradient is shared evenly by the elements equal to the result (PyTorch's
     /// evenly_distribute_backward).
     pub fn median_all(&self, ignore_nan: bool) -> Result<Tensor> {
-        if self.is_gpu() {
-            return crate::ops::device::gpu_fallback("median", &[self], |h| {
-                h[0].median_all(ignore_nan)
-            });
-        }
         let n = self.numel();
         if n == 0 {
-            return Tensor::full(&[], Scalar::Float(f64::NAN), self.dtype());
+            return Tensor::full_on(&[], Scalar::Float(f64::NAN), self.dtype(), self.device());
         }
         let flat = self.reshape(&[n])?;
         let (v, _) = no_grad(|| flat.median_dim(0, false, ignore_nan))?;

@@ -29,6 +29,8 @@ fn shader_text(name: &str) -> &'static str {
         "gather" => include_str!("../../../../shaders/gather.wgsl"),
         "scatter_add" => include_str!("../../../../shaders/scatter_add.wgsl"),
         "optim" => include_str!("../../../../shaders/optim.wgsl"),
+        "scan" => include_str!("../../../../shaders/scan.wgsl"),
+        "sort" => include_str!("../../../../shaders/sort.wgsl"),
         _ => panic!("unknown shader {name}"),
     }
 }
@@ -280,29 +282,25 @@ pub fn binary(
         ew_params(shape, out.layout(), &[&la, &lb], op, out_flags(out_dt))?
     };
     p[48] = 1.0f32.to_bits();
-    {
-        if scalar {
-            let g = Bufs::of(&[&out, a])?;
-            run(
-                name,
-                t,
-                "",
-                &p,
-                &[g.get(0), g.get(1), g.get(1)],
-                grid(out.numel()),
-            )?;
-        } else {
-            let g = Bufs::of(&[&out, a, b])?;
-            run(
-                name,
-                t,
-                "",
-                &p,
-                &[g.get(0), g.get(1), g.get(2)],
-                grid(out.numel()),
-            )?;
-        }
+    let int_div = name == "binary_int" && (4..=6).contains(&op);
+    if int_div && scalar && p[52] == 0 {
+        return Err(Error::Runtime(format!(
+            "ZeroDivisionError: {} of an integer tensor by zero",
+            ["floor_divide", "remainder", "fmod"][op as usize - 4]
+        )));
     }
+    let g = if scalar {
+        Bufs::of(&[&out, a, a])?
+    } else {
+        Bufs::of(&[&out, a, b])?
+    };
+    let mut bufs = vec![g.get(0), g.get(1), g.get(2)];
+    if name == "binary_int" {
+        // A tensor divisor may hold zeros: checked on the device.
+        bufs.push(ctx()?.error_record(int_div && !scalar));
+    }
+    run(name, t, "", &p, &bufs, grid(out.numel()))?;
+    drop(g);
     Ok(out)
 }
 
@@ -472,7 +470,7 @@ pub fn reduce(
             Some(ci) => {
                 let c2 = ci.view_of(Layout::contiguous(&[n_out, 1]));
                 let li = c2.layout().clone();
-                let i = gather(&pidx, 1, &c2, &li, &[n_out, 1])?;
+                let i = gather(&pidx, 1, &c2, &li, &[n_out, 1], 0, false)?;
                 Some(i.view_of(Layout::contiguous(out_shape)))
             }
             None => None,
@@ -670,13 +668,17 @@ pub fn pool(
 }
 
 /// out[o] = src[o with coord `dim` replaced by idx[o]] (idx: int32/int64 view
-/// of the output's shape, possibly broadcast).
+/// of the output's shape, possibly broadcast). An index out of range is
+/// reported through the device error record as op `code` (super::ERR_*);
+/// `wrap`: negative indices count from the end.
 pub fn gather(
     src: &Tensor,
     dim: usize,
     idx: &Tensor,
     lidx: &Layout,
     out_shape: &[usize],
+    code: u32,
+    wrap: bool,
 ) -> Result<Tensor> {
     let out = empty(out_shape, src.dtype())?;
     if out.numel() == 0 {
@@ -692,9 +694,11 @@ pub fn gather(
     p[0] = u32_of(out.numel(), "gather")?;
     p[1] = nd as u32;
     p[2] = dim as u32;
+    p[3] = code;
     p[4] = src.layout().offset as u32;
     p[5] = lidx.offset as u32;
     p[6] = src.shape()[dim] as u32;
+    p[7] = wrap as u32;
     for d in 0..nd {
         p[8 + d] = out_shape[d] as u32;
         p[24 + d] = src.layout().strides[d] as u32;
@@ -706,7 +710,7 @@ pub fn gather(
         wgsl_type(src.dtype()),
         "",
         &p,
-        &[g.get(0), g.get(1), g.get(2)],
+        &[g.get(0), g.get(1), g.get(2), ctx()?.error_record(code != 0)],
         grid(out.numel()),
     )?;
     drop(g);
@@ -714,7 +718,9 @@ pub fn gather(
 }
 
 /// out (contiguous, GPU) [coords with `dim` replaced by idx] += src over the
-/// domain `shape` (src and idx views of that shape).
+/// domain `shape` (src and idx views of that shape). Index errors are
+/// reported as in `gather`.
+#[allow(clippy::too_many_arguments)]
 pub fn scatter_add_into(
     out: &Tensor,
     dim: usize,
@@ -723,6 +729,8 @@ pub fn scatter_add_into(
     src: &Tensor,
     lsrc: &Layout,
     shape: &[usize],
+    code: u32,
+    wrap: bool,
 ) -> Result<()> {
     let n = crate::layout::numel(shape);
     if n == 0 {
@@ -738,8 +746,10 @@ pub fn scatter_add_into(
     p[0] = u32_of(n, "scatter_add")?;
     p[1] = nd as u32;
     p[2] = dim as u32;
+    p[3] = code;
     p[4] = lsrc.offset as u32;
     p[5] = lidx.offset as u32;
+    p[7] = wrap as u32;
     let os = crate::layout::contiguous_strides(out.shape());
     for d in 0..nd {
         p[8 + d] = shape[d] as u32;
@@ -754,7 +764,7 @@ pub fn scatter_add_into(
         wgsl_type(src.dtype()),
         "",
         &p,
-        &[g.get(0), g.get(1), g.get(2)],
+        &[g.get(0), g.get(1), g.get(2), ctx()?.error_record(true)],
         grid(n),
     )
 }
@@ -763,7 +773,7 @@ pub fn scatter_add_into(
 pub fn optim_step(
     op: u32,
     param: &Tensor,
-    buf1: &Tensor,
+    buf1: Option<&Tensor>,
     buf2: Option<&Tensor>,
     grad: &Tensor,
     slots: &[(usize, u32)],
@@ -775,15 +785,25 @@ pub fn optim_step(
     for &(i, v) in slots {
         p[i] = v;
     }
-    let dummy;
+    // States a rule does not keep (SGD without momentum, SGD's buf2) bind
+    // distinct one-word placeholders the kernel never touches.
+    let d1;
+    let d2;
+    let b1 = match buf1 {
+        Some(b) => b,
+        None => {
+            d1 = empty(&[1], DType::F32)?;
+            &d1
+        }
+    };
     let b2 = match buf2 {
         Some(b) => b,
         None => {
-            dummy = empty(&[1], DType::F32)?;
-            &dummy
+            d2 = empty(&[1], DType::F32)?;
+            &d2
         }
     };
-    let g = Bufs::of(&[param, buf1, b2, grad])?;
+    let g = Bufs::of(&[param, b1, b2, grad])?;
     run(
         "optim",
         "f32",
@@ -792,4 +812,125 @@ pub fn optim_step(
         &[g.get(0), g.get(1), g.get(2), g.get(3)],
         grid(n),
     )
+}
+
+/// Slots 1 and 8..30 of the line kernels (scan, sort): the outer dims (all but
+/// `d`) of `x` with x's strides at 16.. and the strides of a contiguous output
+/// of `out_shape` at 24..; returns (lines, input stride along d, output stride
+/// along d).
+fn line_slots(
+    p: &mut Params,
+    x: &Tensor,
+    d: usize,
+    out_shape: &[usize],
+    what: &str,
+) -> Result<(usize, u32, u32)> {
+    let nd = x.ndim();
+    if nd > 8 {
+        return Err(Error::NotImplemented(format!(
+            "gpu {what} takes at most 8 dims, got {nd}"
+        )));
+    }
+    let os = crate::layout::contiguous_strides(out_shape);
+    let mut lines = 1usize;
+    let mut k = 0;
+    for q in (0..nd).filter(|&q| q != d) {
+        p[8 + k] = x.shape()[q] as u32;
+        p[16 + k] = u32_of(x.strides()[q], what)?;
+        p[24 + k] = u32_of(os[q], what)?;
+        lines *= x.shape()[q];
+        k += 1;
+    }
+    p[1] = k as u32;
+    p[4] = u32_of(x.layout().offset, what)?;
+    Ok((lines, u32_of(x.strides()[d], what)?, os[d] as u32))
+}
+
+/// Inclusive scan along `d` (cumsum, or cumprod when `prod`) of a float32 /
+/// int32 (int64) GPU tensor: a new contiguous tensor of x's shape and dtype.
+pub fn scan(x: &Tensor, d: usize, prod: bool) -> Result<Tensor> {
+    let out = empty(x.shape(), x.dtype())?;
+    if out.numel() == 0 {
+        return Ok(out);
+    }
+    let what = if prod { "cumprod" } else { "cumsum" };
+    let mut p: Params = [0; 64];
+    let (lines, si, so) = line_slots(&mut p, x, d, x.shape(), what)?;
+    p[0] = u32_of(lines, what)?;
+    p[2] = prod as u32;
+    p[5] = u32_of(x.shape()[d], what)?;
+    p[6] = si;
+    p[7] = so;
+    let g = Bufs::of(&[&out, x])?;
+    run(
+        "scan",
+        wgsl_type(x.dtype()),
+        "",
+        &p,
+        &[g.get(0), g.get(1)],
+        grid_groups(lines),
+    )?;
+    drop(g);
+    Ok(out)
+}
+
+/// Elements of a sort block held in workgroup memory (sort.wgsl BLOCK).
+const SORT_BLOCK: usize = 2048;
+
+/// Stable sort along `d` (NaN above every number, ties by position, as the
+/// CPU sort): the first `k` of every sorted line as (values of x's dtype,
+/// int64 indices), contiguous, of x's shape with dim `d` set to `k`.
+pub fn sort(x: &Tensor, d: usize, descending: bool, k: usize) -> Result<(Tensor, Tensor)> {
+    let mut out_shape = x.shape().to_vec();
+    out_shape[d] = k;
+    let vals = empty(&out_shape, x.dtype())?;
+    let idx = empty(&out_shape, DType::I64)?;
+    let len = x.shape()[d];
+    if vals.numel() == 0 || len == 0 {
+        return Ok((vals, idx));
+    }
+    let mut p: Params = [0; 64];
+    let (lines, si, so) = line_slots(&mut p, x, d, &out_shape, "sort")?;
+    let p2 = len.next_power_of_two();
+    let b = p2.min(SORT_BLOCK);
+    let keys = empty(&[lines * p2], x.dtype())?;
+    let kidx = empty(&[lines * p2], DType::I32)?;
+    u32_of(lines * p2, "sort")?;
+    p[0] = lines as u32;
+    p[3] = descending as u32;
+    p[5] = len as u32;
+    p[6] = si;
+    p[7] = so;
+    p[40] = p2 as u32;
+    p[41] = b as u32;
+    p[44] = k as u32;
+    let g = Bufs::of(&[&keys, &kidx, &vals, &idx, x])?;
+    let bufs = [g.get(0), g.get(1), g.get(2), g.get(3), g.get(4)];
+    let t = wgsl_type(x.dtype());
+    let blocks = grid_groups(lines * (p2 / b));
+    let pass = |mode: u32, stage: usize, j: usize, threads: usize, groups| -> Result<()> {
+        let mut q = p;
+        q[2] = mode;
+        q[42] = stage as u32;
+        q[43] = j as u32;
+        q[45] = threads as u32;
+        run("sort", t, "", &q, &bufs, groups)
+    };
+    // Sort blocks in workgroup memory, then merge stages longer than a block:
+    // global compare-exchanges down to distance B, then a block merge.
+    pass(0, 0, 0, 0, blocks)?;
+    let mut stage = b * 2;
+    while stage <= p2 {
+        let mut j = stage / 2;
+        while j >= b {
+            let n = lines * p2 / 2;
+            pass(2, stage, j, n, grid(n))?;
+            j /= 2;
+        }
+        pass(1, stage, 0, 0, blocks)?;
+        stage *= 2;
+    }
+    pass(3, 0, 0, lines * k, grid(lines * k))?;
+    drop(g);
+    Ok((vals, idx))
 }

@@ -15,7 +15,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::storage::CpuData;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Bytes of one dispatch's parameter block (64 u32 slots).
@@ -69,8 +69,16 @@ pub struct Ctx {
     uniforms: ::wgpu::Buffer,
     cache: Option<(::wgpu::PipelineCache, std::path::PathBuf)>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// Device-side error record of the index kernels (ERR_WORDS atomic u32;
+    /// layout in shaders/README.md), and whether a kernel that may write it
+    /// ran since the last read to the host.
+    err_record: ::wgpu::Buffer,
+    err_armed: AtomicBool,
     pub stats: Stats,
 }
+
+/// Words of the device error record.
+const ERR_WORDS: usize = 8;
 
 static CTX: OnceLock<std::result::Result<Ctx, String>> = OnceLock::new();
 
@@ -166,6 +174,15 @@ fn init() -> std::result::Result<Ctx, String> {
         usage: ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
+    let err_record = device.create_buffer(&::wgpu::BufferDescriptor {
+        label: Some("ember device errors"),
+        size: ERR_WORDS as u64 * 4,
+        usage: ::wgpu::BufferUsages::STORAGE
+            | ::wgpu::BufferUsages::COPY_SRC
+            | ::wgpu::BufferUsages::COPY_DST,
+        // wgpu zero-initialises new buffers.
+        mapped_at_creation: false,
+    });
     let cache = if features.contains(::wgpu::Features::PIPELINE_CACHE) {
         cache_path(&info).map(|path| {
             let data = std::fs::read(&path).ok();
@@ -199,6 +216,8 @@ fn init() -> std::result::Result<Ctx, String> {
         uniforms,
         cache,
         errors,
+        err_record,
+        err_armed: AtomicBool::new(false),
         stats: Stats::default(),
     })
 }
@@ -501,9 +520,23 @@ impl Ctx {
 
     /// Submit and wait until the GPU is idle.
     pub fn synchronize(&self) -> Result<()> {
+        if self.err_armed.load(Ordering::Relaxed) {
+            // Reads (and so checks) the device error record.
+            return self.read_raw(None, 0).map(|_| ());
+        }
         self.flush();
         let _ = self.device.poll(::wgpu::PollType::wait_indefinitely());
         self.check_errors()
+    }
+
+    /// The device error record, to bind to a kernel that checks its inputs;
+    /// when `arm`, the next read to the host checks it (a kernel that binds it
+    /// but cannot report this time leaves reads as they are).
+    pub fn error_record(&self, arm: bool) -> &::wgpu::Buffer {
+        if arm {
+            self.err_armed.store(true, Ordering::Relaxed);
+        }
+        &self.err_record
     }
 
     /// Copy host words into a new buffer.
@@ -534,22 +567,44 @@ impl Ctx {
     /// Read `len` words from the start of a buffer (waits for the GPU).
     pub fn read_words(&self, buf: &GpuBuffer, len: usize) -> Result<Vec<u32>> {
         self.stats.host_reads.fetch_add(1, Ordering::Relaxed);
-        if len == 0 {
+        if len == 0 && !self.err_armed.load(Ordering::Relaxed) {
             return Ok(Vec::new());
         }
+        self.read_raw(Some(buf.raw()), len)
+    }
+
+    /// Copy `len` words of `buf` (and the device error record, when an index
+    /// kernel ran since the last read) to the host in one submit and wait.
+    /// A reported index error is cleared and raised as IndexError.
+    fn read_raw(&self, buf: Option<&::wgpu::Buffer>, len: usize) -> Result<Vec<u32>> {
         let bytes = len as u64 * 4;
-        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
-            label: Some("ember readback"),
-            size: bytes,
-            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging;
         {
             let mut batch = lock(&self.batch);
+            let check = self.err_armed.swap(false, Ordering::Relaxed);
+            let total = bytes + if check { ERR_WORDS as u64 * 4 } else { 0 };
+            staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some("ember readback"),
+                size: total.max(4),
+                usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
             let enc = batch
                 .encoder
                 .get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
-            enc.copy_buffer_to_buffer(buf.raw(), 0, &staging, 0, bytes);
+            if let (Some(b), true) = (buf, bytes > 0) {
+                enc.copy_buffer_to_buffer(b, 0, &staging, 0, bytes);
+            }
+            if check {
+                enc.copy_buffer_to_buffer(
+                    &self.err_record,
+                    0,
+                    &staging,
+                    bytes,
+                    ERR_WORDS as u64 * 4,
+                );
+                enc.clear_buffer(&self.err_record, 0, None);
+            }
             self.submit_locked(&mut batch);
         }
         let slice = staging.slice(..);
@@ -564,15 +619,52 @@ impl Ctx {
             Ok(Err(e)) => return Err(gpu_err(format!("reading GPU memory failed: {e}"))),
             Err(_) => return Err(gpu_err("reading GPU memory failed: the device was lost")),
         }
-        let out = {
+        let mut out = {
             let view = slice
                 .get_mapped_range()
                 .map_err(|e| gpu_err(format!("reading GPU memory failed: {e}")))?;
             bytemuck::cast_slice::<u8, u32>(&view).to_vec()
         };
         staging.unmap();
+        if out.len() >= len + ERR_WORDS && out[len] != 0 {
+            return Err(index_error(&out[len..len + ERR_WORDS]));
+        }
+        out.truncate(len);
         Ok(out)
     }
+}
+
+/// Op codes of the device error record (slot 3 of gather/scatter_add).
+pub const ERR_GATHER: u32 = 1;
+pub const ERR_INDEX_SELECT: u32 = 2;
+pub const ERR_SCATTER_ADD: u32 = 3;
+pub const ERR_INDEX_ADD: u32 = 4;
+pub const ERR_NLL_TARGET: u32 = 5;
+/// Integer floor_divide/remainder/fmod by zero (binary_int.wgsl).
+pub const ERR_ZERO_DIVISION: u32 = 6;
+
+/// The error of a device error record [count, op, index, size, dim, ..]:
+/// IndexError, or RuntimeError for a division by zero.
+fn index_error(rec: &[u32]) -> Error {
+    let (op, k, size, dim) = (rec[1], rec[2] as i32, rec[3], rec[4]);
+    let later = "(found by a GPU kernel and raised at the next read to the host, \
+                 like CUDA's device-side asserts; the result of that op is invalid)";
+    let what = match op {
+        ERR_NLL_TARGET => return Error::Index(format!("Target {k} is out of bounds. {later}")),
+        ERR_ZERO_DIVISION => {
+            return Error::Runtime(format!(
+                "ZeroDivisionError: integer division by zero {later}"
+            ))
+        }
+        ERR_GATHER => "gather",
+        ERR_INDEX_SELECT => "index_select",
+        ERR_SCATTER_ADD => "scatter_add",
+        ERR_INDEX_ADD => "index_add",
+        _ => "an index kernel",
+    };
+    Error::Index(format!(
+        "{what}(): index {k} is out of bounds for dimension {dim} with size {size} {later}"
+    ))
 }
 
 /// Host data -> GPU words (the element conversions of the storage table).

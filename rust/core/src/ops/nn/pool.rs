@@ -168,7 +168,7 @@ fn max_gather_op(gx: &Tensor, idx: &Tensor, plan: Plan, out_shape: &[usize]) -> 
         let src = gx.contiguous()?.detach().reshape(&[planes, h * w])?;
         let i2 = ic.view_of(crate::layout::Layout::contiguous(&[planes, oh * ow]));
         let li = i2.layout().clone();
-        crate::wgpu::kernels::gather(&src, 1, &i2, &li, &[planes, oh * ow])?
+        crate::wgpu::kernels::gather(&src, 1, &i2, &li, &[planes, oh * ow], 0, false)?
             .view_of(crate::layout::Layout::contiguous(out_shape))
     } else {
         let ic = ic.host()?;
@@ -373,12 +373,18 @@ fn adaptive_check(input: &Tensor, name: &str) -> Result<()> {
 
 fn adaptive_plan(x: &Tensor, out: (usize, usize), divisor: Divisor) -> Plan {
     let (h, w) = (x.shape()[2], x.shape()[3]);
+    // Output sizes that divide the input make the bins a regular window
+    // (kernel = stride = in / out, no padding): the GPU pool kernel runs it.
+    let window = (out.0 > 0 && out.1 > 0 && h % out.0 == 0 && w % out.1 == 0).then(|| {
+        let k = [h / out.0, w / out.1];
+        [k, k, [0, 0], [1, 1]]
+    });
     Arc::new(PoolPlan {
         h: pk::adaptive_axis(h, out.0),
         w: pk::adaptive_axis(w, out.1),
         in_hw: [h, w],
         divisor,
-        window: None,
+        window,
     })
 }
 
