@@ -6,7 +6,9 @@
 // Slots:
 //   0 n (elements of the domain)   1 ndim (<= 8)   2 dim   3 op code
 //   reported with an error   4 src offset   5 idx offset   7 flags: bit0 =
-//   negative indices wrap (+ size along dim)
+//   negative indices wrap (+ size along dim), bit1 = replace (scatter /
+//   index_put: store instead of add; with duplicate indices one of the
+//   values lands, as on CUDA)
 //   8..15 domain shape
 //   16..23 out strides (out is contiguous, offset 0)
 //   24..31 src strides   32..39 idx strides
@@ -76,7 +78,9 @@ fn main(
     }
     let o = ooff + u32(k) * pu(16u + dim);
     let v = src[soff];
-    if t_is_float() {
+    if (pu(7u) & 2u) != 0u {
+        atomicStore(&out[o], bitcast<u32>(v));
+    } else if t_is_float() {
         var old = atomicLoad(&out[o]);
         loop {
             let nv = bitcast<u32>(bitcast<T>(old) + v);

@@ -698,6 +698,17 @@ def test_gather_reports_bad_index(dev, wrap):
     assert err[2].view(np.int32) in idx[bad]
 
 
+def test_scatter_replace(dev):
+    idx = np.array([2, 0, 5, -1], np.int32)
+    slots = {0: 4, 1: 1, 2: 0, 3: 7, 7: 3, 8: [4], 16: [1], 24: [1], 32: [1], 40: 4}
+    init = np.full(4, 9, np.int32)
+    src = np.array([10, 11, 12, 13], np.int32)
+    bufs = [(init.view(np.uint32), True), (src, False), (idx, False), (no_errors(), True)]
+    got, err = run(dev, "scatter_add", slots, bufs, elem_grid(4), "i32")
+    np.testing.assert_array_equal(got.view(np.int32), [11, 9, 10, 13])
+    assert err[0] == 1 and err[1] == 7 and err[2] == 5
+
+
 def test_scatter_add_reports_bad_index(dev):
     idx = np.array([0, 3, -4, 2], np.int32)
     slots = {0: 4, 1: 1, 2: 0, 3: 4, 7: 1, 8: [4], 16: [1], 24: [1], 32: [1], 40: 3}
@@ -782,9 +793,8 @@ def test_sgd(dev, momentum, dampening, wd, nesterov, maximize, first):
     slots = {0: n, 2: 0, 48: lr, 49: momentum, 50: dampening, 51: wd, 53: flags}
     slots[52] = float(1 - dampening)
     dummy = np.zeros(1, np.float32)
-    gp, gb, _ = run(
-        dev, "optim", slots, [(p, True), (buf, True), (dummy, True), (g, False)], elem_grid(n, 2)
-    )
+    bufs = [(p, True), (buf, True), (dummy, True), (g, False), (dummy, True)]
+    gp, gb, _, _ = run(dev, "optim", slots, bufs, elem_grid(n, 2))
     rp, rb = sgd_ref(p, buf, g, lr, momentum, dampening, wd, nesterov, maximize, first)
     np.testing.assert_allclose(gp, rp, rtol=1e-5, atol=1e-6)
     if momentum:
@@ -792,9 +802,10 @@ def test_sgd(dev, momentum, dampening, wd, nesterov, maximize, first):
 
 
 @pytest.mark.parametrize(
-    "wd,maximize,decoupled,step", [(0, 0, 0, 1), (0.1, 1, 0, 3), (0.1, 0, 1, 7)]
+    "wd,maximize,decoupled,step,ams",
+    [(0, 0, 0, 1, 0), (0.1, 1, 0, 3, 0), (0.1, 0, 1, 7, 0), (0.1, 0, 0, 4, 1)],
 )
-def test_adam(dev, wd, maximize, decoupled, step):
+def test_adam(dev, wd, maximize, decoupled, step, ams):
     rng = np.random.default_rng(6)
     n = 777
     p, g = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
@@ -807,9 +818,10 @@ def test_adam(dev, wd, maximize, decoupled, step):
     slots = {0: n, 2: 1, 48: lr, 49: b1, 50: b2, 51: eps, 52: float(wd), 53: flags}
     slots.update({54: bc1, 55: bc2s, 56: 1 - b1, 57: 1 - b2})
     slots.update({58: float(1 - lr * wd), 59: -(lr / bc1)})
-    gp, gm, gv = run(
-        dev, "optim", slots, [(p, True), (m, True), (v, True), (g, False)], elem_grid(n)
-    )
+    mx = rng.random(n).astype(np.float32) * 0.1 if ams else np.zeros(1, np.float32)
+    slots[60] = ams
+    bufs = [(p, True), (m, True), (v, True), (g, False), (mx, True)]
+    gp, gm, gv, gmx = run(dev, "optim", slots, bufs, elem_grid(n))
     f = np.float32
     gg = -g if maximize else g
     pp = p.copy()
@@ -819,11 +831,62 @@ def test_adam(dev, wd, maximize, decoupled, step):
         gg = gg + f(wd) * pp
     rm = m + f(1 - b1) * (gg - m)
     rv = f(b2) * v + f(1 - b2) * gg * gg
-    denom = np.sqrt(rv) / f(bc2s) + f(eps)
+    if ams:
+        rmx = np.maximum(mx, rv)
+        np.testing.assert_array_equal(gmx, rmx)
+    denom = np.sqrt(rmx if ams else rv) / f(bc2s) + f(eps)
     rp = pp + f(-(lr / bc1)) * rm / denom
     np.testing.assert_allclose(gm, rm, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gv, rv, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gp, rp, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("centered,maximize,momentum,wd", [(0, 0, 0, 0), (1, 1, 0.9, 0.1)])
+def test_rmsprop(dev, centered, maximize, momentum, wd):
+    rng = np.random.default_rng(9)
+    n = 600
+    f = np.float32
+    p, g, b = (rng.standard_normal(n).astype(f) for _ in range(3))
+    sq = rng.random(n).astype(f)
+    ga = (rng.standard_normal(n) * 0.1).astype(f)
+    lr, alpha, eps = 0.01, 0.99, 1e-8
+    flags = int(centered) | int(maximize) << 1 | int(momentum > 0) << 2
+    slots = {0: n, 2: 2, 48: lr, 49: alpha, 50: eps, 51: float(wd), 52: 1 - alpha, 53: flags}
+    slots[54] = float(momentum)
+    bufs = [(p, True), (sq, True), (b, True), (g, False), (ga, True)]
+    gp, gsq, gb, gga = run(dev, "optim", slots, bufs, elem_grid(n))
+    d = -g if maximize else g
+    d = d + f(wd) * p if wd else d
+    rsq = sq * f(alpha) + f(1 - alpha) * d * d
+    rga = ga + f(1 - alpha) * (d - ga)
+    avg = (np.sqrt(rsq - rga * rga) if centered else np.sqrt(rsq)) + f(eps)
+    if momentum:
+        rb = b * f(momentum) + d / avg
+        rp = p - f(lr) * rb
+        np.testing.assert_allclose(gb, rb, rtol=1e-5, atol=1e-6)
+    else:
+        rp = p - f(lr) * d / avg
+    np.testing.assert_allclose(gsq, rsq, rtol=1e-5, atol=1e-7)
+    if centered:
+        np.testing.assert_allclose(gga, rga, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gp, rp, rtol=1e-5, atol=1e-6)
+
+
+def test_adagrad(dev):
+    rng = np.random.default_rng(10)
+    n = 500
+    f = np.float32
+    p, g = (rng.standard_normal(n).astype(f) for _ in range(2))
+    acc = rng.random(n).astype(f)
+    clr, eps, wd = 0.01 / (1 + 2 * 0.1), 1e-10, 0.05
+    slots = {0: n, 2: 3, 48: clr, 50: eps, 51: wd, 53: 0}
+    dummy = np.zeros(1, f)
+    bufs = [(p, True), (acc, True), (dummy, True), (g, False), (dummy.copy(), True)]
+    gp, gacc, _, _ = run(dev, "optim", slots, bufs, elem_grid(n))
+    d = g + f(wd) * p
+    racc = acc + d * d
+    np.testing.assert_allclose(gacc, racc, rtol=1e-6)
+    np.testing.assert_allclose(gp, p - f(clr) * d / (np.sqrt(racc) + f(eps)), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- scan / sort

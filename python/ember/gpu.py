@@ -35,6 +35,14 @@ def stats():
     return dict(_C.gpu_stats())
 
 
+def fallbacks():
+    """{op: count} of the ops that ran on host copies because the GPU has no
+    kernel for that case (each costs a read to the host and an upload)."""
+    if not is_available():
+        return {}
+    return dict(_C.gpu_fallbacks())
+
+
 def empty_cache():
     """Release the pooled (unused) GPU buffers."""
     if _has_backend() and is_available():

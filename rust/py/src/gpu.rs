@@ -39,6 +39,16 @@ fn gpu_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// Ops that ran on host copies for want of a GPU kernel, with counts.
+#[pyfunction]
+fn gpu_fallbacks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in gpu::fallbacks().py()? {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
 #[pyfunction]
 fn gpu_synchronize(py: Python<'_>) -> PyResult<()> {
     py.detach(|| gpu::ctx()?.synchronize()).py()
@@ -69,6 +79,7 @@ fn to_cpu(py: Python<'_>, t: &PyTensor) -> PyResult<PyTensor> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gpu_info, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_fallbacks, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(to_gpu, m)?)?;

@@ -208,6 +208,12 @@ impl Tensor {
         accumulate: bool,
     ) -> Result<Option<Tensor>> {
         let v = values.to_dtype(self.dtype())?;
+        // Values from the host (a 0-dim scalar is a fill, not an upload).
+        let v = if v.device() == self.device() {
+            v
+        } else {
+            v.to_device(self.device())?
+        };
         if let [Some(m)] = indices {
             if m.dtype() == DType::Bool && m.shape() == self.shape() && v.numel() == 1 {
                 let v0 = v.reshape(&[])?;
@@ -219,9 +225,6 @@ impl Tensor {
                     Tensor::where_(&m, &v0, self)?
                 }));
             }
-        }
-        if !accumulate {
-            return Ok(None);
         }
         let Some((d, idx)) = single_int_index(self, indices) else {
             return Ok(None);
@@ -236,7 +239,21 @@ impl Tensor {
         flat_shape[d] = idx.numel();
         let v = v.reshape(&flat_shape)?;
         let flat = idx.reshape(&[idx.numel()])?;
-        Ok(Some(self.index_add(d as i64, &flat, &v, 1.0)?))
+        if accumulate {
+            return Ok(Some(self.index_add(d as i64, &flat, &v, 1.0)?));
+        }
+        // x[.., idx, ..] = v: a scatter with the index spread over v's shape.
+        let mut ishape = vec![1usize; flat_shape.len()];
+        ishape[d] = flat.numel();
+        let full = flat
+            .to_device_raw(self.device())?
+            .reshape(&ishape)?
+            .expand(&flat_shape)?;
+        let out = crate::autograd::no_grad(|| {
+            self.scatter_gpu(d, &full, &v.detach(), crate::wgpu::ERR_INDEX_PUT, true)
+        })?;
+        self.index_put_record(indices, values, accumulate, &out);
+        Ok(Some(out))
     }
 
     /// aten::index: x[idx0, idx1, ...] with optional long/bool tensors per dim.
@@ -336,13 +353,25 @@ impl Tensor {
                 }
             });
         }
+        self.index_put_record(indices, values, accumulate, &out);
+        Ok(out)
+    }
+
+    /// IndexPutBackward0 of `out = self.index_put(indices, values, accumulate)`.
+    fn index_put_record(
+        &self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+        out: &Tensor,
+    ) {
         if out.dtype().is_float() && any_requires_grad(&[self, values]) {
             let idx: Vec<Option<Tensor>> = indices.to_vec();
             let vshape = values.shape().to_vec();
             let vdt = values.dtype();
             record(
                 "IndexPutBackward0",
-                &[&out],
+                &[out],
                 &[self, values],
                 vec![],
                 move |c: &BackCtx| {
@@ -365,7 +394,6 @@ impl Tensor {
                 },
             );
         }
-        Ok(out)
     }
 
     /// nonzero(): (n, ndim) int64 coordinates of the non-zero elements.

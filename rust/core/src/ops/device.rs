@@ -171,6 +171,9 @@ pub fn gpu_fallback_n(
     f: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
 ) -> Result<Vec<Tensor>> {
     let dev = common_device(inputs, op)?;
+    if dev.is_gpu() {
+        gpu::note_fallback(op);
+    }
     let host: Vec<Tensor> = inputs
         .iter()
         .map(|t| {

@@ -165,9 +165,17 @@ impl Tensor {
 
     /// Shared kernel of scatter / scatter_add / scatter_reduce: writes `src` values
     /// (or a scalar) into a copy of self at index positions along `dim`.
-    /// Out-of-place scatter_add on the GPU (shapes already checked); index
-    /// errors are reported as op `code` at the next read to the host.
-    fn scatter_add_gpu(&self, d: usize, index: &Tensor, src: &Tensor, code: u32) -> Result<Tensor> {
+    /// Out-of-place scatter_add (or, with `replace`, scatter) on the GPU
+    /// (shapes already checked); index errors are reported as op `code` at
+    /// the next read to the host.
+    pub(crate) fn scatter_gpu(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        code: u32,
+        replace: bool,
+    ) -> Result<Tensor> {
         let dev = self.device();
         let s = src.to_dtype(self.dtype())?.to_device_raw(dev)?;
         let idx = index.to_device_raw(dev)?;
@@ -178,7 +186,18 @@ impl Tensor {
             strides: s.strides().to_vec(),
             offset: s.layout().offset,
         };
-        gpu::scatter_add_into(&out, d, &idx, idx.layout(), &s, &ls, &ishape, code, true)?;
+        gpu::scatter_add_into(
+            &out,
+            d,
+            &idx,
+            idx.layout(),
+            &s,
+            &ls,
+            &ishape,
+            code,
+            true,
+            replace,
+        )?;
         Ok(out)
     }
 
@@ -209,17 +228,31 @@ impl Tensor {
         ts.extend(src);
         if crate::ops::device::any_gpu(&ts) {
             let dev = crate::ops::device::common_device(&ts, "scatter")?;
-            let native = reduce == "add"
+            let replace = reduce.is_empty();
+            let native = (reduce == "add" && self.dtype() != DType::Bool || replace)
                 && self.ndim() > 0
-                && index.ndim() == self.ndim()
-                && self.dtype() != DType::Bool;
-            if let (true, Some(src)) = (native, src) {
+                && index.ndim() == self.ndim();
+            if native {
                 for k in 0..index.ndim() {
                     if k != d && index.shape()[k] > self.shape()[k] {
                         bail!("Size does not match at dimension {} expected index {:?} to be smaller than self {:?} apart from dimension {}", k, index.shape(), self.shape(), d);
                     }
                 }
-                return self.scatter_add_gpu(d, index, src, crate::wgpu::ERR_SCATTER_ADD);
+                let filled;
+                let src = match (src, value) {
+                    (Some(s), _) => s,
+                    (None, Some(v)) => {
+                        filled = Tensor::full_on(index.shape(), v, self.dtype(), dev)?;
+                        &filled
+                    }
+                    (None, None) => bail!("scatter(): expected a src tensor or a value"),
+                };
+                let code = if replace {
+                    crate::wgpu::ERR_SCATTER
+                } else {
+                    crate::wgpu::ERR_SCATTER_ADD
+                };
+                return self.scatter_gpu(d, index, src, code, replace);
             }
             let hs = match src {
                 Some(t) => Some(t.host()?),
@@ -563,7 +596,7 @@ impl Tensor {
         };
         let out = crate::autograd::no_grad(|| {
             if self.is_gpu() && self.ndim() > 0 && self.dtype() != DType::Bool {
-                self.scatter_add_gpu(d, &idx, &src_b.detach(), crate::wgpu::ERR_INDEX_ADD)
+                self.scatter_gpu(d, &idx, &src_b.detach(), crate::wgpu::ERR_INDEX_ADD, false)
             } else {
                 self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add")
             }

@@ -31,6 +31,10 @@ trait Rule: Sync {
     fn gpu(&self, _i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
         None
     }
+    /// The states bound to the kernel's buf1..buf3 (None: a placeholder).
+    fn gpu_states<'a>(&self, s: &'a [Tensor]) -> [Option<&'a Tensor>; 3] {
+        [s.first(), s.get(1), None]
+    }
 }
 
 #[inline(always)]
@@ -114,12 +118,9 @@ fn step_one<R: Rule>(rule: &R, i: usize, p: &Tensor, g: &Tensor, s: &[Tensor]) -
     if p.is_gpu() {
         crate::ops::device::common_device(&[p, g], "optimizer step")?;
         if let Some((op, slots)) = rule.gpu(i) {
-            if direct(p, g, s)
-                && p.dtype() == DType::F32
-                && s.iter().all(|t| t.is_gpu())
-                && s.len() <= 2
-            {
-                crate::wgpu::kernels::optim_step(op, p, s.first(), s.get(1), g, &slots)?;
+            if direct(p, g, s) && p.dtype() == DType::F32 && s.iter().all(|t| t.is_gpu()) {
+                let b = rule.gpu_states(s);
+                crate::wgpu::kernels::optim_step(op, p, b, g, &slots)?;
                 p.storage().bump_version();
                 for t in s {
                     t.storage().bump_version();
@@ -374,6 +375,10 @@ struct Adam {
 }
 
 impl Rule for Adam {
+    /// [exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)].
+    fn gpu_states<'a>(&self, s: &'a [Tensor]) -> [Option<&'a Tensor>; 3] {
+        [s.first(), s.get(1), s.get(2)]
+    }
     fn gpu(&self, i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
         let f = |v: f64| (v as f32).to_bits();
         let step = self.steps[i] as f64;
@@ -490,6 +495,38 @@ struct RmsProp {
 }
 
 impl Rule for RmsProp {
+    fn gpu(&self, _i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
+        let f = |v: f64| (v as f32).to_bits();
+        let flags = (self.centered as u32)
+            | ((self.maximize as u32) << 1)
+            | (((self.momentum > 0.0) as u32) << 2);
+        Some((
+            2,
+            vec![
+                (48, f(self.lr)),
+                (49, f(self.alpha)),
+                (50, f(self.eps)),
+                (51, f(self.weight_decay)),
+                (52, f(1.0 - self.alpha)),
+                (53, flags),
+                (54, f(self.momentum)),
+            ],
+        ))
+    }
+    /// States come as [square_avg, momentum_buffer?, grad_avg?]; the kernel
+    /// takes square_avg, momentum_buffer, grad_avg at buf1..buf3.
+    fn gpu_states<'a>(&self, s: &'a [Tensor]) -> [Option<&'a Tensor>; 3] {
+        let m = self.momentum > 0.0;
+        [
+            s.first(),
+            if m { s.get(1) } else { None },
+            if self.centered {
+                s.get(if m { 2 } else { 1 })
+            } else {
+                None
+            },
+        ]
+    }
     fn apply<T: OptFloat>(&self, _i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let (alpha, w, eps, wd) = (
             c::<T>(self.alpha),
@@ -576,6 +613,20 @@ struct Adagrad {
 }
 
 impl Rule for Adagrad {
+    fn gpu(&self, i: usize) -> Option<(u32, Vec<(usize, u32)>)> {
+        let f = |v: f64| (v as f32).to_bits();
+        let step = self.steps[i] as f64;
+        let clr = self.lr / (1.0 + (step - 1.0) * self.lr_decay);
+        Some((
+            3,
+            vec![
+                (48, f(clr)),
+                (50, f(self.eps)),
+                (51, f(self.weight_decay)),
+                (53, (self.maximize as u32) << 1),
+            ],
+        ))
+    }
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let step = self.steps[i] as f64;
         let clr = self.lr / (1.0 + (step - 1.0) * self.lr_decay);

@@ -731,6 +731,7 @@ pub fn scatter_add_into(
     shape: &[usize],
     code: u32,
     wrap: bool,
+    replace: bool,
 ) -> Result<()> {
     let n = crate::layout::numel(shape);
     if n == 0 {
@@ -749,7 +750,7 @@ pub fn scatter_add_into(
     p[3] = code;
     p[4] = lsrc.offset as u32;
     p[5] = lidx.offset as u32;
-    p[7] = wrap as u32;
+    p[7] = wrap as u32 | (replace as u32) << 1;
     let os = crate::layout::contiguous_strides(out.shape());
     for d in 0..nd {
         p[8 + d] = shape[d] as u32;
@@ -773,8 +774,7 @@ pub fn scatter_add_into(
 pub fn optim_step(
     op: u32,
     param: &Tensor,
-    buf1: Option<&Tensor>,
-    buf2: Option<&Tensor>,
+    bufs: [Option<&Tensor>; 3],
     grad: &Tensor,
     slots: &[(usize, u32)],
 ) -> Result<()> {
@@ -785,31 +785,31 @@ pub fn optim_step(
     for &(i, v) in slots {
         p[i] = v;
     }
-    // States a rule does not keep (SGD without momentum, SGD's buf2) bind
-    // distinct one-word placeholders the kernel never touches.
-    let d1;
-    let d2;
-    let b1 = match buf1 {
-        Some(b) => b,
-        None => {
-            d1 = empty(&[1], DType::F32)?;
-            &d1
+    p[60] = bufs[2].is_some() as u32;
+    // States a rule does not keep (SGD without momentum, SGD's buf2, ...)
+    // bind distinct one-word placeholders the kernel never touches.
+    let holders: Vec<Option<Tensor>> = bufs
+        .iter()
+        .map(|b| match b {
+            Some(_) => Ok(None),
+            None => empty(&[1], DType::F32).map(Some),
+        })
+        .collect::<Result<_>>()?;
+    let mut ts: Vec<&Tensor> = vec![param];
+    for (b, h) in bufs.into_iter().zip(&holders) {
+        match (b, h) {
+            (Some(t), _) | (None, Some(t)) => ts.push(t),
+            (None, None) => return Err(Error::Runtime("internal: optimizer state".into())),
         }
-    };
-    let b2 = match buf2 {
-        Some(b) => b,
-        None => {
-            d2 = empty(&[1], DType::F32)?;
-            &d2
-        }
-    };
-    let g = Bufs::of(&[param, b1, b2, grad])?;
+    }
+    ts.push(grad);
+    let g = Bufs::of(&ts)?;
     run(
         "optim",
         "f32",
         "",
         &p,
-        &[g.get(0), g.get(1), g.get(2), g.get(3)],
+        &[g.get(0), g.get(1), g.get(2), g.get(4), g.get(3)],
         grid(n),
     )
 }

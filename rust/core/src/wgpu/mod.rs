@@ -39,6 +39,8 @@ pub struct Stats {
     pub host_reads: AtomicU64,
     pub uploads: AtomicU64,
     pub pipelines_compiled: AtomicU64,
+    /// Ops that ran on host copies (no GPU kernel for that case), by name.
+    pub fallbacks: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Recorded, not yet submitted work. `pending` dispatches have used uniform
@@ -642,6 +644,8 @@ pub const ERR_INDEX_ADD: u32 = 4;
 pub const ERR_NLL_TARGET: u32 = 5;
 /// Integer floor_divide/remainder/fmod by zero (binary_int.wgsl).
 pub const ERR_ZERO_DIVISION: u32 = 6;
+pub const ERR_SCATTER: u32 = 7;
+pub const ERR_INDEX_PUT: u32 = 8;
 
 /// The error of a device error record [count, op, index, size, dim, ..]:
 /// IndexError, or RuntimeError for a division by zero.
@@ -660,6 +664,8 @@ fn index_error(rec: &[u32]) -> Error {
         ERR_INDEX_SELECT => "index_select",
         ERR_SCATTER_ADD => "scatter_add",
         ERR_INDEX_ADD => "index_add",
+        ERR_SCATTER => "scatter",
+        ERR_INDEX_PUT => "index_put",
         _ => "an index kernel",
     };
     Error::Index(format!(
@@ -783,7 +789,22 @@ pub fn stats() -> Result<Vec<(&'static str, u64)>> {
         ("host_reads", g(&s.host_reads)),
         ("uploads", g(&s.uploads)),
         ("pipelines_compiled", g(&s.pipelines_compiled)),
+        ("host_fallbacks", lock(&s.fallbacks).values().sum()),
     ])
+}
+
+/// How often each op ran through the host fallback (ember.gpu.fallbacks()).
+pub fn fallbacks() -> Result<Vec<(String, u64)>> {
+    let c = ctx()?;
+    let m = lock(&c.stats.fallbacks);
+    Ok(m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+}
+
+/// Count one host fallback of `op`.
+pub fn note_fallback(op: &str) {
+    if let Ok(c) = ctx() {
+        *lock(&c.stats.fallbacks).entry(op.to_string()).or_insert(0) += 1;
+    }
 }
 /// Compile-time check: GPU storage keeps tensors and graph nodes Send + Sync
 /// (the bindings release the GIL around ops, and optimizers use rayon).

@@ -529,12 +529,40 @@ mod gpu {
     use crate::tensor::Tensor;
     use crate::wgpu::kernels::{self as k, Geom};
 
-    fn applies(ts: &[&Tensor], g: &ConvGeom, cols: usize) -> Result<bool> {
-        if !ts.iter().all(|t| t.is_gpu() && t.dtype() == DType::F32) || g.groups != 1 {
+    fn applies(ts: &[&Tensor], cols: usize) -> Result<bool> {
+        if !ts.iter().all(|t| t.is_gpu() && t.dtype() == DType::F32) {
             return Ok(false);
         }
         let limit = crate::wgpu::ctx()?.limits.max_storage_buffer_binding_size as usize;
         Ok(cols.saturating_mul(4) <= limit)
+    }
+
+    /// The weight as a (batch = n * groups, O/groups, C/groups * kh * kw)
+    /// operand: a broadcast view for one group, else a contiguous copy
+    /// repeated per sample (grouped convs have small weights), so that batch
+    /// b = sample * groups + group is one uniform stride in every operand.
+    fn weight_batches(w: &Tensor, ch: Channels, g: &ConvGeom) -> Result<(Tensor, Layout)> {
+        let w = contiguous(w)?;
+        let (gs, og) = (g.groups, ch.o / g.groups);
+        let cgk = ch.c / gs * g.kernel[0] * g.kernel[1];
+        if gs == 1 {
+            let off = w.layout().offset;
+            return Ok((
+                w,
+                Layout {
+                    shape: vec![ch.n, og, cgk],
+                    strides: vec![0, cgk, 1],
+                    offset: off,
+                },
+            ));
+        }
+        let rep = w
+            .detach()
+            .reshape(&[1, gs, og, cgk])?
+            .expand(&[ch.n, gs, og, cgk])?
+            .contiguous()?;
+        let l = Layout::contiguous(&[ch.n * gs, og, cgk]);
+        Ok((rep, l))
     }
 
     fn geom(ch: Channels, g: &ConvGeom) -> Geom {
@@ -578,48 +606,46 @@ mod gpu {
         )
     }
 
-    /// y = W (O, CK) @ cols[n] (CK, L) + b.
+    /// y = W (O, CK) @ cols[n] (CK, L) + b, per group.
     pub fn forward(ops: &[&Tensor], ch: Channels, g: &ConvGeom) -> Result<Option<Tensor>> {
         let (ck, l) = (ch.c * g.kernel[0] * g.kernel[1], g.output[0] * g.output[1]);
-        if !applies(ops, g, ch.n * ck * l)? {
+        if !applies(ops, ch.n * ck * l)? {
             return Ok(None);
         }
         let cols = k::im2col(ops[0], &geom(ch, g))?;
-        let w = contiguous(ops[1])?;
-        let lw = Layout {
-            shape: vec![ch.n, ch.o, ck],
-            strides: vec![0, ck, 1],
-            offset: w.layout().offset,
-        };
-        let out = k::matmul3(&w, &lw, &cols, &Layout::contiguous(&[ch.n, ck, l]))?;
+        let (w, lw) = weight_batches(ops[1], ch, g)?;
+        let gs = g.groups;
+        let lc = Layout::contiguous(&[ch.n * gs, ck / gs, l]);
+        let out = k::matmul3(&w, &lw, &cols, &lc)?;
         let out = out.view_of(Layout::contiguous(&[ch.n, ch.o, g.output[0], g.output[1]]));
         add_bias(out, ops.get(2)).map(Some)
     }
 
-    /// dx = col2im(W^T (CK, O) @ y[n] (O, L)) + b (conv_transpose2d's bias).
+    /// dx = col2im(W^T (CK, O) @ y[n] (O, L)) + b (conv_transpose2d's bias), per group.
     pub fn input_adjoint(ops: &[&Tensor], ch: Channels, g: &ConvGeom) -> Result<Option<Tensor>> {
         let (ck, l) = (ch.c * g.kernel[0] * g.kernel[1], g.output[0] * g.output[1]);
-        if !applies(ops, g, ch.n * ck * l)? {
+        if !applies(ops, ch.n * ck * l)? {
             return Ok(None);
         }
         let y = contiguous(ops[0])?;
-        let w = contiguous(ops[1])?;
-        let lw = Layout {
-            shape: vec![ch.n, ck, ch.o],
-            strides: vec![0, 1, ck],
-            offset: w.layout().offset,
+        let (w, lw) = weight_batches(ops[1], ch, g)?;
+        let (gs, og) = (g.groups, ch.o / g.groups);
+        let lwt = Layout {
+            shape: vec![lw.shape[0], lw.shape[2], lw.shape[1]],
+            strides: vec![lw.strides[0], lw.strides[2], lw.strides[1]],
+            offset: lw.offset,
         };
         let ly = Layout {
-            shape: vec![ch.n, ch.o, l],
-            strides: vec![ch.o * l, l, 1],
+            shape: vec![ch.n * gs, og, l],
+            strides: vec![og * l, l, 1],
             offset: y.layout().offset,
         };
-        let cols = k::matmul3(&w, &lw, &y, &ly)?;
+        let cols = k::matmul3(&w, &lwt, &y, &ly)?;
         let dx = k::col2im(&cols, &geom(ch, g))?;
         add_bias(dx, ops.get(2)).map(Some)
     }
 
-    /// gw = sum_n y[n] (O, L) @ cols[n]^T (L, CK).
+    /// gw = sum_n y[n] (O, L) @ cols[n]^T (L, CK), per group.
     pub fn weight_adjoint(
         x: &Tensor,
         y: &Tensor,
@@ -627,27 +653,29 @@ mod gpu {
         g: &ConvGeom,
     ) -> Result<Option<Tensor>> {
         let (ck, l) = (ch.c * g.kernel[0] * g.kernel[1], g.output[0] * g.output[1]);
-        if !applies(&[x, y], g, ch.n * ck * l.max(ch.o))? {
+        if !applies(&[x, y], ch.n * ck * l.max(ch.o))? {
             return Ok(None);
         }
+        let (gs, og, cgk) = (g.groups, ch.o / g.groups, ck / g.groups);
         let cols = k::im2col(x, &geom(ch, g))?;
         let y = contiguous(y)?;
         let ly = Layout {
-            shape: vec![ch.n, ch.o, l],
-            strides: vec![ch.o * l, l, 1],
+            shape: vec![ch.n * gs, og, l],
+            strides: vec![og * l, l, 1],
             offset: y.layout().offset,
         };
         let lc = Layout {
-            shape: vec![ch.n, l, ck],
-            strides: vec![ck * l, 1, l],
+            shape: vec![ch.n * gs, l, cgk],
+            strides: vec![cgk * l, 1, l],
             offset: 0,
         };
         let per = k::matmul3(&y, &ly, &cols, &lc)?;
-        let shape = [ch.o, ch.c, g.kernel[0], g.kernel[1]];
+        let shape = [ch.o, ch.c / gs, g.kernel[0], g.kernel[1]];
         let gw = if ch.n == 1 {
             per
         } else {
-            k::reduce(&per, &[0], &[ch.o, ck], k::Red::Sum, DType::F32)?.0
+            let per = per.view_of(Layout::contiguous(&[ch.n, ch.o * cgk]));
+            k::reduce(&per, &[0], &[ch.o * cgk], k::Red::Sum, DType::F32)?.0
         };
         Ok(Some(gw.view_of(Layout::contiguous(&shape))))
     }
