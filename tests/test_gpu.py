@@ -379,3 +379,33 @@ def test_indexing_writes_run_on_the_gpu():
         u[m] = 0.5
         (u * u * t[i].sum()).sum().backward()
     np.testing.assert_allclose(tg.grad.cpu().numpy(), ta.grad.numpy(), rtol=1e-5)
+
+
+def test_multi_tensor_indexing_runs_on_the_gpu():
+    a = ember.randn(4, 5, 3)
+    rows, cols = ember.tensor([3, 0, -1]), ember.tensor([1, 4, 2])
+
+    def ops(t, r, c):
+        dev = t.device
+        return [
+            t[r, c],  # (3, 3): paired
+            t[ember.arange(3, device=dev), c],  # the q[range(b), actions] pattern
+            t[r.reshape(3, 1), c],  # broadcast to (3, 3, 3)
+            t[:, c, ember.tensor([0, 2, 1], device=dev)],  # adjacent dims 1, 2
+        ]
+
+    g = a.to("gpu")
+    rg, cg = rows.to("gpu"), cols.to("gpu")
+    before = ember.gpu.stats()["host_fallbacks"]
+    got, reads, _ = _no_host_traffic(lambda: ops(g, rg, cg))
+    assert reads == 0 and ember.gpu.stats()["host_fallbacks"] == before, ember.gpu.fallbacks()
+    for x, y in zip(got, ops(a, rows, cols)):
+        assert x.shape == y.shape
+        np.testing.assert_array_equal(x.cpu().numpy(), y.numpy())
+    ta, tg = a.clone().requires_grad_(), g.clone().requires_grad_()
+    for t, r, c in ((ta, rows, cols), (tg, rg, cg)):
+        (t[r, c] * 2).sum().backward()
+    np.testing.assert_array_equal(tg.grad.cpu().numpy(), ta.grad.numpy())
+    y = g[rg, ember.tensor([1, 5, 0], device="gpu")]  # 5 is out of range for size 5
+    with pytest.raises(IndexError, match="out of bounds"):
+        y.cpu()

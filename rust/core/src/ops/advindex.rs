@@ -5,6 +5,7 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::layout::{broadcast_shapes, Layout};
 use crate::ops::shape::ViewFn;
+use crate::ops::Binary;
 use crate::tensor::Tensor;
 use crate::{bail, idx_err};
 
@@ -168,7 +169,86 @@ fn single_int_index<'a>(x: &Tensor, indices: &'a [Option<Tensor>]) -> Option<(us
     found.filter(|(d, _)| *d < x.ndim())
 }
 
+/// Several integer index tensors on adjacent dims p, p+1, ... and nothing
+/// else (x[i, j], x[:, i, j]): the result keeps the broadcast index shape in
+/// place of those dims.
+fn adjacent_int_indices<'a>(
+    x: &Tensor,
+    indices: &'a [Option<Tensor>],
+) -> Option<(usize, Vec<&'a Tensor>)> {
+    let first = indices.iter().position(|i| i.is_some())?;
+    let ts: Vec<&Tensor> = indices[first..].iter().map_while(|i| i.as_ref()).collect();
+    let rest_none = indices[first + ts.len()..].iter().all(|i| i.is_none());
+    let ints = ts
+        .iter()
+        .all(|t| matches!(t.dtype(), DType::I64 | DType::I32));
+    (ts.len() >= 2 && rest_none && ints && first + ts.len() <= x.ndim()).then_some((first, ts))
+}
+
 impl Tensor {
+    /// x[.., i, j, ..] on the GPU: the indexed dims are merged and indexed
+    /// with the flat index sum_k i_k * stride_k (negative indices wrap per
+    /// dim); a position out of range in any dim becomes an out-of-range flat
+    /// index, which the kernel reports at the next read to the host.
+    fn index_gpu_multi(&self, p: usize, ts: &[&Tensor]) -> Result<Tensor> {
+        let dev = self.device();
+        let int = |k: i64| Tensor::wrapped_scalar(crate::Scalar::Int(k), DType::I64);
+        let mut b: Vec<usize> = vec![];
+        for t in ts {
+            b = broadcast_shapes(&b, t.shape()).ok_or_else(|| {
+                idx_err!(
+                    "shape mismatch: indexing tensors could not be broadcast together with shapes {}",
+                    ts.iter()
+                        .map(|t| format!("{:?}", t.shape()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        }
+        let sizes = &self.shape()[p..p + ts.len()];
+        let total: usize = sizes.iter().product();
+        let (flat, bad) = crate::autograd::no_grad(|| -> Result<(Tensor, Tensor)> {
+            let mut flat: Option<Tensor> = None;
+            let mut bad: Option<Tensor> = None;
+            for (t, &n) in ts.iter().zip(sizes) {
+                let t = t.to_device_raw(dev)?.to_dtype(DType::I64)?;
+                let n = n as i64;
+                let neg = t.binary(&int(0), Binary::Lt)?.to_dtype(DType::I64)?;
+                let w = t.add(&neg.binary(&int(n), Binary::Mul)?)?;
+                let out = w
+                    .binary(&int(0), Binary::Lt)?
+                    .binary(&w.binary(&int(n), Binary::Ge)?, Binary::LogicalOr)?;
+                bad = Some(match bad {
+                    Some(b) => b.binary(&out, Binary::LogicalOr)?,
+                    None => out,
+                });
+                flat = Some(match flat {
+                    Some(f) => f.binary(&int(n), Binary::Mul)?.add(&w)?,
+                    None => w,
+                });
+            }
+            match (flat, bad) {
+                (Some(f), Some(b)) => Ok((f, b)),
+                _ => bail!("index(): expected index tensors"),
+            }
+        })?;
+        let flat = Tensor::where_(&bad, &int(total as i64), &flat)?
+            .expand(&b)?
+            .reshape(&[crate::layout::numel(&b)])?;
+        let mut merged = self.shape()[..p].to_vec();
+        merged.push(total);
+        merged.extend_from_slice(&self.shape()[p + ts.len()..]);
+        let sel = self.reshape(&merged)?.index_select_reporting(
+            p as i64,
+            &flat,
+            crate::wgpu::ERR_ADV_INDEX,
+        )?;
+        let mut shape = self.shape()[..p].to_vec();
+        shape.extend_from_slice(&b);
+        shape.extend_from_slice(&self.shape()[p + ts.len()..]);
+        sel.reshape(&shape)
+    }
+
     /// x[.., idx, ..] on the GPU: index_select of the flattened index (bounds
     /// are checked by the kernel and raised at the next read to the host),
     /// reshaped; the gradient is an index_add.
@@ -262,6 +342,11 @@ impl Tensor {
             if let Some((d, idx)) = single_int_index(self, indices) {
                 return self.index_gpu(d, idx);
             }
+            if let Some((p, ts)) = adjacent_int_indices(self, indices) {
+                return self.index_gpu_multi(p, &ts);
+            }
+            // The offsets below are computed on the host from the indices.
+            crate::wgpu::note_fallback("index");
         }
         let p = plan(self, indices)?;
         let raw = self.gather_offsets(&p.offsets, &p.shape_first)?;

@@ -476,6 +476,17 @@ impl Tensor {
     }
 
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        self.index_select_reporting(dim, index, crate::wgpu::ERR_INDEX_SELECT)
+    }
+
+    /// index_select whose out-of-range indices a GPU kernel reports as op
+    /// `code` (crate::wgpu::ERR_*).
+    pub(crate) fn index_select_reporting(
+        &self,
+        dim: i64,
+        index: &Tensor,
+        code: u32,
+    ) -> Result<Tensor> {
         check_index_dtype(index, "index_select")?;
         if index.ndim() > 1 {
             bail!("index_select(): Index is supposed to be a vector");
@@ -498,15 +509,7 @@ impl Tensor {
                 strides,
                 offset: idx.layout().offset,
             };
-            let o = gpu::gather(
-                &xs,
-                d,
-                &idx,
-                &li,
-                &shape,
-                crate::wgpu::ERR_INDEX_SELECT,
-                true,
-            )?;
+            let o = gpu::gather(&xs, d, &idx, &li, &shape, code, true)?;
             let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
             return self.index_select_record(d, index, out);
         }

@@ -646,6 +646,8 @@ pub const ERR_NLL_TARGET: u32 = 5;
 pub const ERR_ZERO_DIVISION: u32 = 6;
 pub const ERR_SCATTER: u32 = 7;
 pub const ERR_INDEX_PUT: u32 = 8;
+/// x[i, j, ...] with several index tensors (a flattened index_select).
+pub const ERR_ADV_INDEX: u32 = 9;
 
 /// The error of a device error record [count, op, index, size, dim, ..]:
 /// IndexError, or RuntimeError for a division by zero.
@@ -655,6 +657,11 @@ fn index_error(rec: &[u32]) -> Error {
                  like CUDA's device-side asserts; the result of that op is invalid)";
     let what = match op {
         ERR_NLL_TARGET => return Error::Index(format!("Target {k} is out of bounds. {later}")),
+        ERR_ADV_INDEX => {
+            return Error::Index(format!(
+                "index(): an index tensor holds a value out of bounds for the indexed dims from dimension {dim} on (flattened size {size}) {later}"
+            ))
+        }
         ERR_ZERO_DIVISION => {
             return Error::Runtime(format!(
                 "ZeroDivisionError: integer division by zero {later}"
