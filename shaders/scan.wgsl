@@ -48,21 +48,8 @@ fn main(
     if line >= pu(0u) {
         return;
     }
-    var rem = line;
-    var ib = pu(4u);
-    var ob = 0u;
-    var d = pu(1u);
-    loop {
-        if d == 0u {
-            break;
-        }
-        d = d - 1u;
-        let n = pu(8u + d);
-        let c = rem % n;
-        rem = rem / n;
-        ib = ib + c * pu(16u + d);
-        ob = ob + c * pu(24u + d);
-    }
+    let ib = strided_offset(line, pu(1u), 8u, 16u, pu(4u));
+    let ob = strided_offset(line, pu(1u), 8u, 24u, 0u);
     let len = pu(5u);
     let si = pu(6u);
     let so = pu(7u);

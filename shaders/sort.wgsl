@@ -63,22 +63,8 @@ fn before(ka: T, ia: i32, kb: T, ib: i32) -> bool {
 
 // Line base offsets (input, output) of line r over the outer dims.
 fn line_bases(r: u32) -> vec2<u32> {
-    var rem = r;
-    var ib = pu(4u);
-    var ob = 0u;
-    var d = pu(1u);
-    loop {
-        if d == 0u {
-            break;
-        }
-        d = d - 1u;
-        let n = pu(8u + d);
-        let c = rem % n;
-        rem = rem / n;
-        ib = ib + c * pu(16u + d);
-        ob = ob + c * pu(24u + d);
-    }
-    return vec2<u32>(ib, ob);
+    let ib = strided_offset(r, pu(1u), 8u, 16u, pu(4u));
+    return vec2<u32>(ib, strided_offset(r, pu(1u), 8u, 24u, 0u));
 }
 
 // Compare-exchange of block-local pair q at distance j for stage k; `base` is

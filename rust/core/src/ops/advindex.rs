@@ -169,6 +169,14 @@ fn single_int_index<'a>(x: &Tensor, indices: &'a [Option<Tensor>]) -> Option<(us
     found.filter(|(d, _)| *d < x.ndim())
 }
 
+/// `shape` with its dims p..p+k replaced by `with`.
+fn splice_dims(shape: &[usize], p: usize, k: usize, with: &[usize]) -> Vec<usize> {
+    let mut out = shape[..p].to_vec();
+    out.extend_from_slice(with);
+    out.extend_from_slice(&shape[p + k..]);
+    out
+}
+
 /// Several integer index tensors on adjacent dims p, p+1, ... and nothing
 /// else (x[i, j], x[:, i, j]): the result keeps the broadcast index shape in
 /// place of those dims.
@@ -235,18 +243,13 @@ impl Tensor {
         let flat = Tensor::where_(&bad, &int(total as i64), &flat)?
             .expand(&b)?
             .reshape(&[crate::layout::numel(&b)])?;
-        let mut merged = self.shape()[..p].to_vec();
-        merged.push(total);
-        merged.extend_from_slice(&self.shape()[p + ts.len()..]);
+        let merged = splice_dims(self.shape(), p, ts.len(), &[total]);
         let sel = self.reshape(&merged)?.index_select_reporting(
             p as i64,
             &flat,
             crate::wgpu::ERR_ADV_INDEX,
         )?;
-        let mut shape = self.shape()[..p].to_vec();
-        shape.extend_from_slice(&b);
-        shape.extend_from_slice(&self.shape()[p + ts.len()..]);
-        sel.reshape(&shape)
+        sel.reshape(&splice_dims(self.shape(), p, ts.len(), &b))
     }
 
     /// x[.., idx, ..] on the GPU: index_select of the flattened index (bounds
@@ -255,9 +258,7 @@ impl Tensor {
     fn index_gpu(&self, d: usize, idx: &Tensor) -> Result<Tensor> {
         let flat = idx.reshape(&[idx.numel()])?;
         let sel = crate::autograd::no_grad(|| self.index_select(d as i64, &flat))?;
-        let mut shape = self.shape()[..d].to_vec();
-        shape.extend_from_slice(idx.shape());
-        shape.extend_from_slice(&self.shape()[d + 1..]);
+        let shape = splice_dims(self.shape(), d, 1, idx.shape());
         let out = crate::autograd::no_grad(|| sel.reshape(&shape))?;
         if out.dtype().is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
@@ -309,9 +310,7 @@ impl Tensor {
         let Some((d, idx)) = single_int_index(self, indices) else {
             return Ok(None);
         };
-        let mut shape = self.shape()[..d].to_vec();
-        shape.extend_from_slice(idx.shape());
-        shape.extend_from_slice(&self.shape()[d + 1..]);
+        let shape = splice_dims(self.shape(), d, 1, idx.shape());
         let v = v.expand(&shape).map_err(|_| {
             crate::rt_err!("shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}", values.shape(), shape)
         })?;
