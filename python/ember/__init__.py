@@ -33,6 +33,12 @@ from ._tensor import Size, return_types  # noqa: F401
 from ._ops import *  # noqa: F401,F403
 from ._ops import _rebuild_tensor  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
+from ._threads import (  # noqa: F401
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
+)
 from . import autograd  # noqa: F401
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401

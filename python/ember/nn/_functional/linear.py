@@ -24,6 +24,14 @@ def linear(input, weight, bias=None):
             f"mat1 and mat2 shapes cannot be multiplied "
             f"({_mat_desc(input)} and {int(weight.shape[-1])}x{int(weight.shape[0]) if weight.dim() > 1 else 1})"
         )
+    if weight.dim() == 2 and bias is not None and input.dim() >= 2:
+        # One fused GEMM (bias written first, product accumulated onto it), as
+        # PyTorch's addmm path; leading dims fold into the rows.
+        if input.dim() == 2:
+            return ember.addmm(bias, input, weight.t())
+        lead = _shape(input)[:-1]
+        out = ember.addmm(bias, input.reshape(-1, int(input.shape[-1])), weight.t())
+        return out.reshape(lead + (int(weight.shape[0]),))
     out = input.matmul(weight.t()) if weight.dim() == 2 else input.matmul(weight)
     if bias is not None:
         out = out + bias
