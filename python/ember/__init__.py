@@ -104,6 +104,7 @@ from ._tensor_api import (  # noqa: F401,E402
     isin,
     kron,
     memory_format,
+    multinomial,
     pdist,
     preserve_format,
     rot90,

@@ -251,12 +251,34 @@ def bincount(input, weights=None, minlength=0):
 
 
 _method("bincount", bincount)
-_method(
-    "multinomial",
-    lambda self, num_samples, replacement=False, *, generator=None: _ops.multinomial(
-        self, num_samples, replacement, generator=generator
-    ),
-)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Indices sampled from the categorical distribution(s) in the rows of `input`."""
+    if input.dim() not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {input.dtype}"
+        )
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    n = input.shape[-1]
+    if not replacement and num_samples > n:
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
+    # The sampler reads the probabilities on the host anyway; check them there in one read.
+    a = input.detach().cpu().to(_dtype.float64).numpy()
+    if not np.isfinite(a).all() or (a < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (a.reshape(-1, n).sum(-1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    r = _ops.multinomial(input, int(num_samples), replacement, generator=generator)
+    return r.to(input.device)
+
+
+_method("multinomial", multinomial)
 
 # ----------------------------------------------------------------- index helpers
 
