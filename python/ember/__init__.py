@@ -115,6 +115,9 @@ from ._tensor_api import (  # noqa: F401,E402
 )
 from .compiler import compile  # noqa: F401,E402,A004
 
+for _name, _fn in _inplace_extra.top_level_functions.items():
+    globals().setdefault(_name, _fn)  # ember's own torch.x_ (relu_, ...) win
+
 try:
     from .nn.functional import cosine_similarity, pairwise_distance  # noqa: F401,E402
 except ImportError:  # pragma: no cover - the training layer is optional while it is built

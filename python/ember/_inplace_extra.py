@@ -143,3 +143,125 @@ def _frexp(a):
 _host_unary("frexp", _frexp)
 _method("conj_physical", lambda self: self.clone())  # ember has no complex dtypes
 _method("conj_physical_", lambda self: self)
+
+
+def _gcd(a, b):
+    return np.gcd(a, np.asarray(b, dtype=a.dtype))
+
+
+def _lcm(a, b):
+    return np.lcm(a, np.asarray(b, dtype=a.dtype))
+
+
+def _check_integral(fn, *ts):
+    for t in ts:
+        if isinstance(t, Tensor) and (t.dtype.is_floating_point or t.dtype == _dtype.bool):
+            raise NotImplementedError(f"\"{fn}_cpu\" not implemented for '{_dtype_title(t.dtype)}'")
+
+
+_host_unary("_gcd_host", _gcd)
+_host_unary("_lcm_host", _lcm)
+
+
+def gcd(self, other):
+    """Elementwise greatest common divisor of integer tensors (integers have no gradient)."""
+    _check_integral("gcd", self, other)
+    return self._gcd_host(other)
+
+
+def lcm(self, other):
+    """Elementwise least common multiple of integer tensors."""
+    _check_integral("lcm", self, other)
+    return self._lcm_host(other)
+
+
+_method("gcd", gcd)
+_method("lcm", lcm)
+_inplace("gcd_", gcd)
+_inplace("lcm_", lcm)
+
+
+def put(self, index, source, accumulate=False):
+    """Copy of self with source written at flat (row-major) positions `index`."""
+    if index.dtype != _dtype.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {index.dtype}")
+    if index.numel() != source.numel():
+        raise RuntimeError(
+            f"put_(): Expected source and index to have the same number of elements, but got "
+            f"source.numel() = {source.numel()}, index.numel() = {index.numel()}"
+        )
+    flat = _ops.index_put(self.reshape(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
+    return flat.reshape(self.shape)
+
+
+_method("put", put)
+_inplace("put_", put)
+
+
+def renorm(self, p, dim, maxnorm):
+    """Rescale each slice along `dim` whose p-norm exceeds maxnorm to norm maxnorm."""
+    if self.dim() <= 1:
+        raise RuntimeError(
+            f"renorm: input needs at least 2 dimensions, got {self.dim()} dimensions"
+        )
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    d = dim % self.dim()
+    others = [i for i in range(self.dim()) if i != d]
+    norm = self.norm(p=float(p), dim=others, keepdim=True)
+    # PyTorch's factor: maxnorm / (norm + 1e-7) where the norm is too large, else 1
+    factor = _ops.where(norm > maxnorm, maxnorm / (norm + 1e-7), _ops.ones_like(norm))
+    return self * factor
+
+
+_method("renorm", renorm)
+_inplace("renorm_", renorm)
+
+
+def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+    """self with source's slices reduced ("prod", "mean", "amax", "amin") into rows `index` of dim."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(
+            f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}."
+        )
+    if index.dim() > 1 or index.numel() != source.shape[dim]:
+        raise IndexError(
+            "index_reduce(): Index should have dimension 1 and as many entries as "
+            f"source.size({dim}) = {source.shape[dim]}, got shape {list(index.shape)}"
+        )
+    d = dim % source.dim()
+    shape = [1] * source.dim()
+    shape[d] = -1
+    idx = index.reshape(shape).expand(source.shape)
+    return self.scatter_reduce(d, idx, source, reduce, include_self=include_self)
+
+
+_method("index_reduce", index_reduce)
+_inplace(
+    "index_reduce_",
+    lambda s, dim, index, source, reduce, *, include_self=True: index_reduce(
+        s, dim, index, source, reduce, include_self=include_self
+    ),
+)
+
+# ----------------------------------------------------------------- torch.x_ functions
+
+# PyTorch's top-level in-place functions (torch.exp_(t) is t.exp_()) and the new ops above.
+_TOP_LEVEL = """abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_
+as_strided_ asin_ asinh_ atan_ atanh_ ceil_ clamp_ clamp_max_ clamp_min_ clip_ conj_physical_
+cos_ cosh_ deg2rad_ detach_ erf_ erfc_ exp2_ exp_ expm1_ fill_ fix_ floor_ frac_ gcd_ i0_
+index_put_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_ rad2deg_
+reciprocal_ relu_ resize_as_ round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_
+trunc_ xlogy_ zero_
+logit addr gcd lcm put renorm index_reduce conj_physical""".split()
+
+
+def _top_level(name):
+    def f(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+top_level_functions = {n: _top_level(n) for n in _TOP_LEVEL}
