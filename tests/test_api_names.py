@@ -43,6 +43,18 @@ def test_jit_entry_points_run_eagerly():
         ember.jit.ignore(3)
 
 
+def test_jit_fork_wait_and_archives():
+    fut = ember.jit.fork(lambda a, b=1: a + b, 2, b=5)
+    assert ember.jit.wait(fut) == 7 and fut.done()
+    m = ember.nn.Linear(1, 1)
+    assert ember.jit.freeze(m) is m and ember.jit.optimize_for_inference(m) is m
+    assert ember.jit.interface(int) is int and ember.jit.Attribute(3, int) == 3
+    with pytest.raises(RuntimeError, match="state_dict"):
+        ember.jit.save(m, "m.pt")
+    with pytest.raises(RuntimeError, match="cannot run TorchScript"):
+        ember.jit.load("m.pt")
+
+
 def test_jit_decorated_module_as_timm_writes_it():
     class Attn(ember.nn.Module):
         fused: ember.jit.Final[bool]

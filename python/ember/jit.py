@@ -90,6 +90,72 @@ def _script_module_base():
     return Module
 
 
+def script_if_tracing(fn):
+    return fn
+
+
+_script_if_tracing = script_if_tracing
+
+
+def interface(obj):
+    """`@interface` class decorator: the class is used as is."""
+    return obj
+
+
+def Attribute(value, type):  # noqa: N802, A002 - PyTorch's names
+    """In eager mode an attribute annotation is its value."""
+    return value
+
+
+def freeze(mod, preserved_attrs=None, optimize_numerics=True):
+    """Return `mod`: there is no graph to freeze, the module runs eagerly as it is."""
+    return mod
+
+
+def optimize_for_inference(mod, other_methods=None):
+    """Return `mod`: there is no graph to optimize."""
+    return mod
+
+
+class Future:
+    """The result of `fork`: already computed (ember runs the call at once)."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def wait(self):
+        return self._value
+
+    def value(self):
+        return self._value
+
+    def done(self):
+        return True
+
+
+def fork(func, *args, **kwargs):
+    """Run func(*args, **kwargs) now and return a completed Future (no parallelism)."""
+    return Future(func(*args, **kwargs))
+
+
+def wait(future):
+    return future.wait()
+
+
+def save(m, f, _extra_files=None):
+    raise RuntimeError(
+        "ember.jit.save: ember does not compile TorchScript, so there is no scripted program to "
+        "save; save the weights with ember.save(model.state_dict(), f) instead"
+    )
+
+
+def load(f, map_location=None, _extra_files=None, _restore_shapes=False):
+    raise RuntimeError(
+        f"ember.jit.load({f!r}): ember cannot run TorchScript archives; rebuild the model in "
+        "Python and load its weights with model.load_state_dict(ember.load(f))"
+    )
+
+
 class ScriptModule(_script_module_base()):
     """Base class of scripted modules; ember never creates one, it is here for isinstance checks."""
 
