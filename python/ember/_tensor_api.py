@@ -12,6 +12,7 @@ import builtins
 import numpy as np
 
 from . import _dtype, _ops
+from . import _tensor as _tensor_mod
 from ._tensor import Tensor, _method
 
 # ----------------------------------------------------------------- memory_format
@@ -64,13 +65,17 @@ def _channels_last_strided(t, order):
     return True
 
 
+# The wrappers below sit on hot paths (.to, .clone, .contiguous run per batch): they check
+# the format only when one is given and call the underlying methods directly.
 _C_is_contiguous = Tensor.is_contiguous
 _C_clone = Tensor.clone
+_C_contiguous = _tensor_mod._C_contiguous
 _py_to = Tensor.to
-_py_contiguous = Tensor.contiguous
 
 
 def is_contiguous(self, memory_format=contiguous_format):
+    if memory_format is contiguous_format:
+        return _C_is_contiguous(self)
     _check_format("is_contiguous", memory_format)
     if memory_format is channels_last:
         return self.dim() == 4 and _channels_last_strided(self, (1, 3, 2, 0))
@@ -80,18 +85,22 @@ def is_contiguous(self, memory_format=contiguous_format):
 
 
 def clone(self, *, memory_format=preserve_format):
-    _check_format("clone", memory_format)
+    if memory_format is not preserve_format:
+        _check_format("clone", memory_format)
     return _C_clone(self)
 
 
 def to(self, *args, memory_format=None, **kwargs):
-    _check_format("to", memory_format)
+    if memory_format is not None:
+        _check_format("to", memory_format)
     return _py_to(self, *args, **kwargs)
 
 
 def contiguous(self, memory_format=contiguous_format):
-    _check_format("contiguous", memory_format)
-    return _py_contiguous(self)
+    if memory_format is not contiguous_format:
+        _check_format("contiguous", memory_format)
+    # PyTorch returns the tensor itself (same object) when no copy is needed.
+    return self if _C_is_contiguous(self) else _C_contiguous(self)
 
 
 _method("is_contiguous", is_contiguous)
