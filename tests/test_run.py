@@ -183,6 +183,36 @@ def test_a_small_training_script_runs_unchanged(tmp_path):
     assert last < first / 10, (first, last)
 
 
+def test_spawned_workers_and_subprocesses_see_ember(tmp_path):
+    # children inherit sys.path / PYTHONPATH but not the import hook: the stand-in
+    # torch package ember.run puts there must bring it back
+    r = _run(
+        tmp_path,
+        """
+        import subprocess, sys
+        import torch
+        from torch.utils.data import DataLoader, Dataset
+
+
+        class DS(Dataset):
+            def __len__(self):
+                return 8
+
+            def __getitem__(self, i):
+                return torch.tensor([float(i)])
+
+
+        if __name__ == "__main__":
+            loader = DataLoader(DS(), batch_size=2, num_workers=2, multiprocessing_context="spawn")
+            print("total", sum(b.sum().item() for b in loader))
+            code = "import torch, torch.nn.functional as F; print(torch.__name__, F.__name__)"
+            print(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout)
+        """,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["total", "28.0", "ember", "ember.nn.functional"]
+
+
 def test_install_uninstall_in_process():
     assert "torch" not in sys.modules
     ember.run.install()

@@ -86,6 +86,19 @@ def uninstall():
             del sys.modules[name]
 
 
+# Holds a stand-in `torch` package for child processes (see _torch_alias/torch/__init__.py).
+_ALIAS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_alias")
+
+
+def _expose_to_children():
+    """Make `import torch` resolve to ember in spawned workers and Python subprocesses too."""
+    if _ALIAS_DIR not in sys.path:
+        sys.path.insert(1, _ALIAS_DIR)  # after the script's folder, before site-packages
+    paths = os.environ.get("PYTHONPATH", "")
+    if _ALIAS_DIR not in paths.split(os.pathsep):
+        os.environ["PYTHONPATH"] = _ALIAS_DIR + (os.pathsep + paths if paths else "")
+
+
 def main(argv=None):
     """Entry point of `python -m ember.run` and `ember-run`."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -100,6 +113,7 @@ def main(argv=None):
         # As `python -m`: argv[0] becomes the module's file, the cwd leads sys.path.
         sys.argv = [argv[1], *argv[2:]]
         sys.path[0] = os.getcwd()
+        _expose_to_children()
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
         return 0
     script = argv[0]
@@ -109,6 +123,7 @@ def main(argv=None):
     # As `python script.py`: sys.argv is [script, *args] and the script's folder leads sys.path.
     sys.argv = [script, *argv[1:]]
     sys.path[0] = os.path.dirname(os.path.abspath(script))
+    _expose_to_children()
     runpy.run_path(script, run_name="__main__")
     return 0
 
