@@ -133,6 +133,16 @@ def test_accelerator_matches_cuda_availability():
     assert ember.accelerator.current_accelerator(check_available=True) == cur
 
 
+def test_accelerator_when_the_gpu_counts_as_cuda(monkeypatch):
+    if not ember.gpu.is_available():
+        pytest.skip("no GPU adapter at all")
+    monkeypatch.setenv("EMBER_SOFTWARE_GPU_AS_CUDA", "1")
+    assert ember.accelerator.is_available() is True
+    assert ember.accelerator.device_count() == 1
+    acc = ember.accelerator.current_accelerator()
+    assert acc.type == "gpu" and ember.ones(2, device=acc).device.type == "gpu"
+
+
 def test_backends_defaults_and_settings():
     # PyTorch 2.15's defaults without cuDNN/MPS/opt_einsum (checked by hand)
     b = ember.backends
@@ -266,6 +276,8 @@ def test_memory_format_accepted(device):
         ):
             assert y.shape == x.shape and np.array_equal(_np(y), _np(x))
     assert np.array_equal(_np(x.contiguous(memory_format=ember.channels_last)), _np(x))
+    m = ember.nn.Conv2d(3, 2, 1).to(device, memory_format=ember.channels_last)
+    assert m.weight.device.type == device and m(x).shape == (2, 2, 4, 5)
     assert repr(ember.channels_last) == "ember.channels_last"
     assert pickle.loads(pickle.dumps(ember.channels_last)) is ember.channels_last
     # no layout change is made: a channels-last request gives a row-major tensor...
