@@ -117,6 +117,7 @@ from .compiler import compile  # noqa: F401,E402,A004
 
 for _name, _fn in _inplace_extra.top_level_functions.items():
     globals().setdefault(_name, _fn)  # ember's own torch.x_ (relu_, ...) win
+del _name, _fn
 
 try:
     from .nn.functional import cosine_similarity, pairwise_distance  # noqa: F401,E402
