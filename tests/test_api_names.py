@@ -106,6 +106,16 @@ def test_compile_returns_callable_unchanged():
         ember.compile(3)
 
 
+def test_assert_and_version():
+    ember._assert(True, "never")
+    ember._assert(ember.tensor(1.0) > 0, "never")
+    with pytest.raises(AssertionError, match="H mismatch"):
+        ember._assert(3 == 4, "H mismatch")
+    with pytest.raises(AssertionError, match="negative"):
+        ember._assert(ember.tensor(-1.0) > 0, "negative")
+    assert ember.version.cuda is None and ember.version.__version__ == ember.__version__
+
+
 def test_compiler_and_dynamo_guards():
     def f(x):
         return x

@@ -83,6 +83,7 @@ from . import (  # noqa: F401,E402
     backends,
     compiler,
     jit,
+    version,
 )
 from ._config import (  # noqa: F401,E402
     are_deterministic_algorithms_enabled,
@@ -113,7 +114,7 @@ from ._tensor_api import (  # noqa: F401,E402
     tril_indices,
     triu_indices,
 )
-from .compiler import compile  # noqa: F401,E402,A004
+from .compiler import _assert, compile  # noqa: F401,E402,A004
 
 for _name, _fn in _inplace_extra.top_level_functions.items():
     globals().setdefault(_name, _fn)  # ember's own torch.x_ (relu_, ...) win

@@ -45,6 +45,14 @@ def compile(  # noqa: A001 - PyTorch's name
     return model
 
 
+def _assert(condition, message):
+    """`torch._assert`: Python's assert as a call (PyTorch's traceable form of it)."""
+    if type(condition) is not bool and not isinstance(condition, (int, float)):
+        condition = bool(condition)  # a one-element tensor
+    if not condition:
+        raise AssertionError(message)
+
+
 def disable(fn=None, recursive=True, *, reason=None):
     """`@disable` / `@disable(recursive=False)`: run `fn` eagerly (it always does here)."""
     if fn is None:
