@@ -79,3 +79,54 @@ except ImportError as _e:  # pragma: no cover - the training layer is optional w
     import warnings as _w
 
     _w.warn(f"ember: training layer unavailable: {_e}")
+
+# PyTorch's program-level API: compiler entry points (they do not compile), settings,
+# dtype limits, memory formats and the core ops real programs use (see README).
+from . import (  # noqa: F401,E402
+    _dynamo,
+    _inplace_extra,
+    accelerator,
+    backends,
+    compiler,
+    jit,
+    version,
+)
+from ._config import (  # noqa: F401,E402
+    are_deterministic_algorithms_enabled,
+    get_deterministic_debug_mode,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_deterministic_debug_mode,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
+from ._device import get_default_device, set_default_device  # noqa: F401,E402
+from ._dtype_info import finfo, iinfo  # noqa: F401,E402
+from ._tensor_api import (  # noqa: F401,E402
+    bincount,
+    cdist,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    isin,
+    kron,
+    memory_format,
+    multinomial,
+    pdist,
+    preserve_format,
+    rot90,
+    tile,
+    trace,
+    tril_indices,
+    triu_indices,
+)
+from .compiler import _assert, compile  # noqa: F401,E402,A004
+
+for _name, _fn in _inplace_extra.top_level_functions.items():
+    globals().setdefault(_name, _fn)  # ember's own torch.x_ (relu_, ...) win
+del _name, _fn
+
+try:
+    from .nn.functional import cosine_similarity, pairwise_distance  # noqa: F401,E402
+except ImportError:  # pragma: no cover - the training layer is optional while it is built
+    pass
