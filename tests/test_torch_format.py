@@ -416,3 +416,82 @@ def test_failed_save_removes_temp_file_and_keeps_old(tmp_path, monkeypatch):
         ember.save({"v": ember.tensor([2.0])}, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
+
+
+class Point:
+    """A user class a checkpoint may carry once the user allows it."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+def test_add_safe_globals_and_unsafe_globals_scan(tmp_path):
+    from ember import serialization
+
+    # what torch.save writes for {"p": Point(1, 2)}: NEWOBJ of the class, then BUILD
+    path = _zip_with_pickle(tmp_path, pickle.dumps({"p": Point(1, 2)}, protocol=2))
+    name = f"{Point.__module__}.Point"
+    assert serialization.get_unsafe_globals_in_checkpoint(path) == [name]
+    with pytest.raises(pickle.UnpicklingError, match=f"GLOBAL {name} is not an allowed"):
+        ember.load(path)
+    with serialization.safe_globals([Point]):
+        assert serialization.get_safe_globals() == [Point]
+        p = ember.load(path)["p"]
+    assert type(p) is Point and (p.x, p.y) == (1, 2)
+    assert serialization.get_safe_globals() == []  # the context manager restored the list
+    with pytest.raises(pickle.UnpicklingError):
+        ember.load(path)
+    # written on Linux, where os.system pickles as posix.system
+    assert serialization.get_unsafe_globals_in_checkpoint(fix("malicious_zip.pt")) == [
+        "posix.system"
+    ]
+    assert serialization.get_unsafe_globals_in_checkpoint(fix("nested_zip.pt")) == []
+
+
+def test_torchscript_archive_is_named(tmp_path):
+    path = tmp_path / "scripted.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("scripted/constants.pkl", b"\x80\x02].")
+        zf.writestr("scripted/code/__torch__.py", b"")
+    with pytest.raises(RuntimeError, match="TorchScript archive"):
+        ember.load(path)
+
+
+_KILL_SCRIPT = """
+import sys, ember
+path = sys.argv[1]
+sd = {"w": ember.ones(4_000_000), "step": 0}
+i = 0
+print("ready", flush=True)
+while True:
+    i += 1
+    sd["step"] = i
+    ember.save(sd, path)
+"""
+
+
+def test_kill_9_during_save_leaves_a_complete_file(tmp_path):
+    # issue 17 item 5: os.replace makes each save atomic, so a killed writer never leaves a
+    # torn checkpoint at the destination
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "ck.pt"
+    ember.save({"w": ember.zeros(3), "step": -1}, path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    ck = ember.load(path)
+    if ck["step"] == -1:
+        assert ck["w"].tolist() == [0.0, 0.0, 0.0]
+    else:
+        assert tuple(ck["w"].shape) == (4_000_000,) and ck["w"].min().item() == 1.0

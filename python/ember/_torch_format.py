@@ -351,6 +351,75 @@ def _allowed_globals(ctx):
     return rc
 
 
+# globals the user allowed with add_safe_globals: "module.qualname" -> object
+_USER_SAFE_GLOBALS = {}
+
+
+def _global_name(obj):
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def add_safe_globals(safe_globals):
+    """Allow these globals in weights-only loads (PyTorch's torch.serialization API).
+
+    Items are objects (classes, functions) or `(object, "module.name")` pairs naming the global
+    as the file spells it. Allowed classes may also be constructed and have their state
+    restored, as in PyTorch.
+    """
+    for item in safe_globals:
+        if isinstance(item, tuple):
+            obj, name = item
+        else:
+            obj, name = item, _global_name(item)
+        _USER_SAFE_GLOBALS[name] = obj
+
+
+def get_safe_globals():
+    return [
+        obj if name == _global_name(obj) else (obj, name)
+        for name, obj in _USER_SAFE_GLOBALS.items()
+    ]
+
+
+def clear_safe_globals():
+    _USER_SAFE_GLOBALS.clear()
+
+
+class safe_globals:
+    """Context manager adding safe globals for the duration of a block."""
+
+    def __init__(self, safe_globals):
+        self.safe_globals = safe_globals
+
+    def __enter__(self):
+        self.saved = dict(_USER_SAFE_GLOBALS)
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exc):
+        _USER_SAFE_GLOBALS.clear()
+        _USER_SAFE_GLOBALS.update(self.saved)
+
+
+def unsafe_globals_in_pickle(pkl):
+    """Globals a pickle names that a weights-only load would refuse (no unpickling)."""
+    import pickletools
+
+    allowed = set(_allowed_globals(_Context("<scan>", None, True))) | set(_USER_SAFE_GLOBALS)
+    found, strings = [], []
+    for op, arg, _ in pickletools.genops(pkl):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            strings.append(arg)
+        name = None
+        if op.name in ("GLOBAL", "INST"):
+            module, _, attr = arg.partition(" ")
+            name = f"{_PY2_MODULES.get(module, module)}.{attr}"
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            name = f"{_PY2_MODULES.get(strings[-2], strings[-2])}.{strings[-1]}"
+        if name and name not in allowed and name not in found:
+            found.append(name)
+    return found
+
+
 # pickle's protocol-2 files name Python 2 modules; map them as pickle's fix_imports does
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 _CONSTRUCTIBLE = (collections.OrderedDict, collections.Counter, set, bytearray, complex)
@@ -375,13 +444,16 @@ class _RestrictedUnpickler(pickle._Unpickler):
         full = f"{module}.{name}"
         if full in self.allowed:
             return self.allowed[full]
+        if full in _USER_SAFE_GLOBALS:
+            return _USER_SAFE_GLOBALS[full]
         if not self.ctx.weights_only and module.split(".")[0] != "torch":
             # weights_only=False: the caller trusts the file (PyTorch then unpickles anything)
             return super().find_class(module, name)
         hint = (
             "ember cannot rebuild this torch object; save a state_dict instead"
             if module.split(".")[0] == "torch"
-            else "pass weights_only=False only if you trust the file (it can run code)"
+            else "allow it with ember.serialization.add_safe_globals([...]) if you trust it, "
+            "or pass weights_only=False only if you trust the file (it can run code)"
         )
         raise pickle.UnpicklingError(
             f"ember.load: weights-only load of {self.ctx.name!r} failed: unsupported global "
@@ -391,7 +463,12 @@ class _RestrictedUnpickler(pickle._Unpickler):
     def load_build(self):
         state = self.stack[-1]
         inst = self.stack[-2]
-        if not isinstance(inst, collections.OrderedDict) and self.ctx.weights_only:
+        user_class = type(inst) in _USER_SAFE_GLOBALS.values()
+        if (
+            not isinstance(inst, collections.OrderedDict)
+            and self.ctx.weights_only
+            and not user_class
+        ):
             raise pickle.UnpicklingError(
                 f"ember.load: {self.ctx.name!r}: refused to restore state on a "
                 f"{type(inst).__name__} (only OrderedDict state is allowed)"
@@ -405,7 +482,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
     dispatch[pickle.BUILD[0]] = load_build
 
     def _check_cls(self, cls):
-        if self.ctx.weights_only and cls not in _CONSTRUCTIBLE:
+        if self.ctx.weights_only and cls not in _CONSTRUCTIBLE and not _is_user_class(cls):
             raise pickle.UnpicklingError(
                 f"ember.load: {self.ctx.name!r}: refused to construct {cls!r}"
             )
@@ -429,6 +506,10 @@ class _RestrictedUnpickler(pickle._Unpickler):
         super().load_reduce()
 
     dispatch[pickle.REDUCE[0]] = load_reduce
+
+
+def _is_user_class(cls):
+    return isinstance(cls, type) and any(cls is obj for obj in _USER_SAFE_GLOBALS.values())
 
 
 def _unpickle(data, ctx, persistent_load):

@@ -67,8 +67,22 @@ import numpy as np
 import ember
 
 from . import _torch_format
+from ._torch_format import (  # noqa: F401 - PyTorch's torch.serialization names
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    safe_globals,
+)
 
-__all__ = ["save", "load"]
+__all__ = [
+    "save",
+    "load",
+    "add_safe_globals",
+    "get_safe_globals",
+    "clear_safe_globals",
+    "safe_globals",
+    "get_unsafe_globals_in_checkpoint",
+]
 
 _FORMAT = "ember"
 _VERSION = "2"
@@ -526,6 +540,17 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
 
 def _corrupt(name, why):
     return RuntimeError(f"ember.load: {name!r} is not a valid ember checkpoint: {why}")
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The globals a PyTorch zip checkpoint names that weights_only loading would refuse."""
+    import zipfile
+
+    with zipfile.ZipFile(f if isinstance(f, io.IOBase) else os.fspath(f)) as zf:
+        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+        if len(pkl) != 1:
+            raise RuntimeError("get_unsafe_globals_in_checkpoint: not a PyTorch zip checkpoint")
+        return _torch_format.unsafe_globals_in_pickle(zf.read(pkl[0]))
 
 
 def _is_legacy_torch(data):
