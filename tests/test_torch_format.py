@@ -20,7 +20,7 @@ import pytest
 
 import ember
 import ember.nn as nn
-from ember import _torch_format
+from ember import _torch_format, _torch_load
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "torch_ckpt")
 SENTINEL = "/tmp/ember_malicious_fixture_ran"
@@ -177,6 +177,14 @@ def test_crafted_pickles_are_refused(tmp_path):
     build = b"\x80\x02c__builtin__\nset\n)R}X\x01\x00\x00\x00aK\x01sb."
     with pytest.raises(pickle.UnpicklingError, match="refused to restore state on a set"):
         ember.load(_zip_with_pickle(tmp_path, build))
+    # torch.Tensor is allowed only as a type argument, never called with file data
+    call = b"\x80\x02ctorch\nTensor\nJ\x00\x00\x00\x40\x85R."
+    with pytest.raises(pickle.UnpicklingError, match="refused to call"):
+        ember.load(_zip_with_pickle(tmp_path, call))
+    # OrderedDict state may not shadow a method (od.items = 1)
+    shadow = b"\x80\x02ccollections\nOrderedDict\n)R}X\x05\x00\x00\x00itemsK\x01sb."
+    with pytest.raises(pickle.UnpicklingError, match="refused attribute 'items'"):
+        ember.load(_zip_with_pickle(tmp_path, shadow))
     # a tensor view reaching past its storage must not read out of bounds
     t = ember.arange(4, dtype=ember.float32)
     buf = io.BytesIO()
@@ -222,7 +230,7 @@ def test_written_zip_has_pytorch_structure(tmp_path):
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
         for info in zf.infolist():
             if "/data/" in info.filename:  # storages start on 64-byte boundaries, as torch's
-                assert _torch_format._record_data_offset(str(path), info) % 64 == 0
+                assert _torch_load._record_data_offset(str(path), info) % 64 == 0
         pkl = zf.read("model/data.pkl")
     assert pkl[:2] == b"\x80\x02"  # protocol 2, like torch.save
     assert _globals_in(pkl) == {

@@ -66,8 +66,8 @@ import numpy as np
 
 import ember
 
-from . import _torch_format
-from ._torch_format import (  # noqa: F401 - PyTorch's torch.serialization names
+from . import _torch_format, _torch_load
+from ._torch_load import (  # noqa: F401 - PyTorch's torch.serialization names
     add_safe_globals,
     clear_safe_globals,
     get_safe_globals,
@@ -550,7 +550,7 @@ def get_unsafe_globals_in_checkpoint(f):
         pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
             raise RuntimeError("get_unsafe_globals_in_checkpoint: not a PyTorch zip checkpoint")
-        return _torch_format.unsafe_globals_in_pickle(zf.read(pkl[0]))
+        return _torch_load.unsafe_globals_in_pickle(zf.read(pkl[0]))
 
 
 def _is_legacy_torch(data):
@@ -583,7 +583,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             with open(name, "rb") as fh:
                 head = fh.read(16)
             if head[:2] == b"PK":
-                return _torch_format.load_zip(name, name, map_location, weights_only, True)
+                return _torch_load.load_zip(name, name, map_location, weights_only, True)
             if _is_legacy_torch(head):
                 raise RuntimeError(
                     "ember.load: mmap can only be used with files saved with "
@@ -595,9 +595,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if not isinstance(name, str):
         name = str(name)
     if data[:2] == b"PK":
-        return _torch_format.load_zip(data, name, map_location, weights_only, False)
+        return _torch_load.load_zip(data, name, map_location, weights_only, False)
     if _is_legacy_torch(data):
-        return _torch_format.load_legacy(data, name, map_location, weights_only)
+        return _torch_load.load_legacy(data, name, map_location, weights_only)
     return _load_ember(data, name, map_location, weights_only)
 
 
