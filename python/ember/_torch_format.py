@@ -30,6 +30,7 @@ import os
 import pickle
 import random
 import struct
+import sys
 import zipfile
 
 import ember
@@ -242,7 +243,12 @@ def _collect_storages(obj):
     for i, (key, t) in enumerate(first.items()):
         n = extents[key]
         whole = ember.as_strided(t.detach(), (n,), (1,), 0)
-        data, name = _tensor_to_bytes(whole)
+        name = _dtype_name(whole.dtype)
+        if name in _ITEMSIZE and name != "bfloat16" and sys.byteorder == "little":
+            # the storage's own bytes, one copy (bfloat16 goes through its float32 widening)
+            data = (whole if whole.device.type == "cpu" else whole.cpu()).contiguous()._to_bytes()
+        else:
+            data, name = _tensor_to_bytes(whole)
         location = "cpu" if key[1] == "cpu" else "cuda:0"
         stubs[key] = _StorageStub(str(i), _DTYPE_TO_STORAGE[name], location, n, data)
     return stubs

@@ -84,7 +84,12 @@ class _Storage:
                 )
             if self.ctx.big_endian and size > 1:
                 raw = np.frombuffer(raw, dtype=f">u{size}").astype(f"<u{size}").tobytes()
-            t = _bytes_to_tensor(raw, dtype_name, [len(raw) // size])
+            if dtype_name == "bfloat16":
+                t = _bytes_to_tensor(raw, dtype_name, [len(raw) // size])
+            else:
+                # one copy into the tensor (a memory-mapped record is read here)
+                data = raw if isinstance(raw, bytes) else bytes(raw)
+                t = ember._C._from_bytes(data, [len(raw) // size], _ember_dtype(dtype_name))
             self._tensors[dtype_name] = self.ctx.place(t, self.location)
         return self._tensors[dtype_name]
 

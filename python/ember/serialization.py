@@ -579,11 +579,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         name = os.fspath(f)
         if not isinstance(name, str):
             name = os.fsdecode(name)
+        with open(name, "rb") as fh:
+            head = fh.read(16)
+        if head[:2] == b"PK":  # zipfile reads the records from the file: no whole-file copy
+            return _torch_load.load_zip(name, name, map_location, weights_only, bool(mmap))
         if mmap:
-            with open(name, "rb") as fh:
-                head = fh.read(16)
-            if head[:2] == b"PK":
-                return _torch_load.load_zip(name, name, map_location, weights_only, True)
             if _is_legacy_torch(head):
                 raise RuntimeError(
                     "ember.load: mmap can only be used with files saved with "
