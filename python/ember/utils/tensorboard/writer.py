@@ -97,8 +97,9 @@ def _histogram_proto(values, bins, max_bins=None):
         bins = _default_bins()
     counts, limits = np.histogram(values, bins=bins)
     if max_bins is not None and len(counts) > max_bins:
-        # merge neighbouring buckets so at most max_bins remain (as PyTorch does)
-        sub = math.ceil(len(counts) / max_bins)
+        # merge groups of len // max_bins neighbouring buckets (PyTorch's rule, which can
+        # leave slightly more than max_bins buckets)
+        sub = len(counts) // max_bins
         pad = (-len(counts)) % sub
         counts = np.pad(counts, (0, pad)).reshape(-1, sub).sum(axis=-1)
         limits = np.concatenate([limits[:-1:sub], limits[-1:]])
@@ -106,10 +107,12 @@ def _histogram_proto(values, bins, max_bins=None):
     if nz.size == 0:
         raise ValueError("The histogram is empty, please file a bug report.")
     start, end = int(nz[0]), int(nz[-1]) + 1
-    # TensorBoard buckets are right edges; keep one empty bucket left of the data
-    lo = max(start - 1, 0)
-    counts = counts[lo:end]
-    limits = limits[lo + 1 : end + 1]
+    # TensorBoard buckets are right edges: keep one empty bucket left of the data (whose edge
+    # is the histogram's left edge when the data starts in the first bucket), as PyTorch does
+    if start > 0:
+        counts, limits = counts[start - 1 : end], limits[start : end + 1]
+    else:
+        counts, limits = np.concatenate([[0], counts[:end]]), limits[: end + 1]
     return HistogramProto(
         min=float(values.min()),
         max=float(values.max()),
