@@ -503,3 +503,16 @@ def test_kill_9_during_save_leaves_a_complete_file(tmp_path):
         assert ck["w"].tolist() == [0.0, 0.0, 0.0]
     else:
         assert tuple(ck["w"].shape) == (4_000_000,) and ck["w"].min().item() == 1.0
+
+
+def test_whole_torch_model_loads_as_ember_model_with_weights_only_false(device):
+    # torch.save(model) pickles torch.nn classes; ember maps them to ember.nn only when the
+    # caller opts out of weights_only (PyTorch >= 2.6 refuses such files by default too)
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.container.Sequential"):
+        ember.load(fix("full_model_zip.pt"))
+    m = ember.load(fix("full_model_zip.pt"), weights_only=False, map_location=device)
+    assert type(m) is nn.Sequential and type(m[0]) is nn.Conv2d and not m.training
+    assert isinstance(m[4].weight, nn.Parameter) and str(m[4].weight.device) == device
+    x = (ember.arange(16.0).reshape(1, 1, 4, 4) / 10).to(device)
+    want = np.load(fix("full_model_out.npy"))  # PyTorch's output for this input
+    np.testing.assert_allclose(N(m(x)), want, rtol=1e-5, atol=1e-6)

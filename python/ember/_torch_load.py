@@ -8,7 +8,9 @@ each to an ember counterpart; nothing is imported. Any other global raises
 `_metadata` of state dicts, never shadowing a method); NEWOBJ only for allowed container types;
 Tensor and Parameter are never called. `add_safe_globals` allows more globals, as PyTorch's.
 With `weights_only=False` other globals are imported as ordinary pickle would (the caller trusts
-the file), except torch classes that ember cannot rebuild.
+the file), and torch globals resolve to ember's counterparts (`torch.nn.modules.linear.Linear`
+-> `ember.nn.Linear`, `torch.nn.functional.relu` -> `ember.nn.functional.relu`), so a whole model
+saved by `torch.save(model)` loads as an ember model; torch objects ember lacks are refused.
 """
 
 import collections
@@ -397,9 +399,13 @@ class _RestrictedUnpickler(pickle._Unpickler):
             return self.allowed[full]
         if full in _USER_SAFE_GLOBALS:
             return _USER_SAFE_GLOBALS[full]
-        if not self.ctx.weights_only and module.split(".")[0] != "torch":
+        if not self.ctx.weights_only:
             # weights_only=False: the caller trusts the file (PyTorch then unpickles anything)
-            return super().find_class(module, name)
+            if module.split(".")[0] != "torch":
+                return super().find_class(module, name)
+            found = _ember_counterpart(module, name)
+            if found is not None:
+                return found
         hint = (
             "ember cannot rebuild this torch object; save a state_dict instead"
             if module.split(".")[0] == "torch"
@@ -414,6 +420,16 @@ class _RestrictedUnpickler(pickle._Unpickler):
     def load_build(self):
         state = self.stack[-1]
         inst = self.stack[-2]
+        if not self.ctx.weights_only and _is_module(inst) and isinstance(state, dict):
+            # a whole torch nn.Module: give the ember module its base attributes, then the
+            # file's (PyTorch's Module.__setstate__ also fills in what old files lack)
+            self.stack.pop()
+            from .nn.modules.module import Module
+
+            if "_parameters" not in inst.__dict__:
+                Module.__init__(inst)
+            inst.__dict__.update(state)
+            return
         user_class = type(inst) in _USER_SAFE_GLOBALS.values()
         if (
             not isinstance(inst, collections.OrderedDict)
@@ -467,6 +483,30 @@ class _RestrictedUnpickler(pickle._Unpickler):
     def _instantiate(self, klass, args):  # the INST and OBJ opcodes (protocols 0 and 1)
         self._check_call(klass)
         super()._instantiate(klass, args)
+
+
+def _is_module(obj):
+    from .nn.modules.module import Module
+
+    return isinstance(obj, Module)
+
+
+def _ember_counterpart(module, name):
+    """For weights_only=False: ember's object for a torch global (`torch.nn.Linear` ...)."""
+    import importlib
+
+    from .nn.modules.module import Module
+
+    path = "ember" + module[len("torch") :]
+    try:
+        obj = getattr(importlib.import_module(path), name)
+    except (ImportError, AttributeError):
+        obj = None
+    if obj is None and module.startswith("torch.nn.modules"):
+        obj = getattr(ember.nn, name, None)  # ember keeps every module class in ember.nn
+        if not (isinstance(obj, type) and issubclass(obj, Module)):
+            obj = None
+    return obj
 
 
 def _is_user_class(cls):

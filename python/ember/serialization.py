@@ -11,7 +11,7 @@ PyTorch pickles classes for those, which ember will not execute.
 imported or run), ember's own format (versions 1 and 2) and plain safetensors files. The
 default `weights_only=None` means True, as in PyTorch >= 2.6: whole modules, functions and
 non-allowlisted globals are refused with `pickle.UnpicklingError` unless the caller passes
-`weights_only=False`.
+`weights_only=False` (which also maps a whole torch model's `torch.nn` classes to `ember.nn`).
 
 ember's own format, version 2 (version 1 files still load): a valid safetensors file.
 
