@@ -516,3 +516,21 @@ def test_whole_torch_model_loads_as_ember_model_with_weights_only_false(device):
     x = (ember.arange(16.0).reshape(1, 1, 4, 4) / 10).to(device)
     want = np.load(fix("full_model_out.npy"))  # PyTorch's output for this input
     np.testing.assert_allclose(N(m(x)), want, rtol=1e-5, atol=1e-6)
+
+
+def test_weights_only_resolution_follows_pytorch(monkeypatch):
+    path = fix("full_model_zip.pt")
+    with pytest.raises(RuntimeError, match="explicit pickle_module"):
+        ember.load(path, pickle_module=pickle, weights_only=True)
+    assert type(ember.load(path, pickle_module=pickle)) is nn.Sequential  # default then False
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.warns(UserWarning, match="forcing weights_only=False"):
+        assert type(ember.load(path)) is nn.Sequential
+    with pytest.raises(pickle.UnpicklingError):
+        ember.load(path, weights_only=True)  # an explicit choice wins over that variable
+    monkeypatch.setenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(RuntimeError, match="Only one of"):
+        ember.load(path)
+    monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    with pytest.raises(pickle.UnpicklingError):
+        ember.load(path, weights_only=False)  # forced safe

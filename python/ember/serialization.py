@@ -553,6 +553,35 @@ def get_unsafe_globals_in_checkpoint(f):
         return _torch_load.unsafe_globals_in_pickle(zf.read(pkl[0]))
 
 
+def _resolve_weights_only(weights_only, pickle_module):
+    """PyTorch's rules: default safe unless a pickle_module is given; env overrides."""
+    not_set = weights_only is None
+    if not_set:
+        weights_only = pickle_module is None
+    truthy = ("1", "y", "yes", "true")
+    force = os.getenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "0").lower() in truthy
+    force_no = os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in truthy
+    if force and force_no:
+        raise RuntimeError(
+            "Only one of `TORCH_FORCE_WEIGHTS_ONLY_LOAD` or `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD` "
+            "should be set, but both were set."
+        )
+    if force:
+        weights_only = True
+    elif force_no and not_set:
+        warnings.warn(
+            "Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD detected, since the "
+            "`weights_only` argument was not explicitly passed to `ember.load`, forcing "
+            "weights_only=False.",
+            UserWarning,
+            stacklevel=3,
+        )
+        weights_only = False
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    return bool(weights_only)
+
+
 def _is_legacy_torch(data):
     # a legacy torch file starts with a protocol-2 pickle of its magic number; a safetensors
     # file's 8-byte length can also start with 0x80, but its byte 8 is the header's "{"
@@ -562,14 +591,15 @@ def _is_legacy_torch(data):
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **kwargs):
     """Load a checkpoint written by ember.save or torch.save from a path or binary file-like.
 
-    weights_only=None (default) means True, as in PyTorch >= 2.6: only tensors, containers and
-    plain values load, nothing is imported or executed. weights_only=False also rebuilds whole
+    weights_only=None (default) means True, as in PyTorch >= 2.6 (False when a pickle_module
+    is passed; TORCH_FORCE_WEIGHTS_ONLY_LOAD / TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD override as in
+    PyTorch): only tensors, containers and plain values load, nothing is imported or executed. weights_only=False also rebuilds whole
     nn.Modules saved by ember (importing their class) and lets a PyTorch pickle name other
     globals (import as pickle would: only for files you trust). mmap=True memory-maps the
     tensor data of a PyTorch zip checkpoint (the zip CRC of mapped records is then not checked,
     as in PyTorch).
     """
-    weights_only = True if weights_only is None else bool(weights_only)
+    weights_only = _resolve_weights_only(weights_only, pickle_module)
     if hasattr(f, "read"):
         if mmap:
             raise ValueError("ember.load: f must be a file path in order to use the mmap argument")
