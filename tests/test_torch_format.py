@@ -534,3 +534,9 @@ def test_weights_only_resolution_follows_pytorch(monkeypatch):
     monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
     with pytest.raises(pickle.UnpicklingError):
         ember.load(path, weights_only=False)  # forced safe
+
+
+def test_save_into_missing_directory_names_it(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(RuntimeError, match=f"Parent directory {missing} does not exist"):
+        ember.save({"a": ember.ones(1)}, missing / "x.pt")

@@ -511,8 +511,10 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
             f.flush()
         return
     path = os.fspath(f)
-    write = _writer(obj, path, _use_new_zipfile_serialization)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"Parent directory {os.path.dirname(path) or directory} does not exist.")
+    write = _writer(obj, path, _use_new_zipfile_serialization)
     fd, tmp = tempfile.mkstemp(
         prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
     )
