@@ -293,3 +293,27 @@ def test_resume_training_equals_uninterrupted(tmp_path, device):
     assert first + rest == full
     for k, v in m1.state_dict().items():
         np.testing.assert_array_equal(N(m3.state_dict()[k]), N(v))
+
+
+def test_previous_format_version_1_still_loads(tmp_path):
+    # version 1 (before the checksum covered the header) as ember wrote it: same layout,
+    # "version": "1" and a CRC-32 of the data section only
+    import json
+    import struct
+    import zlib
+
+    from ember import serialization
+
+    head, chunks = serialization._serialize({"w": ember.arange(3, dtype=ember.float32), "e": 4})
+    (n,) = struct.unpack("<Q", head[:8])
+    header = json.loads(head[8 : 8 + n])
+    header["__metadata__"]["version"] = "1"
+    crc = 0
+    for c in chunks:
+        crc = zlib.crc32(c, crc)
+    header["__metadata__"]["crc32"] = str(crc)
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    (tmp_path / "v1.pt").write_bytes(struct.pack("<Q", len(hb)) + hb + b"".join(chunks))
+    out = load(tmp_path / "v1.pt")
+    assert out["w"].tolist() == [0.0, 1.0, 2.0] and out["e"] == 4

@@ -152,9 +152,11 @@ def _make_tensor(ctx, storage, offset, size, stride, dtype_name):
         return None
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError(f"ember.load: {ctx.name!r}: tensor storage is {storage!r}")
+    # legacy view storages start base_offset elements into their root: check the absolute view
+    offset = int(offset) + storage.base_offset
     offset, size, stride = _check_view(ctx, storage, offset, size, stride, "tensor")
     base = storage.tensor(dtype_name)
-    return ember.as_strided(base, size, stride, offset + storage.base_offset)
+    return ember.as_strided(base, size, stride, offset)
 
 
 def _rebuild_functions(ctx):
