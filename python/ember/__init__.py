@@ -32,6 +32,7 @@ from ._device import device  # noqa: F401
 from ._tensor import Size, return_types  # noqa: F401
 from ._ops import *  # noqa: F401,F403
 from ._ops import _rebuild_tensor  # noqa: F401
+from ._interop import from_dlpack  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
 from ._threads import (  # noqa: F401
     get_num_interop_threads,
