@@ -163,7 +163,11 @@ class GradScaler:
         if state["stage"] is OptState.STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         assert self._scale is not None
-        inv_scale = self._scale.double().reciprocal().float()
+        if self._scale._device == "cpu":
+            inv_scale = self._scale.double().reciprocal().float()
+        else:
+            # No float64 on ember's GPU; float32's 1/x is correctly rounded, so the same value.
+            inv_scale = self._scale.reciprocal()
         state["found_inf_per_device"] = self._unscale_grads_(optimizer, inv_scale, False)
         state["stage"] = OptState.UNSCALED
 
