@@ -186,6 +186,8 @@ def test_state_nesting_decorator_threads(device):
         assert seen == [(False, ember.float32)]  # autocast state is per thread
     assert not ember.is_autocast_enabled(device)
     assert ember.get_autocast_dtype(device) == LOW[device]
+    # with no thread in an autocast region the wrapped ops take the one-global-read path
+    assert ember.amp._policy._ANY_THREAD_ON is False
 
     @ember.autocast(device)
     def f(a):

@@ -191,16 +191,30 @@ def _autocast_call(fn, name, policies, args, kwargs):
         _state.active = True
 
 
+# True while any thread has autocast on: the off path of every wrapped op is this one global
+# read (the thread's own flag, a slower thread-local read, is checked only when it is True).
+_ANY_THREAD_ON = False
+
+
 def _wrap(fn, name, policies):
     if getattr(fn, "_ember_autocast", False):
         return fn
+    if name.startswith("__"):
+        # binary operators: a fixed signature avoids packing *args/**kwargs on every `a @ b`
 
-    @functools.wraps(fn)
-    def autocast_wrapper(*args, **kwargs):
-        if not _state.active:
+        def autocast_wrapper(a, b):
+            if _ANY_THREAD_ON and _state.active:
+                return _autocast_call(fn, name, policies, (a, b), {})
+            return fn(a, b)
+
+    else:
+
+        def autocast_wrapper(*args, **kwargs):
+            if _ANY_THREAD_ON and _state.active:
+                return _autocast_call(fn, name, policies, args, kwargs)
             return fn(*args, **kwargs)
-        return _autocast_call(fn, name, policies, args, kwargs)
 
+    functools.update_wrapper(autocast_wrapper, fn)
     autocast_wrapper._ember_autocast = True
     return autocast_wrapper
 

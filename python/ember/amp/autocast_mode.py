@@ -35,7 +35,8 @@ _DEFAULT_DTYPE = {"cpu": _dtype.bfloat16, "gpu": _dtype.float16}
 class _State(threading.local):
     """Per-thread autocast state; a new thread starts with autocast off, as in PyTorch."""
 
-    active = False  # any device type enabled: the one flag the wrapped ops read
+    active = False  # any device type enabled in this thread (the wrapped ops' second check)
+    counted = False  # this thread is counted in _threads_on
 
     def __init__(self):
         self.enabled = {"cpu": False, "gpu": False}
@@ -65,8 +66,22 @@ def _device_key(device_type, fn="autocast"):
     return key
 
 
+# How many threads have autocast on; the wrapped ops read this module-level count in
+# ember.amp._policy (a global read, cheaper than a thread-local one) before the thread's flag.
+_threads_on = [0]
+_lock = threading.Lock()
+
+
 def _refresh_active():
-    _state.active = _state.enabled["cpu"] or _state.enabled["gpu"]
+    on = _state.enabled["cpu"] or _state.enabled["gpu"]
+    if on != _state.counted:
+        with _lock:
+            _threads_on[0] += 1 if on else -1
+            from . import _policy
+
+            _policy._ANY_THREAD_ON = _threads_on[0] > 0
+        _state.counted = on
+    _state.active = on
 
 
 def is_autocast_available(device_type):
