@@ -374,12 +374,12 @@ def _compare_training(make_model, device, xs, ys, lr):
     for p in mixed.parameters():  # the master weights and their grads stay float32
         assert p.dtype == ember.float32 and p.grad.dtype == ember.float32
     end32, endmp = np.mean(l32[-5:]), np.mean(lmp[-5:])
-    assert abs(endmp - end32) <= 0.05 * end32 + 0.01, (end32, endmp)
+    assert abs(endmp - end32) <= 0.05 * end32, (end32, endmp)  # within 5%
 
 
 def test_mlp_trains_like_float32(device):
     g = np.random.default_rng(0)
-    centers = g.standard_normal((4, 16)).astype(np.float32) * 2
+    centers = g.standard_normal((4, 16)).astype(np.float32) * 0.5  # overlapping classes
     xs, ys = [], []
     for _ in range(5):
         lab = g.integers(0, 4, 32)
