@@ -416,3 +416,52 @@ def test_demo_cnn_trains_like_float32(device):
     xs = [ember.tensor(x[i : i + 32], device=device) for i in range(0, 160, 32)]
     ys = [ember.tensor(y[i : i + 32], device=device) for i in range(0, 160, 32)]
     _compare_training(mod.Net, device, xs, ys, lr=0.05)
+
+
+def test_custom_fwd_bwd(device):
+    seen = {}
+
+    class Scale(ember.autograd.Function):
+        @staticmethod
+        @ember.amp.custom_fwd(device_type=device, cast_inputs=ember.float32)
+        def forward(ctx, x):
+            seen["fwd"] = (x.dtype, ember.is_autocast_enabled(device))
+            return x * 3
+
+        @staticmethod
+        @ember.amp.custom_bwd(device_type=device)
+        def backward(ctx, g):
+            seen["bwd"] = ember.is_autocast_enabled(device)
+            return g * 3
+
+    x = _x(device, 4).to(LOW[device]).requires_grad_()
+    with ember.autocast(device):
+        y = Scale.apply(x)
+    # cast_inputs: the forward ran in float32 with autocast off, and so does the backward
+    assert seen["fwd"] == (ember.float32, False) and y.dtype == ember.float32
+    y.sum().backward()
+    assert seen["bwd"] is False
+    np.testing.assert_allclose(x.grad.float().cpu().numpy(), np.full(4, 3.0))
+
+
+def test_aliases_for_gpu_names():
+    if not ember.gpu.is_available():
+        pytest.skip("no GPU adapter: the cuda/mps names alias the gpu device")
+    x = _x("gpu", 2, 2)
+    with ember.autocast("cuda"):
+        assert ember.is_autocast_enabled("gpu") and ember.is_autocast_enabled()
+        assert ember.is_autocast_enabled("mps")
+        assert (x @ x).dtype == ember.float16
+    with pytest.raises(RuntimeError, match="does not support bfloat16"):
+        ember.autocast("gpu", dtype=ember.bfloat16)
+
+
+def test_grad_scaler_refuses_fp16_grads(device):
+    assert ember.GradScaler is ember.amp.GradScaler
+    p = nn.Parameter(ember.ones(3, device=device).half())
+    opt = ember.optim.SGD([p], lr=0.1)
+    sc = ember.amp.GradScaler(device)
+    sc.scale((p.float() * 2).sum()).backward()
+    assert p.grad.dtype == ember.float16
+    with pytest.raises(ValueError, match="Attempting to unscale FP16 gradients"):
+        sc.unscale_(opt)

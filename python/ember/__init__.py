@@ -77,6 +77,7 @@ except ImportError as _e:  # pragma: no cover - the training layer is optional w
 else:
     # Mixed precision wraps ops of nn.functional, so it needs the training layer.
     from . import amp, cpu  # noqa: F401
+    from .amp import GradScaler  # noqa: F401
     from .amp import _policy as _amp_policy
     from .amp.autocast_mode import (  # noqa: F401
         autocast,

@@ -251,7 +251,7 @@ def _cast_floats(value, dtype):
     return value
 
 
-def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
+def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
     """Decorator for a custom autograd Function's forward (PyTorch's torch.amp.custom_fwd):
     runs it with the autocast state it was called under, or, with `cast_inputs`, with
     autocast off and its floating inputs cast to `cast_inputs`."""
@@ -261,11 +261,13 @@ def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
 
     @functools.wraps(fwd)
     def decorate_fwd(*args, **kwargs):
-        ctx = args[0] if args else None
-        if ctx is not None:
+        ctx = args[0]
+        ctx._dtype = _state.dtype[d]
+        if cast_inputs is None:
             ctx._fwd_used_autocast = _state.enabled[d]
-            ctx._dtype = _state.dtype[d]
-        if cast_inputs is None or not _state.enabled[d]:
+            return fwd(*args, **kwargs)
+        ctx._fwd_used_autocast = False
+        if not _state.enabled[d]:
             return fwd(*args, **kwargs)
         with autocast(device_type, enabled=False):
             return fwd(*_cast_floats(args, cast_inputs), **_cast_floats(kwargs, cast_inputs))
@@ -273,7 +275,7 @@ def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
     return decorate_fwd
 
 
-def custom_bwd(bwd=None, *, device_type="cuda"):
+def custom_bwd(bwd=None, *, device_type):
     """Decorator for a custom autograd Function's backward: runs it with the autocast state
     its forward ran under (PyTorch's torch.amp.custom_bwd)."""
     if bwd is None:
