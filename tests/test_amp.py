@@ -465,3 +465,15 @@ def test_grad_scaler_refuses_fp16_grads(device):
     assert p.grad.dtype == ember.float16
     with pytest.raises(ValueError, match="Attempting to unscale FP16 gradients"):
         sc.unscale_(opt)
+
+
+def test_cast_cache_sees_in_place_updates(device):
+    w = nn.Parameter(ember.ones(2, 2, device=device))
+    x = ember.ones(1, 2, device=device)
+    with ember.autocast(device):
+        a = F.linear(x, w)
+        with ember.no_grad():
+            w.mul_(3.0)  # e.g. an optimizer step inside the region
+        b = F.linear(x, w)
+    np.testing.assert_array_equal(a.detach().float().cpu().numpy(), [[2.0, 2.0]])
+    np.testing.assert_array_equal(b.detach().float().cpu().numpy(), [[6.0, 6.0]])

@@ -135,11 +135,13 @@ def _to_low(t, dev, dtype):
         and _C_grad_enabled()
     )
     if cacheable:
+        # The version check drops a cast made before an in-place update (an optimizer step
+        # inside one long autocast region), where PyTorch's cache would hand back stale values.
         hit = _state.cache.get(id(t))
-        if hit is not None and hit[0] is t and hit[1].dtype == dtype:
+        if hit is not None and hit[0] is t and hit[1].dtype == dtype and hit[2] == t._version:
             return hit[1]
         out = t.to(dtype)
-        _state.cache[id(t)] = (t, out)
+        _state.cache[id(t)] = (t, out, t._version)
         return out
     return t.to(dtype)
 
