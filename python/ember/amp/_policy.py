@@ -164,11 +164,18 @@ def _has_explicit_dtype(args, kwargs):
     return any(isinstance(a, _dtype.dtype) for a in args)
 
 
+def _cast_seq(cast, seq, dev, dtype):
+    # Only sequences that hold tensors (cat/einsum operands) are rebuilt; shapes such as a
+    # normalized_shape Size pass through as they are.
+    if not any(isinstance(b, Tensor) for b in seq):
+        return seq
+    out = [cast(b, dev, dtype) for b in seq]
+    return out if isinstance(seq, list) else tuple(out)
+
+
 def _cast_all(cast, args, kwargs, dev, dtype):
     args = tuple(
-        type(a)(cast(b, dev, dtype) for b in a)
-        if isinstance(a, (list, tuple))
-        else cast(a, dev, dtype)
+        _cast_seq(cast, a, dev, dtype) if isinstance(a, (list, tuple)) else cast(a, dev, dtype)
         for a in args
     )
     kwargs = {k: cast(v, dev, dtype) for k, v in kwargs.items()}
