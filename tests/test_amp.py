@@ -45,6 +45,10 @@ def test_low_precision_ops(device):
             ember.baddbmm(ember.zeros(2, 4, 4, device=device), b3, b3.transpose(1, 2)).dtype == low
         )
         assert F.linear(x, w).dtype == low
+        assert ember.einsum("ij,jk->ik", x, w).dtype == low
+        assert ember.tensordot(x, w, 1).dtype == low
+        assert ember.linalg.vecdot(x, x).dtype == low
+        assert ember.dot(x[0], x[0]).dtype == ember.float32  # not on PyTorch's lists
         assert nn.Linear(8, 3).to(device)(x).dtype == low
         assert F.conv2d(img, k).dtype == low
         assert nn.Conv1d(3, 2, 3).to(device)(img[:, :, 0]).dtype == low

@@ -54,7 +54,8 @@ TENSOR_OPS.update({"prod": _BOTH_F32, "trace": (F32, None)})
 TORCH_OPS = dict(_MATMUL)
 TORCH_OPS.update({n: _GPU_F32 for n in _GPU_F32_NAMES})
 TORCH_OPS.update(
-    {"prod": _BOTH_F32, "trace": (F32, None), "cdist": _BOTH_F32, "einsum": (None, LOW)}
+    # einsum: CUDA lists it; on the CPU PyTorch's einsum reaches its (listed) bmm
+    {"prod": _BOTH_F32, "trace": (F32, None), "cdist": _BOTH_F32, "einsum": _BOTH_LOW}
 )
 
 _LOSSES = (
@@ -94,7 +95,13 @@ FUNCTIONAL_OPS.update(
     }
 )
 
-LINALG_OPS = {"vector_norm": _GPU_F32, "matrix_norm": _GPU_F32, "norm": _GPU_F32}
+LINALG_OPS = {
+    "vector_norm": _GPU_F32,
+    "matrix_norm": _GPU_F32,
+    "norm": _GPU_F32,
+    "vecdot": _BOTH_LOW,
+    "multi_dot": _BOTH_LOW,
+}
 
 _BCE_MESSAGE = (
     "ember.nn.functional.binary_cross_entropy and ember.nn.BCELoss are unsafe to autocast.\n"
