@@ -76,10 +76,30 @@ BoolTensor = _legacy(bool)
 try:
     from . import nn, optim, utils  # noqa: F401
     from .serialization import load, save  # noqa: F401
+
 except ImportError as _e:  # pragma: no cover - the training layer is optional while it is built
     import warnings as _w
 
     _w.warn(f"ember: training layer unavailable: {_e}")
+else:
+    # Mixed precision wraps ops of nn.functional, so it needs the training layer.
+    from . import amp, cpu  # noqa: F401
+    from .amp import GradScaler  # noqa: F401
+    from .amp import _policy as _amp_policy
+    from .amp.autocast_mode import (  # noqa: F401
+        autocast,
+        clear_autocast_cache,
+        get_autocast_cpu_dtype,
+        get_autocast_dtype,
+        get_autocast_gpu_dtype,
+        is_autocast_cache_enabled,
+        is_autocast_cpu_enabled,
+        is_autocast_enabled,
+        set_autocast_cache_enabled,
+        set_autocast_cpu_enabled,
+        set_autocast_dtype,
+        set_autocast_enabled,
+    )
 
 # PyTorch's program-level API: compiler entry points (they do not compile), settings,
 # dtype limits, memory formats and the core ops real programs use (see README).
@@ -131,3 +151,8 @@ try:
     from .nn.functional import cosine_similarity, pairwise_distance  # noqa: F401,E402
 except ImportError:  # pragma: no cover - the training layer is optional while it is built
     pass
+
+# Autocast wraps the listed ops where they live; it runs after every op above exists.
+if "_amp_policy" in globals():
+    _amp_policy.install()
+    cuda._install_amp()
