@@ -15,6 +15,22 @@ from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 
 Variable = _C.Tensor
 
+# Callbacks queued while a backward pass runs (PyTorch: Variable._execution_engine.queue_callback)
+# run once the engine returns; DistributedDataParallel finishes its gradient sync this way.
+_queued_callbacks = []
+
+
+def _queue_callback(callback):
+    _queued_callbacks.append(callback)
+
+
+def _run_queued_callbacks(failed):
+    cbs = list(_queued_callbacks)
+    _queued_callbacks.clear()
+    if not failed:
+        for cb in cbs:
+            cb()
+
 
 def _tensors(x):
     if x is None:
@@ -77,7 +93,12 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     inp = _tensors(inputs) if inputs is not None else None
-    _C._backward(tensors, grads, bool(retain_graph), bool(create_graph), inp, False, True)
+    try:
+        _C._backward(tensors, grads, bool(retain_graph), bool(create_graph), inp, False, True)
+    except BaseException:
+        _run_queued_callbacks(failed=True)
+        raise
+    _run_queued_callbacks(failed=False)
 
 
 def grad(

@@ -30,7 +30,9 @@ def _host(fn, t):
         a = t.detach().cpu().numpy()
     except TypeError:
         raise TypeError(f"{fn}: dtype {t.dtype} is not supported by the MPI backend") from None
-    return np.ascontiguousarray(a)
+    # A copy, never a view: the array numpy() returns does not keep ember's storage alive,
+    # and MPI reads/writes the buffer after this function returns (non-blocking calls).
+    return np.array(a, copy=True, order="C")
 
 
 def _write(t, arr):
