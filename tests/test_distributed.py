@@ -146,3 +146,45 @@ def test_distributed_sampler_shuffle_partitions_each_epoch():
     g.manual_seed(3 + 1)
     perm = ember.randperm(20, generator=g).tolist()
     assert e1[2] == perm[2::4]
+
+
+def test_launcher_two_nodes_rendezvous_on_loopback(tmp_path):
+    """--nnodes 2: node 1 registers with node 0 at MASTER_ADDR:MASTER_PORT, node 0 runs one
+    mpiexec over both hosts, and both launchers exit with the job's code. (Both "nodes" are
+    127.0.0.1 here, so Open MPI places all 4 ranks on one host.)"""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, ember, ember.distributed as d\n"
+        "d.init_process_group('gloo')\n"
+        "t = ember.ones(2) * (d.get_rank() + 1)\n"
+        "d.all_reduce(t)\n"
+        "print('rank', d.get_rank(), 'of', d.get_world_size(), t.tolist(), flush=True)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    common = [sys.executable, "-m", "ember.distributed.run", "--nnodes", "2",
+              "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", "29613"]  # fmt: skip
+    node1 = subprocess.Popen(
+        common + ["--node-rank", "1", str(script)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    p0 = subprocess.run(
+        common + ["--node-rank", "0", str(script)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert node1.wait(timeout=60) == 0 and p0.returncode == 0, p0.stdout + p0.stderr
+    for r in range(4):
+        assert f"rank {r} of 4 [10.0, 10.0]" in p0.stdout, p0.stdout
+
+
+def test_example_train_ddp(tmp_path):
+    pytest.importorskip("sklearn")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    cmd = [sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", "2",
+           str(ROOT / "examples" / "train_ddp.py"), "--epochs", "4", "--out", str(tmp_path)]  # fmt: skip
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "2 processes, 1347 training images, 674 per process" in p.stdout
+    acc = float(p.stdout.split("test accuracy ")[1].split("%")[0])
+    assert acc > 90, p.stdout
+    sd = ember.load(tmp_path / "digits_cnn_ddp.pt")
+    assert sorted(sd) == sorted(["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                 "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])  # fmt: skip
