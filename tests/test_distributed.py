@@ -45,7 +45,7 @@ def test_collectives(device, nproc):
 
 
 def test_ddp_matches_one_process_full_batch(device, tmp_path):
-    """MLP and the demo CNN, 20 steps: 2 processes x 8 samples == 1 process x 16 samples."""
+    """MLP and the demo CNN (cpu), 20 steps: 2 processes x 8 samples == 1 process x 16."""
     pytest.importorskip("sklearn")
     rc, out, _ = _launch(2, "ddp", device, str(tmp_path))
     assert rc == 0, out
@@ -54,7 +54,7 @@ def test_ddp_matches_one_process_full_batch(device, tmp_path):
         import dist_worker
     finally:
         sys.path.remove(str(HERE))
-    for kind in ("mlp", "cnn"):
+    for kind in dist_worker.kinds(device):
         ref = dist_worker.train(kind, device, 0, 1, None)
         got = np.load(tmp_path / f"{kind}.npz")
         sd = ref.state_dict()
