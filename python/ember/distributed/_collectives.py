@@ -396,9 +396,9 @@ class _RecvWork(Work):
         self._status = _mpi().Status()
         self.source = None
 
-    def _complete(self):
+    def _complete(self, timeout=None):
         g = self._group
-        _wait_request(self._reqs[0], g, self._what, self._status)
+        _wait_request(self._reqs[0], g, self._what, self._status, timeout)
         sender = self._status.Get_source()
         if not np.array_equal(self._head, self._want):
             h = self._head
@@ -408,7 +408,8 @@ class _RecvWork(Work):
                 f"{_dtype_name(int(h[2]))}, but the receiving tensor has shape "
                 f"{tuple(self._tensor.shape)} dtype {self._buf.dtype}"
             )
-        _wait_request(g._comm.Irecv(self._buf, source=sender, tag=2 * self._tag), g, self._what)
+        req = g._comm.Irecv(self._buf, source=sender, tag=2 * self._tag)
+        _wait_request(req, g, self._what, timeout=timeout)
         _write(self._tensor, self._buf)
         self.source = g._ranks[sender]
         self._result = self.source

