@@ -24,15 +24,16 @@ def _check_tensor(fn, t, name="tensor"):
         raise TypeError(f"{fn}: {name} must be a Tensor, got {type(t).__name__}")
 
 
-def _host(fn, t):
-    """A contiguous host (numpy) copy of the tensor's values."""
+def _host(fn, t, writable=False):
+    """A contiguous host (numpy) copy of the tensor's values (numpy() already copies; a
+    buffer that MPI writes into needs a writable copy of that read-only one)."""
     try:
         a = t.detach().cpu().numpy()
     except TypeError:
         raise TypeError(f"{fn}: dtype {t.dtype} is not supported by the MPI backend") from None
-    # A copy, never a view: the array numpy() returns does not keep ember's storage alive,
-    # and MPI reads/writes the buffer after this function returns (non-blocking calls).
-    return np.array(a, copy=True, order="C")
+    if writable or not a.flags.c_contiguous:
+        return np.array(a, copy=True, order="C")
+    return a
 
 
 def _write(t, arr):
@@ -121,7 +122,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
             np.divide(out, g.size(), out=out)
         _write(tensor, out)
 
-    return _done(Work([req], g, fn, finish), async_op)
+    return _done(Work([req], g, fn, finish, keep=(a, out)), async_op)
 
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
@@ -131,10 +132,10 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     if not _member(g):
         return None
     root = group_src if group_src is not None else _group_rank(fn, g, src, "src")
-    a = _host(fn, tensor)
+    a = _host(fn, tensor, writable=True)
     _check_same(fn, g, a)
     req = g._comm.Ibcast(a, root=root)
-    return _done(Work([req], g, fn, lambda: _write(tensor, a)), async_op)
+    return _done(Work([req], g, fn, lambda: _write(tensor, a), keep=(a,)), async_op)
 
 
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
@@ -156,7 +157,7 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
                 np.divide(out, g.size(), out=out)
             _write(tensor, out)
 
-    return _done(Work([req], g, fn, finish), async_op)
+    return _done(Work([req], g, fn, finish, keep=(a, out)), async_op)
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
@@ -185,7 +186,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         for i, t in enumerate(tensor_list):
             _write(t, out[i])
 
-    return _done(Work([req], g, fn, finish), async_op)
+    return _done(Work([req], g, fn, finish, keep=(a, out)), async_op)
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
@@ -209,7 +210,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     req = g._comm.Iallgather(a, out)
     # Rank blocks are laid out one after the other: this is both the "stacked" (world, *shape)
     # and the "concatenated along dim 0" (world * d0, ...) layout PyTorch accepts.
-    return _done(Work([req], g, fn, lambda: _write(output_tensor, out)), async_op)
+    return _done(Work([req], g, fn, lambda: _write(output_tensor, out), keep=(a, out)), async_op)
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
@@ -261,7 +262,7 @@ def _reduce_scatter(fn, g, output, a, op, async_op):
             np.divide(out, g.size(), out=out)
         _write(output, out)
 
-    return _done(Work([req], g, fn, finish), async_op)
+    return _done(Work([req], g, fn, finish, keep=(a, out)), async_op)
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
@@ -301,7 +302,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
             for i, t in enumerate(gather_list):
                 _write(t, out[i])
 
-    return _done(Work([req], g, fn, finish), async_op)
+    return _done(Work([req], g, fn, finish, keep=(a, out)), async_op)
 
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
@@ -334,10 +335,10 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         )
     else:
         send = None
-    out = _host(fn, tensor)
+    out = _host(fn, tensor, writable=True)
     _check_same(fn, g, out)
     req = g._comm.Iscatter(send, out, root=root)
-    return _done(Work([req], g, fn, lambda: _write(tensor, out)), async_op)
+    return _done(Work([req], g, fn, lambda: _write(tensor, out), keep=(send, out)), async_op)
 
 
 def barrier(group=None, async_op=False, device_ids=None):
@@ -359,7 +360,7 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     a = _host(fn, tensor)
     m = np.array(_meta(a), dtype=np.int64)
     reqs = [g._comm.Isend(m, dest=peer, tag=2 * tag + 1), g._comm.Isend(a, dest=peer, tag=2 * tag)]
-    return Work(reqs, g, fn)
+    return Work(reqs, g, fn, keep=(m, a))
 
 
 def send(tensor, dst=None, group=None, tag=0, group_dst=None):
@@ -389,7 +390,7 @@ class _RecvWork(Work):
 
     def __init__(self, g, fn, tensor, peer, tag):
         self._tensor, self._tag = tensor, tag
-        self._buf = _host(fn, tensor)
+        self._buf = _host(fn, tensor, writable=True)
         self._want = np.array(_meta(self._buf), dtype=np.int64)
         self._head = np.empty_like(self._want)
         super().__init__([g._comm.Irecv(self._head, source=peer, tag=2 * tag + 1)], g, fn)

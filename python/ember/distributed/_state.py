@@ -373,8 +373,11 @@ def _wait_request(req, group, what, status=None, timeout=None):
 class Work:
     """PyTorch's work handle: `wait()` finishes the operation (and copies results back)."""
 
-    def __init__(self, reqs, group, what, finish=None):
+    def __init__(self, reqs, group, what, finish=None, keep=()):
         self._reqs = list(reqs)
+        # MPI reads and writes these buffers until the requests complete; mpi4py does not
+        # hold them, so the work handle does.
+        self._keep = keep
         self._group = group
         self._what = what
         self._finish = finish
@@ -387,6 +390,7 @@ class Work:
         if self._finish is not None:
             self._result = self._finish()
         self._done = True
+        self._keep = ()
 
     def wait(self, timeout=None):
         """Finish the operation; `timeout` (a timedelta) replaces the group's for this wait."""

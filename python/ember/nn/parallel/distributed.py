@@ -96,7 +96,7 @@ class DistributedDataParallel(Module):
     def _broadcast(self, tensors):
         g = self.process_group
         for t in tensors:
-            a = _host("DistributedDataParallel", t)
+            a = _host("DistributedDataParallel", t, writable=True)
             _state._wait_request(g._comm.Ibcast(a, root=0), g, "DistributedDataParallel")
             _write(t, a)
 
