@@ -279,6 +279,14 @@ def ddp(device, outdir):
         assert all(s == sums[0] for s in sums), sums
         if r == 0:
             np.savez(os.path.join(outdir, f"{kind}.npz"), **params)
+    # many small buckets (one per parameter here): launched in order while backward runs
+    model = train("mlp", device, r, w, lambda m: DDP(m, bucket_cap_mb=0.0003))
+    assert len(model._buckets) == 4, len(model._buckets)
+    if r == 0:
+        sd = model.state_dict()
+        np.savez(
+            os.path.join(outdir, "mlp_buckets.npz"), **{k: v.cpu().numpy() for k, v in sd.items()}
+        )
     # no_sync(): two local micro-batches accumulate, the third backward averages the sum
     ember.manual_seed(0)
     model = DDP(MLP().to(device))

@@ -101,7 +101,8 @@ class DistributedDataParallel(Module):
             _write(t, a)
 
     def _make_buckets(self):
-        buckets, cur, size, cap = [], [], 0, _FIRST_BUCKET_BYTES
+        buckets, cur, size = [], [], 0
+        cap = min(_FIRST_BUCKET_BYTES, self.bucket_bytes_cap)
         dtype = None
         for i in reversed(range(len(self._params))):
             p = self._params[i]
