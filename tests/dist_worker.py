@@ -129,6 +129,33 @@ def collectives(device):
             dist.send(_t(_base(r + 9, shape, npd), device, nc), dst=nxt)
             rw.wait()
             _eq(t, _base(prv + 9, shape, npd), f"isend/irecv {tag}")
+            # all_to_all_single, equal splits: slot j of rank i's input goes to rank j, slot i
+            rows = np.concatenate([_base(r * w + j, (2, 3), npd) for j in range(w)])
+            out = ember.zeros(2 * w, 3, dtype=edt, device=device)
+            dist.all_to_all_single(out, _t(rows, device, False))
+            want = np.concatenate([_base(i * w + r, (2, 3), npd) for i in range(w)])
+            _eq(out, want, f"all_to_all_single {tag}")
+            # uneven splits: rank i sends i + j + 1 rows to rank j
+            sizes_in = [r + j + 1 for j in range(w)]
+            sizes_out = [i + r + 1 for i in range(w)]
+            src = np.concatenate(
+                [np.full((k, 2), 100 * r + j, npd) for j, k in enumerate(sizes_in)]
+            )
+            out = ember.zeros(sum(sizes_out), 2, dtype=edt, device=device)
+            work = dist.all_to_all_single(
+                out, _t(src, device, nc), sizes_out, sizes_in, async_op=True
+            )
+            work.wait()
+            want = np.concatenate(
+                [np.full((k, 2), 100 * i + r, npd) for i, k in enumerate(sizes_out)]
+            )
+            _eq(out, want, f"all_to_all_single uneven {tag}")
+            # all_to_all with lists of different shapes
+            ins = [_t(_base(r + 3 * j, (j + 2, 2), npd), device, nc) for j in range(w)]
+            outs = [ember.zeros(r + 2, 2, dtype=edt, device=device) for _ in range(w)]
+            dist.all_to_all(outs, ins)
+            for i in range(w):
+                _eq(outs[i], _base(i + 3 * r, (r + 2, 2), npd), f"all_to_all[{i}] {tag}")
     dist.barrier()
     dist.barrier(async_op=True).wait()
     # object collectives
@@ -171,6 +198,16 @@ def collectives(device):
         raise AssertionError("mismatched dtypes did not raise")
     except RuntimeError as e:
         assert "float32" in str(e) and "int64" in str(e), e
+    try:  # rank 0 expects 2 rows from rank 1 but rank 1 sends 1 row to each rank
+        x = ember.zeros(w, 2, device=device)
+        o = ember.zeros(w + (1 if r == 0 else 0), 2, device=device)
+        dist.all_to_all_single(o, x, [1, 2] + [1] * (w - 2) if r == 0 else None)
+        raise AssertionError("mismatched all_to_all splits did not raise")
+    except RuntimeError as e:
+        if r == 0:
+            assert "rank 1 sends 2 elements to rank 0, which expects 4" in str(e), e
+        else:
+            assert "all_to_all_single: split sizes disagree across ranks" in str(e), e
     try:
         dist.all_reduce(ember.zeros(2, dtype=ember.int64), op=dist.ReduceOp.AVG)
         raise AssertionError("AVG on int64 did not raise")

@@ -11,6 +11,8 @@ from ._collectives import (  # noqa: F401
     all_gather_into_tensor,
     all_gather_object,
     all_reduce,
+    all_to_all,
+    all_to_all_single,
     barrier,
     broadcast,
     broadcast_object_list,

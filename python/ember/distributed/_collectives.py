@@ -341,6 +341,96 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     return _done(Work([req], g, fn, lambda: _write(tensor, out), keep=(send, out)), async_op)
 
 
+def _alltoallv(fn, g, send, scounts, recv, rcounts, finish, async_op):
+    """MPI alltoallv after checking that what each peer sends is what this rank expects."""
+    MPI = _mpi()
+    scounts = np.asarray(scounts, dtype=np.int64)
+    rcounts = np.asarray(rcounts, dtype=np.int64)
+    told = np.empty_like(scounts)
+    _wait_request(g._comm.Ialltoall(scounts, told), g, fn)
+    # Every rank learns whether any rank saw a mismatch, so none is left waiting in MPI.
+    ok = np.array([int(np.array_equal(told, rcounts))], dtype=np.int64)
+    all_ok = np.empty_like(ok)
+    _wait_request(g._comm.Iallreduce(ok, all_ok, op=MPI.MIN), g, fn)
+    if not ok[0]:
+        i = [i for i in range(g.size()) if told[i] != rcounts[i]][0]
+        raise RuntimeError(
+            f"{fn}: rank {g._ranks[i]} sends {int(told[i])} elements to rank "
+            f"{g._ranks[g.rank()]}, which expects {int(rcounts[i])}"
+        )
+    if not all_ok[0]:
+        raise RuntimeError(f"{fn}: split sizes disagree across ranks (another rank reports which)")
+    sd = np.concatenate([[0], np.cumsum(scounts)[:-1]]).astype(np.int64)
+    rd = np.concatenate([[0], np.cumsum(rcounts)[:-1]]).astype(np.int64)
+    req = g._comm.Ialltoallv([send, (scounts, sd)], [recv, (rcounts, rd)])
+    return _done(Work([req], g, fn, finish, keep=(send, recv)), async_op)
+
+
+def all_to_all_single(
+    output, input, output_split_sizes=None, input_split_sizes=None, group=None, async_op=False
+):
+    """Rank i sends its j-th dim-0 slice of input to rank j, which stores it at slot i."""
+    fn = "all_to_all_single"
+    _check_tensor(fn, output, "output")
+    _check_tensor(fn, input, "input")
+    g = _group(fn, group)
+    if not _member(g):
+        return None
+    if input.dtype != output.dtype:
+        raise ValueError(f"{fn}: input is {input.dtype} but output is {output.dtype}")
+    n = g.size()
+
+    def splits(t, sizes, what):
+        d0 = t.shape[0] if t.dim() else 1
+        if sizes is None:
+            if d0 % n:
+                raise ValueError(f"{fn}: {what} dim 0 ({d0}) is not divisible by {n} ranks")
+            sizes = [d0 // n] * n
+        sizes = [int(x) for x in sizes]
+        if len(sizes) != n or sum(sizes) != d0:
+            raise ValueError(
+                f"{fn}: {what} split sizes {sizes} must be {n} numbers summing to {d0}"
+            )
+        row = t.numel() // d0 if d0 else 0
+        return [x * row for x in sizes]
+
+    sc = splits(input, input_split_sizes, "input")
+    rc = splits(output, output_split_sizes, "output")
+    a = _host(fn, input).reshape(-1)
+    out = np.empty(output.numel(), dtype=a.dtype)
+    return _alltoallv(fn, g, a, sc, out, rc, lambda: _write(output, out), async_op)
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Rank i sends input_tensor_list[j] to rank j, which receives it in output_tensor_list[i]."""
+    fn = "all_to_all"
+    g = _group(fn, group)
+    if not _member(g):
+        return None
+    n = g.size()
+    if len(input_tensor_list) != n or len(output_tensor_list) != n:
+        raise ValueError(
+            f"{fn}: needs {n} input and {n} output tensors, got {len(input_tensor_list)} and "
+            f"{len(output_tensor_list)}"
+        )
+    for t in list(input_tensor_list) + list(output_tensor_list):
+        _check_tensor(fn, t, "list element")
+        if t.dtype != input_tensor_list[0].dtype:
+            raise ValueError(f"{fn}: all tensors must share one dtype, got {t.dtype} and "
+                             f"{input_tensor_list[0].dtype}")  # fmt: skip
+    a = np.concatenate([_host(fn, t).reshape(-1) for t in input_tensor_list])
+    rc = [t.numel() for t in output_tensor_list]
+    out = np.empty(sum(rc), dtype=a.dtype)
+
+    def finish():
+        o = 0
+        for t, c in zip(output_tensor_list, rc):
+            _write(t, out[o : o + c])
+            o += c
+
+    return _alltoallv(fn, g, a, [t.numel() for t in input_tensor_list], out, rc, finish, async_op)
+
+
 def barrier(group=None, async_op=False, device_ids=None):
     g = _group("barrier", group)
     if not _member(g):
