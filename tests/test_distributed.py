@@ -188,3 +188,16 @@ def test_example_train_ddp(tmp_path):
     sd = ember.load(tmp_path / "digits_cnn_ddp.pt")
     assert sorted(sd) == sorted(["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                  "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])  # fmt: skip
+
+
+def test_launcher_rejects_what_mpi_cannot_do():
+    from ember.distributed import run
+
+    for argv, msg in [
+        (["--max-restarts", "2", "x.py"], "--max-restarts is not supported"),
+        (["--nnodes", "1:4", "x.py"], "elastic --nnodes 1:4 is not supported"),
+        (["--nproc-per-node", "0", "x.py"], "--nproc-per-node must be >= 1, got 0"),
+        (["--nnodes", "2", "--node-rank", "2", "x.py"], "--node-rank 2 is not in [0, 2)"),
+    ]:
+        with pytest.raises(SystemExit, match=msg.replace("[", r"\[").replace(")", r"\)")):
+            run.main(argv)

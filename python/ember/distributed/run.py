@@ -43,6 +43,12 @@ def _parser():
         default=900.0,
         help="seconds node 0 waits for the other nodes",
     )
+    # torchrun's rendezvous flags: the endpoint stands for master addr:port, the rest are
+    # accepted so torchrun command lines work (MPI jobs have a fixed size and no restarts).
+    p.add_argument("--rdzv-endpoint", "--rdzv_endpoint", default=None)
+    p.add_argument("--rdzv-backend", "--rdzv_backend", default=None)
+    p.add_argument("--rdzv-id", "--rdzv_id", default=None)
+    p.add_argument("--max-restarts", "--max_restarts", type=int, default=0)
     p.add_argument(
         "-m",
         "--module",
@@ -188,6 +194,15 @@ def main(argv=None):
     if args.training_script_args[:1] == ["--"]:
         args.training_script_args = args.training_script_args[1:]
     nproc, nnodes = _nproc(args.nproc_per_node), _nnodes(args.nnodes)
+    if args.max_restarts:
+        raise SystemExit(
+            "ember.distributed.run: --max-restarts is not supported (an MPI job ends when a "
+            "process fails); use 0"
+        )
+    if args.rdzv_endpoint:
+        host, _, port = args.rdzv_endpoint.rpartition(":")
+        args.master_addr = host or args.rdzv_endpoint
+        args.master_port = int(port) if host else args.master_port
     if not 0 <= args.node_rank < nnodes:
         raise SystemExit(
             f"ember.distributed.run: --node-rank {args.node_rank} is not in [0, {nnodes})"
