@@ -53,12 +53,25 @@ class DistributedDataParallel(Module):
         check_reduction=False,
         gradient_as_bucket_view=False,
         static_graph=False,
-        **kwargs,
+        delay_all_reduce_named_params=None,
+        param_to_hook_all_reduce=None,
+        mixed_precision=None,
+        device_mesh=None,
+        init_sync=True,
     ):
         super().__init__()
         fn = "DistributedDataParallel"
         if not isinstance(module, Module):
             raise TypeError(f"{fn}: module must be an nn.Module, got {type(module).__name__}")
+        unsupported = {
+            "mixed_precision": mixed_precision,
+            "device_mesh": device_mesh,
+            "delay_all_reduce_named_params": delay_all_reduce_named_params,
+            "param_to_hook_all_reduce": param_to_hook_all_reduce,
+        }
+        for name, v in unsupported.items():
+            if v is not None:
+                raise NotImplementedError(f"{fn}: {name}= is not supported by ember")
         self.module = module
         g = _state._group(fn, process_group)
         self.process_group = g
@@ -68,8 +81,9 @@ class DistributedDataParallel(Module):
         self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 2**20)
         self._params = [p for p in module.parameters() if p.requires_grad]
         self._verify_shapes()
-        with no_grad():
-            self._broadcast([*module.parameters(), *module.buffers()])
+        if init_sync:
+            with no_grad():
+                self._broadcast([*module.parameters(), *module.buffers()])
         self._buckets, self._bucket_of = self._make_buckets()
         self._in_backward = False
         self._hooks = [p.register_hook(self._make_hook(i)) for i, p in enumerate(self._params)]
