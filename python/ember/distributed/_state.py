@@ -236,8 +236,16 @@ def init_process_group(
             "ranks follow the MPI launcher's order"
         )
     # A private communicator: user code that also uses mpi4py cannot mix its messages with ours.
-    comm = world.Dup()
-    _S.world = ProcessGroup(comm, range(size), tmo)
+    # Idup, so that a peer that never calls init_process_group is a timeout, not a hang.
+    atexit.register(_abort_if_broken)
+    comm, req = world.Idup()
+    pg = ProcessGroup(comm, range(size), tmo)
+    _S.world = pg
+    try:
+        _wait_request(req, pg, "init_process_group")
+    except DistBackendError:
+        _S.world = None
+        raise
     _S.backend = Backend(names[0])
     _S.broken = False
     GroupMember.WORLD = _S.world
@@ -246,7 +254,6 @@ def init_process_group(
     os.environ.setdefault("WORLD_SIZE", str(size))
     if "OMPI_COMM_WORLD_LOCAL_RANK" in os.environ:
         os.environ.setdefault("LOCAL_RANK", os.environ["OMPI_COMM_WORLD_LOCAL_RANK"])
-    atexit.register(_abort_if_broken)
 
 
 def is_initialized():
