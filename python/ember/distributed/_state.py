@@ -238,6 +238,7 @@ def init_process_group(
     # A private communicator: user code that also uses mpi4py cannot mix its messages with ours.
     # Idup, so that a peer that never calls init_process_group is a timeout, not a hang.
     atexit.register(_abort_if_broken)
+    _S.broken = False
     comm, req = world.Idup()
     pg = ProcessGroup(comm, range(size), tmo)
     _S.world = pg
@@ -247,7 +248,6 @@ def init_process_group(
         _S.world = None
         raise
     _S.backend = Backend(names[0])
-    _S.broken = False
     GroupMember.WORLD = _S.world
     # Under a bare `mpirun`, give scripts torchrun's variables too.
     os.environ.setdefault("RANK", str(me))
