@@ -122,7 +122,9 @@ def w_transformer(T):
     nn = T.nn
     T.manual_seed(0)
     d, heads, layers, seq, batch, vocab = 128, 4, 4, 64, 16, 256
-    layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=4 * d, dropout=0.0, batch_first=True)
+    layer = nn.TransformerEncoderLayer(
+        d, heads, dim_feedforward=4 * d, dropout=0.0, batch_first=True
+    )
     enc = nn.TransformerEncoder(layer, layers)
     emb = nn.Embedding(vocab, d)
     head = nn.Linear(d, vocab)
@@ -234,13 +236,12 @@ def main():
         med = {k: statistics.median(v) for k, v in times.items()}
         scale, unit = (1e6, "us") if "(us)" in name else (1e3, "ms")
 
-        def cell(k):
+        def cell(k, med=med, scale=scale, unit=unit):
             return f"{med[k] * scale:>8.3f}{unit}" if k in med else f"{'-':>10}"
 
         ratio = med["ember"] / med[ref] if ref in med else float("nan")
         print(
-            f"| {name:<38} | {cell('ember')} | {cell('torch')} | {cell('numpy')} | "
-            f"{ratio:>9.2f} |"
+            f"| {name:<38} | {cell('ember')} | {cell('torch')} | {cell('numpy')} | {ratio:>9.2f} |"
         )
 
 
