@@ -1,0 +1,61 @@
+"""ember.distributions: PyTorch's torch.distributions on ember tensors.
+
+Parameterisations, shapes (sample_shape + batch_shape + event_shape),
+validation, reparameterised sampling and kl_divergence follow PyTorch; all
+math is ember tensor ops, so it runs on every device and differentiates with
+ember's autograd. Sampling uses ember's global generator (ember.manual_seed).
+"""
+
+from . import constraints, transforms  # noqa: F401
+from .bernoulli import Bernoulli
+from .categorical import Categorical, OneHotCategorical
+from .dirichlet import Beta, Dirichlet
+from .distribution import Distribution
+from .exp_family import ExponentialFamily
+from .gamma import Gamma
+from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .laplace import Laplace
+from .multivariate_normal import MultivariateNormal
+from .normal import Normal
+from .poisson import Poisson
+from .transformed_distribution import TransformedDistribution
+from .transforms import (
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    PowerTransform,
+    SigmoidTransform,
+    TanhTransform,
+    Transform,
+)
+from .uniform import Uniform
+
+__all__ = [
+    "AffineTransform",
+    "Bernoulli",
+    "Beta",
+    "Categorical",
+    "ComposeTransform",
+    "Dirichlet",
+    "Distribution",
+    "ExpTransform",
+    "ExponentialFamily",
+    "Gamma",
+    "Independent",
+    "Laplace",
+    "MultivariateNormal",
+    "Normal",
+    "OneHotCategorical",
+    "Poisson",
+    "PowerTransform",
+    "SigmoidTransform",
+    "TanhTransform",
+    "Transform",
+    "TransformedDistribution",
+    "Uniform",
+    "constraints",
+    "kl_divergence",
+    "register_kl",
+    "transforms",
+]
