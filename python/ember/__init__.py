@@ -68,7 +68,7 @@ ByteTensor = _legacy(uint8)
 BoolTensor = _legacy(bool)
 
 try:
-    from . import distributions, nn, optim, utils  # noqa: F401
+    from . import distributions, nn, optim, profiler, utils  # noqa: F401
     from .serialization import load, save  # noqa: F401
 except ImportError as _e:  # pragma: no cover - the training layer is optional while it is built
     import warnings as _w

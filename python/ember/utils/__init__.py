@@ -1,3 +1,3 @@
-"""ember.utils: PyTorch's torch.utils (data loading)."""
+"""ember.utils: PyTorch's torch.utils (data loading, activation checkpointing)."""
 
-from . import data  # noqa: F401
+from . import checkpoint, data  # noqa: F401
