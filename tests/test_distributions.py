@@ -75,10 +75,12 @@ def test_continuous_log_prob_entropy_moments_vs_scipy(device, name):
     _close(d.stddev, ref.std(), device)
 
 
-@pytest.mark.parametrize("name", ["Normal", "Laplace", "Uniform"])
+@pytest.mark.parametrize("name", ["Normal", "Laplace", "Uniform", "Gamma"])
 def test_cdf_icdf_vs_scipy(device, name):
     d, ref, values = _cases(device)[name]
     _close(d.cdf(_t(values, device)), ref.cdf(np.array(values)), device)
+    if name == "Gamma":
+        return  # PyTorch's Gamma has cdf (gammainc) but no icdf
     q = np.array([[0.1, 0.5], [0.77, 0.999]])
     _close(d.icdf(_t(q, device)), ref.ppf(q), device, rtol=1e-9)
 

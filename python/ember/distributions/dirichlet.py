@@ -145,6 +145,3 @@ class Beta(ExponentialFamily):
 
     def entropy(self):
         return self._dirichlet.entropy()
-
-    def __repr__(self):
-        return f"Beta(concentration1: {self.concentration1.size()}, concentration0: {self.concentration0.size()})"

@@ -135,6 +135,13 @@ class Gamma(ExponentialFamily):
             - ember.lgamma(self.concentration)
         )
 
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        from ember.special import gammainc
+
+        return gammainc(self.concentration, self.rate * value)
+
     def entropy(self):
         return (
             self.concentration
