@@ -112,8 +112,8 @@ def test_bad_profile_arguments():
 
 
 # ----- anomaly mode -----
-def test_detect_anomaly_names_backward_function():
-    x = ember.tensor([0.0, 1.0], requires_grad=True)
+def test_detect_anomaly_names_backward_function(device):
+    x = ember.tensor([0.0, 1.0], device=device, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with ember.autograd.detect_anomaly():

@@ -146,13 +146,16 @@ def _public_functions(module):
             yield attr, obj
 
 
-def _install():
+_table = None  # [(owner, attr, original, wrapper)], built once: scanning the namespaces is slow
+
+
+def _build_table():
     from .nn import functional as F
 
+    table = []
     for module in (ember, F):
         for attr, fn in _public_functions(module):
-            _saved.append((module, attr, fn))
-            setattr(module, attr, _wrap(f"aten::{attr}", fn))
+            table.append((module, attr, fn, _wrap(f"aten::{attr}", fn)))
     T = ember.Tensor
     for attr in dir(T):
         if attr in _DUNDER_OPS:
@@ -166,9 +169,21 @@ def _install():
             continue
         if type(obj).__name__ == "getset_descriptor":
             continue
-        raw = T.__dict__.get(attr, obj)
-        _saved.append((T, attr, raw))
-        setattr(T, attr, _wrap(f"aten::{name}", obj))
+        table.append((T, attr, T.__dict__.get(attr, obj), _wrap(f"aten::{name}", obj)))
+    return table
+
+
+def _install():
+    global _table
+    # Rebuild when a namespace changed since (a function rebound by user code or a new op).
+    if _table is None or any(
+        getattr(owner, attr, None) is not original and owner.__dict__.get(attr) is not original
+        for owner, attr, original, _ in _table
+    ):
+        _table = _build_table()
+    for owner, attr, original, wrapper in _table:
+        _saved.append((owner, attr, original))
+        setattr(owner, attr, wrapper)
 
 
 def _uninstall():
