@@ -144,3 +144,17 @@ def test_register_kl_dispatch_and_missing_pair():
         D.kl_divergence(D.Poisson(1.0), D.Normal(0.0, 1.0))
     with pytest.raises(TypeError):
         D.register_kl(1, D.Normal)
+
+
+def test_transformed_kl_equals_base_kl(device):
+    t = lambda x: _t(x, device)  # noqa: E731
+    tr = [D.AffineTransform(0.5, 2.0), D.ExpTransform()]
+    p = D.TransformedDistribution(D.Normal(t(0.3), t(1.2)), tr)
+    q = D.TransformedDistribution(
+        D.Normal(t(-1.0), t(0.7)), [D.AffineTransform(0.5, 2.0), D.ExpTransform()]
+    )
+    want = _quad_kl(st.norm(0.3, 1.2), st.norm(-1.0, 0.7), -np.inf, np.inf)
+    _check(D.kl_divergence(p, q), want, device)
+    other = D.TransformedDistribution(D.Normal(t(-1.0), t(0.7)), [D.ExpTransform()])
+    with pytest.raises(NotImplementedError):
+        D.kl_divergence(p, other)

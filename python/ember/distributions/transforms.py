@@ -359,6 +359,21 @@ class AffineTransform(Transform):
             return self
         return AffineTransform(self.loc, self.scale, self._event_dim, cache_size=cache_size)
 
+    def __eq__(self, other):
+        if not isinstance(other, AffineTransform):
+            return False
+
+        def same(a, b):
+            if isinstance(a, ember.Tensor) or isinstance(b, ember.Tensor):
+                a = a if isinstance(a, ember.Tensor) else ember.tensor(float(a))
+                b = b if isinstance(b, ember.Tensor) else ember.tensor(float(b))
+                return tuple(a.shape) == tuple(b.shape) and bool((a.cpu() == b.cpu()).all())
+            return a == b
+
+        return same(self.loc, other.loc) and same(self.scale, other.scale)
+
+    __hash__ = object.__hash__
+
     @property
     def sign(self):
         if isinstance(self.scale, (int, float)):
