@@ -134,6 +134,7 @@ def test_detect_anomaly_names_backward_function(device):
     assert not hasattr(ember.add, "_ember_op_hook")
 
 
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
 def test_anomaly_warns_with_forward_traceback_and_clean_backward_passes():
     x = ember.tensor([0.0, 4.0], requires_grad=True)
     with pytest.warns(
@@ -152,6 +153,7 @@ def test_anomaly_warns_with_forward_traceback_and_clean_backward_passes():
     assert w.grad.tolist() == pytest.approx([1.5, 3.0])
 
 
+@pytest.mark.filterwarnings("ignore:Error detected in")
 def test_set_detect_anomaly_function_and_context():
     ember.autograd.set_detect_anomaly(True)
     try:
