@@ -9,13 +9,17 @@ ember's autograd. Sampling uses ember's global generator (ember.manual_seed).
 from . import constraints, transforms  # noqa: F401
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
+from .cauchy import Cauchy, Gumbel
 from .dirichlet import Beta, Dirichlet
+from .discrete import Binomial, Geometric, Multinomial
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
+from .exponential import Chi2, Exponential, StudentT
 from .gamma import Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
+from .lognormal import HalfNormal, LogNormal
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .poisson import Poisson
@@ -35,21 +39,31 @@ __all__ = [
     "AffineTransform",
     "Bernoulli",
     "Beta",
+    "Binomial",
     "Categorical",
+    "Cauchy",
+    "Chi2",
     "ComposeTransform",
     "Dirichlet",
     "Distribution",
     "ExpTransform",
+    "Exponential",
     "ExponentialFamily",
     "Gamma",
+    "Geometric",
+    "Gumbel",
+    "HalfNormal",
     "Independent",
     "Laplace",
+    "LogNormal",
+    "Multinomial",
     "MultivariateNormal",
     "Normal",
     "OneHotCategorical",
     "Poisson",
     "PowerTransform",
     "SigmoidTransform",
+    "StudentT",
     "TanhTransform",
     "Transform",
     "TransformedDistribution",
