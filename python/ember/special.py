@@ -1,5 +1,8 @@
 """ember.special: PyTorch's torch.special, composed from ember tensor ops.
 
+Second-kind Bessel functions live in _special_bessel.py and the orthogonal
+polynomials in _special_poly.py; this module is the public namespace.
+
 Functions ember already computes in Rust (erf, erfc, erfinv, lgamma, digamma,
 polygamma, sinc, sigmoid, softmax, ...) are re-exported under torch.special's
 names. The rest (erfcx, log_ndtr, ndtri, the modified Bessel functions i0/i0e/
@@ -12,11 +15,40 @@ import math
 
 import ember
 
+from ._special_bessel import (  # noqa: F401
+    bessel_y0,
+    bessel_y1,
+    modified_bessel_k0,
+    modified_bessel_k1,
+    scaled_modified_bessel_k0,
+    scaled_modified_bessel_k1,
+    spherical_bessel_j0,
+)
+from ._special_poly import (  # noqa: F401
+    chebyshev_polynomial_t,
+    chebyshev_polynomial_u,
+    chebyshev_polynomial_v,
+    chebyshev_polynomial_w,
+    hermite_polynomial_h,
+    hermite_polynomial_he,
+    laguerre_polynomial_l,
+    legendre_polynomial_p,
+    shifted_chebyshev_polynomial_t,
+    shifted_chebyshev_polynomial_u,
+    shifted_chebyshev_polynomial_v,
+    shifted_chebyshev_polynomial_w,
+)
 from .autograd.function import Function
 
 __all__ = [
     "bessel_j0",
     "bessel_j1",
+    "bessel_y0",
+    "bessel_y1",
+    "chebyshev_polynomial_t",
+    "chebyshev_polynomial_u",
+    "chebyshev_polynomial_v",
+    "chebyshev_polynomial_w",
     "digamma",
     "entr",
     "erf",
@@ -29,23 +61,38 @@ __all__ = [
     "gammainc",
     "gammaincc",
     "gammaln",
+    "hermite_polynomial_h",
+    "hermite_polynomial_he",
     "i0",
     "i0e",
     "i1",
     "i1e",
+    "laguerre_polynomial_l",
+    "legendre_polynomial_p",
     "log1p",
     "log_ndtr",
     "log_softmax",
     "logit",
     "logsumexp",
+    "modified_bessel_i0",
+    "modified_bessel_i1",
+    "modified_bessel_k0",
+    "modified_bessel_k1",
     "multigammaln",
     "ndtr",
     "ndtri",
     "polygamma",
     "psi",
     "round",
+    "scaled_modified_bessel_k0",
+    "scaled_modified_bessel_k1",
+    "shifted_chebyshev_polynomial_t",
+    "shifted_chebyshev_polynomial_u",
+    "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w",
     "sinc",
     "softmax",
+    "spherical_bessel_j0",
     "xlog1py",
     "xlogy",
     "zeta",
@@ -378,6 +425,16 @@ def i1(input):
 def i1e(input):
     """Exponentially scaled i1: exp(-|x|) * I1(x)."""
     return _I1e.apply(_float(input, "i1e"))
+
+
+def modified_bessel_i0(input):
+    """Same as i0 (torch.special keeps both names)."""
+    return i0(input)
+
+
+def modified_bessel_i1(input):
+    """Same as i1 (torch.special keeps both names)."""
+    return i1(input)
 
 
 # ----- Bessel functions of the first kind -----
