@@ -49,6 +49,7 @@ BESSEL = [
     ("modified_bessel_i0", sp.i0, "rel"),
     ("modified_bessel_i1", sp.i1, "rel"),
     ("spherical_bessel_j0", lambda x: sp.spherical_jn(0, x), "abs"),
+    ("airy_ai", lambda x: sp.airy(x)[0], "abs"),
 ]
 
 
@@ -63,6 +64,14 @@ def test_bessel_vs_scipy(device, name, ref, kind):
     else:
         err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
     assert err.max() < (1e-11 if device == "cpu" else 2e-6), (x[err.argmax()], err.max())
+
+
+def test_airy_ai_negative_axis(device):
+    x = np.array([-100.0, -30.0, -12.0, -7.7, -7.5, -5.0, -2.0, -1.01, -1.0, -0.5, 0.0])
+    if device != "cpu":
+        x = x[x > -20]
+    got = S.airy_ai(_t(x, device)).cpu().double().numpy()
+    np.testing.assert_allclose(got, sp.airy(x)[0], atol=1e-12 if device == "cpu" else 1e-6)
 
 
 def test_bessel_edges(device):

@@ -1,5 +1,6 @@
 """Bessel functions of torch.special beyond I0/I1/J0/J1 (special.py): Y0/Y1 (second
-kind), K0/K1 and their exp(x)-scaled forms (modified, second kind), spherical j0.
+kind), K0/K1 and their exp(x)-scaled forms (modified, second kind), spherical j0,
+and the Airy function Ai (through K_{1/3} and J_{+-1/3}).
 
 Each is piecewise, computed everywhere and selected with `where`:
 - small x: the power series (with the log term of the second-kind functions);
@@ -14,6 +15,7 @@ import math
 import ember
 
 __all__ = [
+    "airy_ai",
     "bessel_y0",
     "bessel_y1",
     "modified_bessel_k0",
@@ -204,3 +206,83 @@ def spherical_bessel_j0(input):
     x = _float(input, "spherical_bessel_j0")
     safe = ember.where(x == 0, ember.ones_like(x), x)
     return ember.where(x == 0, ember.ones_like(x), ember.sin(safe) / safe)
+
+
+# ----- Airy Ai -----
+_AI0 = 0.355028053887817239260  # Ai(0)
+_AIP0 = 0.258819403792806798405  # -Ai'(0)
+
+
+def _airy_maclaurin(x):
+    """Ai(x) = Ai(0) f(x) + Ai'(0) g(x) from the two Maclaurin series (|x| <= 1)."""
+    x3 = x * x * x
+    t = ember.ones_like(x)
+    u = x
+    f, g = t, u
+    for k in range(1, 20):
+        t = t * x3 / ((3 * k - 1) * (3 * k))
+        u = u * x3 / ((3 * k) * (3 * k + 1))
+        f = f + t
+        g = g + u
+    return _AI0 * f - _AIP0 * g
+
+
+def _j_frac(z, nu, switch):
+    """J_nu(z) for nu = +-1/3: series up to `switch`, Hankel's expansion above."""
+    zs = ember.where(z <= switch, z, ember.ones_like(z))
+    half = zs * 0.5
+    q = half * half
+    term = ember.exp(nu * ember.log(half)) / math.gamma(nu + 1)
+    total = term
+    for k in range(1, 60):
+        term = term * (-q) / (k * (k + nu))
+        total = total + term
+    zb = ember.where(z > switch, z, ember.full_like(z, 2 * switch))
+    terms = _asym_terms(zb, nu, 2 * int(switch))
+    p = ember.zeros_like(zb)
+    qs = ember.zeros_like(zb)
+    for k, t in enumerate(terms):
+        sign = -1.0 if (k // 2) % 2 else 1.0
+        if k % 2:
+            qs = qs + t * sign
+        else:
+            p = p + t * sign
+    w = zb - (nu * 0.5 + 0.25) * math.pi
+    asym = ember.sqrt(2.0 / (math.pi * zb)) * (p * ember.cos(w) - qs * ember.sin(w))
+    return ember.where(z <= switch, total, asym)
+
+
+def _k_third_scaled(z):
+    """exp(z) K_{1/3}(z) for z >= 2/3: trapezoid quadrature, Hankel above 25."""
+    nu = 1.0 / 3.0
+    zm = ember.where(z <= _K_ASYM, z, ember.full_like(z, 2.0))
+    h = 0.05
+    t_max = math.acosh(1.0 + 45.0 / (2.0 / 3.0))
+    total = ember.ones_like(zm) * 0.5
+    for j in range(1, int(t_max / h) + 1):
+        t = j * h
+        total = total + ember.exp(-zm * (math.cosh(t) - 1.0)) * math.cosh(nu * t)
+    quad = total * h
+    zb = ember.where(z > _K_ASYM, z, ember.full_like(z, 2 * _K_ASYM))
+    asym = _k_scaled_asym(zb, nu)
+    return ember.where(z <= _K_ASYM, quad, asym)
+
+
+def airy_ai(input):
+    """Airy function Ai(x), with zeta = 2/3 |x|^(3/2).
+
+    |x| <= 1: Maclaurin series; x > 1: sqrt(x/3) K_{1/3}(zeta) / pi;
+    x < -1: sqrt(|x|)/3 (J_{1/3}(zeta) + J_{-1/3}(zeta)).
+    """
+    x = _float(input, "airy_ai")
+    switch = 14.0 if x.dtype == ember.float64 else 7.0
+    mid = x.abs() <= 1.0
+    xm = ember.where(mid, x, ember.zeros_like(x))
+    xp = ember.where(x > 1.0, x, ember.full_like(x, 2.0))
+    xn = ember.where(x < -1.0, -x, ember.full_like(x, 2.0))
+    zp = (2.0 / 3.0) * xp * ember.sqrt(xp)
+    zn = (2.0 / 3.0) * xn * ember.sqrt(xn)
+    pos = ember.sqrt(xp / 3.0) / math.pi * _k_third_scaled(zp) * ember.exp(-zp)
+    neg = ember.sqrt(xn) / 3.0 * (_j_frac(zn, 1.0 / 3.0, switch) + _j_frac(zn, -1.0 / 3.0, switch))
+    out = ember.where(mid, _airy_maclaurin(xm), ember.where(x > 0, pos, neg))
+    return ember.where(ember.isnan(x), x, out)

@@ -16,6 +16,7 @@ import math
 import ember
 
 from ._special_bessel import (  # noqa: F401
+    airy_ai,
     bessel_y0,
     bessel_y1,
     modified_bessel_k0,
@@ -41,6 +42,7 @@ from ._special_poly import (  # noqa: F401
 from .autograd.function import Function
 
 __all__ = [
+    "airy_ai",
     "bessel_j0",
     "bessel_j1",
     "bessel_y0",
