@@ -16,13 +16,16 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .exponential import Chi2, Exponential, StudentT
 from .gamma import Gamma
+from .heavy_tails import HalfCauchy, InverseGamma, NegativeBinomial, Pareto, Weibull
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
-from .lognormal import HalfNormal, LogNormal
+from .lognormal import AbsTransform, HalfNormal, LogNormal
+from .mixture_same_family import MixtureSameFamily
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .poisson import Poisson
+from .relaxed import OneHotCategoricalStraightThrough, RelaxedBernoulli, RelaxedOneHotCategorical
 from .transformed_distribution import TransformedDistribution
 from .transforms import (
     AffineTransform,
@@ -36,6 +39,7 @@ from .transforms import (
 from .uniform import Uniform
 
 __all__ = [
+    "AbsTransform",
     "AffineTransform",
     "Bernoulli",
     "Beta",
@@ -52,22 +56,31 @@ __all__ = [
     "Gamma",
     "Geometric",
     "Gumbel",
+    "HalfCauchy",
     "HalfNormal",
     "Independent",
+    "InverseGamma",
     "Laplace",
     "LogNormal",
+    "MixtureSameFamily",
     "Multinomial",
     "MultivariateNormal",
+    "NegativeBinomial",
     "Normal",
     "OneHotCategorical",
+    "OneHotCategoricalStraightThrough",
+    "Pareto",
     "Poisson",
     "PowerTransform",
+    "RelaxedBernoulli",
+    "RelaxedOneHotCategorical",
     "SigmoidTransform",
     "StudentT",
     "TanhTransform",
     "Transform",
     "TransformedDistribution",
     "Uniform",
+    "Weibull",
     "constraints",
     "kl_divergence",
     "register_kl",
