@@ -6,10 +6,15 @@ math is ember tensor ops, so it runs on every device and differentiates with
 ember's autograd. Sampling uses ember's global generator (ember.manual_seed).
 """
 
-from . import constraints, transforms  # noqa: F401
+from . import (  # noqa: F401
+    constraint_registry,  # noqa: F401
+    constraints,
+    transforms,
+)
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
 from .cauchy import Cauchy, Gumbel
+from .constraint_registry import biject_to, transform_to
 from .dirichlet import Beta, Dirichlet
 from .discrete import Binomial, Geometric, Multinomial
 from .distribution import Distribution
@@ -20,7 +25,7 @@ from .heavy_tails import HalfCauchy, InverseGamma, NegativeBinomial, Pareto, Wei
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
-from .lognormal import AbsTransform, HalfNormal, LogNormal
+from .lognormal import AbsTransform, HalfNormal, LogisticNormal, LogNormal
 from .mixture_same_family import MixtureSameFamily
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
@@ -30,11 +35,19 @@ from .transformed_distribution import TransformedDistribution
 from .transforms import (
     AffineTransform,
     ComposeTransform,
+    CumulativeDistributionTransform,
     ExpTransform,
+    IndependentTransform,
+    LowerCholeskyTransform,
+    PositiveDefiniteTransform,
     PowerTransform,
     SigmoidTransform,
+    SoftmaxTransform,
+    SoftplusTransform,
+    StickBreakingTransform,
     TanhTransform,
     Transform,
+    identity_transform,
 )
 from .uniform import Uniform
 
@@ -48,6 +61,7 @@ __all__ = [
     "Cauchy",
     "Chi2",
     "ComposeTransform",
+    "CumulativeDistributionTransform",
     "Dirichlet",
     "Distribution",
     "ExpTransform",
@@ -59,9 +73,12 @@ __all__ = [
     "HalfCauchy",
     "HalfNormal",
     "Independent",
+    "IndependentTransform",
     "InverseGamma",
     "Laplace",
     "LogNormal",
+    "LogisticNormal",
+    "LowerCholeskyTransform",
     "MixtureSameFamily",
     "Multinomial",
     "MultivariateNormal",
@@ -71,18 +88,25 @@ __all__ = [
     "OneHotCategoricalStraightThrough",
     "Pareto",
     "Poisson",
+    "PositiveDefiniteTransform",
     "PowerTransform",
     "RelaxedBernoulli",
     "RelaxedOneHotCategorical",
     "SigmoidTransform",
+    "SoftmaxTransform",
+    "SoftplusTransform",
+    "StickBreakingTransform",
     "StudentT",
     "TanhTransform",
     "Transform",
     "TransformedDistribution",
     "Uniform",
     "Weibull",
+    "biject_to",
     "constraints",
+    "identity_transform",
     "kl_divergence",
     "register_kl",
+    "transform_to",
     "transforms",
 ]

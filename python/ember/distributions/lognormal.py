@@ -1,4 +1,5 @@
-"""LogNormal(loc, scale) and HalfNormal(scale): Normal pushed through exp / abs."""
+"""LogNormal(loc, scale), HalfNormal(scale) and LogisticNormal(loc, scale): Normal pushed
+through exp / abs / stick breaking."""
 
 import math
 import numbers
@@ -8,9 +9,9 @@ import ember
 from . import constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
-from .transforms import ExpTransform, Transform
+from .transforms import ExpTransform, StickBreakingTransform, Transform
 
-__all__ = ["HalfNormal", "LogNormal"]
+__all__ = ["HalfNormal", "LogNormal", "LogisticNormal"]
 
 
 class AbsTransform(Transform):
@@ -116,3 +117,29 @@ class HalfNormal(TransformedDistribution):
 
     def entropy(self):
         return self.base_dist.entropy() - math.log(2)
+
+
+class LogisticNormal(TransformedDistribution):
+    """Normal(loc, scale) over R^(K-1) mapped to the K-simplex by stick breaking."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        base_dist = Normal(loc, scale, validate_args=validate_args)
+        if not base_dist.batch_shape:
+            base_dist = base_dist.expand([1])
+        super().__init__(base_dist, StickBreakingTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(LogisticNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def loc(self):
+        return self.base_dist.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.base_dist.scale

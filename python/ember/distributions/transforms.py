@@ -1,8 +1,10 @@
-"""Bijective transforms with log|det J| for TransformedDistribution.
+"""Transforms with log|det J| for TransformedDistribution and biject_to/transform_to.
 
-Transform, ComposeTransform, ExpTransform, AffineTransform, SigmoidTransform,
-TanhTransform, PowerTransform, with PyTorch's `inv`, `sign`, `domain`,
-`codomain`, `event_dim` and one-entry caching (cache_size=1).
+Transform, ComposeTransform, IndependentTransform, ExpTransform, PowerTransform,
+AffineTransform, SigmoidTransform, TanhTransform, SoftplusTransform,
+SoftmaxTransform, StickBreakingTransform, LowerCholeskyTransform,
+PositiveDefiniteTransform, CumulativeDistributionTransform, with PyTorch's
+`inv`, `sign`, `domain`, `codomain`, `event_dim` and one-entry caching.
 """
 
 import math
@@ -16,9 +18,16 @@ from .utils import finfo_eps, finfo_tiny
 __all__ = [
     "AffineTransform",
     "ComposeTransform",
+    "CumulativeDistributionTransform",
     "ExpTransform",
+    "IndependentTransform",
+    "LowerCholeskyTransform",
+    "PositiveDefiniteTransform",
     "PowerTransform",
     "SigmoidTransform",
+    "SoftmaxTransform",
+    "SoftplusTransform",
+    "StickBreakingTransform",
     "TanhTransform",
     "Transform",
     "identity_transform",
@@ -208,6 +217,16 @@ class ComposeTransform(Transform):
         for part in self.parts:
             x = part(x)
         return x
+
+    def forward_shape(self, shape):
+        for part in self.parts:
+            shape = part.forward_shape(shape)
+        return shape
+
+    def inverse_shape(self, shape):
+        for part in reversed(self.parts):
+            shape = part.inverse_shape(shape)
+        return shape
 
     def log_abs_det_jacobian(self, x, y):
         if not self.parts:
@@ -400,4 +419,207 @@ class AffineTransform(Transform):
         return result.expand(shape)
 
     def __repr__(self):
-        return f"AffineTransform(loc={self.loc}, scale={self.scale})"
+        return "AffineTransform()"
+
+
+class IndependentTransform(Transform):
+    """Treat the rightmost reinterpreted_batch_ndims dims of a transform as event dims."""
+
+    def __init__(self, base_transform, reinterpreted_batch_ndims, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.base_transform = (
+            base_transform.with_cache(cache_size) if cache_size else base_transform
+        )
+        self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
+
+    @property
+    def domain(self):
+        return constraints.independent(self.base_transform.domain, self.reinterpreted_batch_ndims)
+
+    @property
+    def codomain(self):
+        return constraints.independent(self.base_transform.codomain, self.reinterpreted_batch_ndims)
+
+    @property
+    def bijective(self):
+        return self.base_transform.bijective
+
+    @property
+    def sign(self):
+        return self.base_transform.sign
+
+    def _call(self, x):
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        return self.base_transform.inv(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return _sum_rightmost(
+            self.base_transform.log_abs_det_jacobian(x, y), self.reinterpreted_batch_ndims
+        )
+
+    def forward_shape(self, shape):
+        return self.base_transform.forward_shape(shape)
+
+    def inverse_shape(self, shape):
+        return self.base_transform.inverse_shape(shape)
+
+    def __repr__(self):
+        return f"IndependentTransform({self.base_transform!r}, {self.reinterpreted_batch_ndims})"
+
+
+class SoftplusTransform(Transform):
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = +1
+
+    def __eq__(self, other):
+        return isinstance(other, SoftplusTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return F.softplus(x)
+
+    def _inverse(self, y):
+        # log(exp(y) - 1) = y + log(1 - exp(-y)), stable for large y
+        return (-y).expm1().neg().log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -F.softplus(-x)
+
+
+class SoftmaxTransform(Transform):
+    """Unconstrained vector -> simplex by softmax (not bijective; inverse is log)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+
+    def __eq__(self, other):
+        return isinstance(other, SoftmaxTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        probs = (x - x.amax(-1, keepdim=True)).exp()
+        return probs / probs.sum(-1, keepdim=True)
+
+    def _inverse(self, y):
+        return y.log()
+
+
+def _clipped_sigmoid(x):
+    return ember.sigmoid(x).clamp(min=finfo_tiny(x.dtype), max=1.0 - finfo_eps(x.dtype))
+
+
+class StickBreakingTransform(Transform):
+    """R^(K-1) -> K-simplex by stick breaking (bijective; the offset centres x = 0 on the uniform point)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+
+    def __eq__(self, other):
+        return isinstance(other, StickBreakingTransform)
+
+    __hash__ = object.__hash__
+
+    @staticmethod
+    def _offset(n, like):
+        # n + 1 - (1, 2, ..., n): log of it shifts each stick so x = 0 maps to the centre
+        return ember.arange(n, 0, -1, dtype=like.dtype, device=like.device)
+
+    def _call(self, x):
+        n = x.shape[-1]
+        z = _clipped_sigmoid(x - self._offset(n, x).log())
+        z_cumprod = (1 - z).cumprod(-1)
+        ones = ember.ones(tuple(x.shape[:-1]) + (1,), dtype=x.dtype, device=x.device)
+        return ember.cat([z, ones], -1) * ember.cat([ones, z_cumprod], -1)
+
+    def _inverse(self, y):
+        y_crop = y[..., :-1]
+        n = y_crop.shape[-1]
+        offset = self._offset(n, y)
+        sf = (1 - y_crop.cumsum(-1)).clamp(min=finfo_tiny(y.dtype))
+        return y_crop.log() - sf.log() + offset.log()
+
+    def log_abs_det_jacobian(self, x, y):
+        n = x.shape[-1]
+        x = x - self._offset(n, x).log()
+        return (-x + F.logsigmoid(x) + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return tuple(shape[:-1]) + (shape[-1] + 1,)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return tuple(shape[:-1]) + (shape[-1] - 1,)
+
+
+class LowerCholeskyTransform(Transform):
+    """Unconstrained matrix -> lower-triangular with positive diagonal (exp of the diagonal)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def __eq__(self, other):
+        return isinstance(other, LowerCholeskyTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return x.tril(-1) + ember.diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
+
+    def _inverse(self, y):
+        return y.tril(-1) + ember.diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
+
+
+class PositiveDefiniteTransform(Transform):
+    """Unconstrained matrix -> positive definite L L^T with L = LowerCholeskyTransform(x)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def __eq__(self, other):
+        return isinstance(other, PositiveDefiniteTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        L = LowerCholeskyTransform()(x)
+        return L @ L.mT
+
+    def _inverse(self, y):
+        from ._linalg import cholesky
+
+        return LowerCholeskyTransform().inv(cholesky(y))
+
+
+class CumulativeDistributionTransform(Transform):
+    """x -> distribution.cdf(x): the distribution's support onto the unit interval."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
