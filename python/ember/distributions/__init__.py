@@ -21,6 +21,7 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .exponential import Chi2, Exponential, StudentT
 from .gamma import Gamma
+from .generalized import FisherSnedecor, GeneralizedPareto, VonMises
 from .heavy_tails import HalfCauchy, InverseGamma, NegativeBinomial, Pareto, Weibull
 from .independent import Independent
 from .kl import kl_divergence, register_kl
@@ -50,6 +51,7 @@ from .transforms import (
     identity_transform,
 )
 from .uniform import Uniform
+from .unit_interval import ContinuousBernoulli, Kumaraswamy
 
 __all__ = [
     "AbsTransform",
@@ -61,13 +63,16 @@ __all__ = [
     "Cauchy",
     "Chi2",
     "ComposeTransform",
+    "ContinuousBernoulli",
     "CumulativeDistributionTransform",
     "Dirichlet",
     "Distribution",
     "ExpTransform",
     "Exponential",
     "ExponentialFamily",
+    "FisherSnedecor",
     "Gamma",
+    "GeneralizedPareto",
     "Geometric",
     "Gumbel",
     "HalfCauchy",
@@ -75,6 +80,7 @@ __all__ = [
     "Independent",
     "IndependentTransform",
     "InverseGamma",
+    "Kumaraswamy",
     "Laplace",
     "LogNormal",
     "LogisticNormal",
@@ -101,6 +107,7 @@ __all__ = [
     "Transform",
     "TransformedDistribution",
     "Uniform",
+    "VonMises",
     "Weibull",
     "biject_to",
     "constraints",
