@@ -172,3 +172,52 @@ def test_relaxed_and_straight_through_gradients():
     # p / sum(p) (sum = 1 here) the gradient is g - (g . p)
     g = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(probs.grad.numpy(), g - g @ np.array([0.2, 0.3, 0.5]), rtol=1e-12)
+
+
+def test_lowrank_multivariate_normal(device):
+    t = lambda x: _t(x, device)  # noqa: E731
+    W = np.array([[0.5, -0.2], [1.0, 0.3], [-0.4, 0.8]])
+    Dg = np.array([0.5, 1.2, 0.3])
+    mu = np.array([0.1, -0.2, 0.3])
+    cov = W @ W.T + np.diag(Dg)
+    d = D.LowRankMultivariateNormal(t(mu), t(W), t(Dg))
+    ref = st.multivariate_normal(mu, cov)
+    v = np.array([[0.3, 0.1, -1.0], [2.0, 0.0, 0.0]])
+    _close(d.log_prob(t(v)), ref.logpdf(v), device, rtol=1e-9)
+    _close(d.entropy(), ref.entropy(), device, rtol=1e-9)
+    _close(d.covariance_matrix, cov, device)
+    _close(d.precision_matrix, np.linalg.inv(cov), device, rtol=1e-9)
+    _close(d.scale_tril, np.linalg.cholesky(cov), device, rtol=1e-9)
+    _close(d.variance, np.diag(cov), device)
+    ember.manual_seed(4)
+    n = 20000
+    s = d.sample((n,)).cpu().double().numpy()
+    assert s.shape == (n, 3)
+    np.testing.assert_allclose(np.cov(s.T), cov, atol=10 / np.sqrt(n))
+    batched = D.LowRankMultivariateNormal(t([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), t(W), t(Dg))
+    assert batched.batch_shape == (2,) and batched.sample((5,)).shape == (5, 2, 3)
+
+
+def test_lowrank_rsample_gradcheck_and_reshape_transform():
+    W = ember.tensor(
+        [[0.5, -0.2], [1.0, 0.3], [-0.4, 0.8]], dtype=ember.float64, requires_grad=True
+    )
+    Dg = ember.tensor([0.5, 1.2, 0.3], dtype=ember.float64, requires_grad=True)
+    mu = ember.tensor([0.1, -0.2, 0.3], dtype=ember.float64, requires_grad=True)
+
+    def f(m, w, dg):
+        ember.manual_seed(9)
+        return D.LowRankMultivariateNormal(m, w, dg).rsample((2,))
+
+    assert gradcheck(f, (mu, W, Dg))
+    v = ember.tensor([0.3, 0.1, -1.0], dtype=ember.float64)
+    assert gradcheck(
+        lambda m, w, dg: D.LowRankMultivariateNormal(m, w, dg).log_prob(v), (mu, W, Dg)
+    )
+    r = D.ReshapeTransform((2, 3), (3, 2))
+    x = ember.arange(12.0).reshape(2, 2, 3)
+    assert r(x).shape == (2, 3, 2) and bool((r.inv(r(x)) == x).all())
+    assert r.log_abs_det_jacobian(x, r(x)).tolist() == [0.0, 0.0]
+    assert r.forward_shape((5, 2, 3)) == (5, 3, 2) and r.inverse_shape((3, 2)) == (2, 3)
+    with pytest.raises(ValueError, match="different numbers of elements"):
+        D.ReshapeTransform((2, 3), (4,))

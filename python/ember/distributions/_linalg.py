@@ -51,3 +51,10 @@ def inverse_lower(L):
     n = L.shape[-1]
     eye = ember.eye(n, dtype=L.dtype, device=L.device).expand(tuple(L.shape))
     return solve_lower(L, eye)
+
+
+def diag_embed(v):
+    """Batched diagonal matrices from vectors; ember.diag_embed fails on the GPU device
+    (its index_put mixes host and device tensors), so build v[..., :, None] * I instead."""
+    n = v.shape[-1]
+    return v.unsqueeze(-1) * ember.eye(n, dtype=v.dtype, device=v.device)

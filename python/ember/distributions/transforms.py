@@ -13,6 +13,7 @@ import ember
 from ember.nn import functional as F
 
 from . import constraints
+from ._linalg import diag_embed
 from .utils import finfo_eps, finfo_tiny
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LowerCholeskyTransform",
     "PositiveDefiniteTransform",
     "PowerTransform",
+    "ReshapeTransform",
     "SigmoidTransform",
     "SoftmaxTransform",
     "SoftplusTransform",
@@ -573,10 +575,10 @@ class LowerCholeskyTransform(Transform):
     __hash__ = object.__hash__
 
     def _call(self, x):
-        return x.tril(-1) + ember.diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
+        return x.tril(-1) + diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
 
     def _inverse(self, y):
-        return y.tril(-1) + ember.diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
+        return y.tril(-1) + diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
 
 
 class PositiveDefiniteTransform(Transform):
@@ -623,3 +625,52 @@ class CumulativeDistributionTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y):
         return self.distribution.log_prob(x)
+
+
+class ReshapeTransform(Transform):
+    """Reshape the rightmost dims from in_shape to out_shape (same number of elements)."""
+
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size=0):
+        self.in_shape = tuple(int(d) for d in in_shape)
+        self.out_shape = tuple(int(d) for d in out_shape)
+        if math.prod(self.in_shape) != math.prod(self.out_shape):
+            raise ValueError("in_shape, out_shape have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    @property
+    def domain(self):
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @property
+    def codomain(self):
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def _call(self, x):
+        batch = tuple(x.shape[: x.dim() - len(self.in_shape)])
+        return x.reshape(batch + self.out_shape)
+
+    def _inverse(self, y):
+        batch = tuple(y.shape[: y.dim() - len(self.out_shape)])
+        return y.reshape(batch + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        batch = tuple(x.shape[: x.dim() - len(self.in_shape)])
+        return ember.zeros(batch, dtype=x.dtype, device=x.device)
+
+    def forward_shape(self, shape):
+        cut = len(shape) - len(self.in_shape)
+        if cut < 0 or tuple(shape[cut:]) != self.in_shape:
+            raise ValueError(
+                f"Shape mismatch: expected {tuple(shape[cut:])} but got {self.in_shape}"
+            )
+        return tuple(shape[:cut]) + self.out_shape
+
+    def inverse_shape(self, shape):
+        cut = len(shape) - len(self.out_shape)
+        if cut < 0 or tuple(shape[cut:]) != self.out_shape:
+            raise ValueError(
+                f"Shape mismatch: expected {tuple(shape[cut:])} but got {self.out_shape}"
+            )
+        return tuple(shape[:cut]) + self.in_shape
