@@ -152,3 +152,34 @@ def test_logistic_normal_vs_change_of_variables(device):
     ember.manual_seed(0)
     s = d.sample((500,))
     assert s.shape == (500, 3) and bool(C.simplex.check(s).all())
+
+
+def test_cat_and_stack_transforms(device):
+    xn = np.linspace(-1, 1, 12).reshape(3, 4)
+    x = ember.tensor(xn, dtype=ember.float32, device=device)
+    ct = D.CatTransform(
+        [D.ExpTransform(), D.SigmoidTransform(), D.AffineTransform(1.0, 2.0)],
+        dim=1,
+        lengths=[1, 2, 1],
+    )
+    y = ct(x)
+    s = 1 / (1 + np.exp(-xn[:, 1:3]))
+    want = np.concatenate([np.exp(xn[:, :1]), s, 1 + 2 * xn[:, 3:]], 1)
+    np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(ct.inv(y).cpu().numpy(), xn, rtol=1e-4, atol=1e-5)
+    ldj = np.concatenate([xn[:, :1], np.log(s * (1 - s)), np.full((3, 1), np.log(2.0))], 1)
+    np.testing.assert_allclose(
+        ct.log_abs_det_jacobian(x, y).cpu().numpy(), ldj, rtol=1e-5, atol=1e-6
+    )
+    assert bool(ct.codomain.check(y).all())
+    stt = D.StackTransform([D.ExpTransform(), D.SoftplusTransform(), D.TanhTransform()], dim=0)
+    y = stt(x)
+    want = np.stack([np.exp(xn[0]), np.logaddexp(0, xn[1]), np.tanh(xn[2])])
+    np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(stt.inv(y).cpu().numpy(), xn, rtol=1e-4, atol=1e-5)
+    ldj = np.stack([xn[0], -np.logaddexp(0, -xn[1]), np.log1p(-(np.tanh(xn[2]) ** 2))])
+    np.testing.assert_allclose(
+        stt.log_abs_det_jacobian(x, y).cpu().numpy(), ldj, rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="expected size 4 at dim 1"):
+        ct(ember.zeros(3, 5, device=device))

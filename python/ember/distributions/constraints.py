@@ -9,6 +9,7 @@ import ember
 __all__ = [
     "Constraint",
     "boolean",
+    "cat",
     "dependent",
     "dependent_property",
     "greater_than",
@@ -30,6 +31,7 @@ __all__ = [
     "real",
     "real_vector",
     "simplex",
+    "stack",
     "unit_interval",
 ]
 
@@ -235,7 +237,58 @@ class _PositiveDefinite(Constraint):
         return sym.all(-1) & ((d > 0) & ~ember.isnan(d)).all(-1)
 
 
+class _Cat(Constraint):
+    """Constraint cseq[i] on the i-th piece (of lengths[i]) of dim `dim`."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq = list(cseq)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError("cat: lengths and constraints differ in number")
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        checks, start = [], 0
+        for c, length in zip(self.cseq, self.lengths):
+            checks.append(c.check(value.narrow(self.dim, start, length)))
+            start += length
+        return ember.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """Constraint cseq[i] on index i of dim `dim`."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq = list(cseq)
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        if self.dim + dim < 0:
+            dim += 1
+        return dim
+
+    def check(self, value):
+        vs = [value.select(self.dim, i) for i in range(value.size(self.dim))]
+        return ember.stack([c.check(v) for v, c in zip(vs, self.cseq)], self.dim)
+
+
 dependent = _Dependent()
+cat = _Cat
+stack = _Stack
 dependent_property = _DependentProperty
 independent = _IndependentConstraint
 boolean = _Boolean()

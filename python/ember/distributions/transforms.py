@@ -18,6 +18,7 @@ from .utils import finfo_eps, finfo_tiny
 
 __all__ = [
     "AffineTransform",
+    "CatTransform",
     "ComposeTransform",
     "CumulativeDistributionTransform",
     "ExpTransform",
@@ -29,6 +30,7 @@ __all__ = [
     "SigmoidTransform",
     "SoftmaxTransform",
     "SoftplusTransform",
+    "StackTransform",
     "StickBreakingTransform",
     "TanhTransform",
     "Transform",
@@ -674,3 +676,116 @@ class ReshapeTransform(Transform):
                 f"Shape mismatch: expected {tuple(shape[cut:])} but got {self.out_shape}"
             )
         return tuple(shape[:cut]) + self.in_shape
+
+
+class CatTransform(Transform):
+    """Apply tseq[i] to the i-th piece (of lengths[i]) of dim `dim` and concatenate."""
+
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        self.transforms = [t.with_cache(cache_size) if cache_size else t for t in tseq]
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError("CatTransform: lengths and transforms differ in number")
+        self.dim = dim
+        super().__init__(cache_size=cache_size)
+
+    @property
+    def event_dim(self):
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self):
+        return sum(self.lengths)
+
+    def _pieces(self, x):
+        start = 0
+        for t, length in zip(self.transforms, self.lengths):
+            yield t, x.narrow(self.dim, start, length)
+            start += length
+
+    def _check_dim(self, x):
+        if not (-x.dim() <= self.dim < x.dim()) or x.size(self.dim) != self.length:
+            raise ValueError(
+                f"CatTransform: expected size {self.length} at dim {self.dim}, got shape {tuple(x.shape)}"
+            )
+
+    def _call(self, x):
+        self._check_dim(x)
+        return ember.cat([t(piece) for t, piece in self._pieces(x)], self.dim)
+
+    def _inverse(self, y):
+        self._check_dim(y)
+        return ember.cat([t.inv(piece) for t, piece in self._pieces(y)], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        self._check_dim(x)
+        terms, start = [], 0
+        for t, length in zip(self.transforms, self.lengths):
+            ldj = t.log_abs_det_jacobian(
+                x.narrow(self.dim, start, length), y.narrow(self.dim, start, length)
+            )
+            if t.event_dim < self.event_dim:
+                ldj = _sum_rightmost(ldj, self.event_dim - t.event_dim)
+            terms.append(ldj)
+            start += length
+        dim = self.dim - x.dim() if self.dim >= 0 else self.dim
+        dim = dim + self.event_dim
+        if dim < 0:
+            return ember.cat(terms, dim)
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self):
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @property
+    def codomain(self):
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+
+class StackTransform(Transform):
+    """Apply tseq[i] to index i of dim `dim` and stack."""
+
+    def __init__(self, tseq, dim=0, cache_size=0):
+        self.transforms = [t.with_cache(cache_size) if cache_size else t for t in tseq]
+        self.dim = dim
+        super().__init__(cache_size=cache_size)
+
+    def _slices(self, x):
+        if x.size(self.dim) != len(self.transforms):
+            raise ValueError(
+                f"StackTransform: expected {len(self.transforms)} entries at dim {self.dim}, "
+                f"got shape {tuple(x.shape)}"
+            )
+        return [x.select(self.dim, i) for i in range(x.size(self.dim))]
+
+    def _call(self, x):
+        return ember.stack([t(v) for v, t in zip(self._slices(x), self.transforms)], self.dim)
+
+    def _inverse(self, y):
+        return ember.stack([t.inv(v) for v, t in zip(self._slices(y), self.transforms)], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        xs, ys = self._slices(x), self._slices(y)
+        return ember.stack(
+            [t.log_abs_det_jacobian(a, b) for t, a, b in zip(self.transforms, xs, ys)], self.dim
+        )
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self):
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @property
+    def codomain(self):
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
