@@ -10,6 +10,7 @@ __all__ = [
     "Constraint",
     "boolean",
     "cat",
+    "corr_cholesky",
     "dependent",
     "dependent_property",
     "greater_than",
@@ -223,6 +224,19 @@ class _LowerCholesky(Constraint):
         return lower & positive_diag
 
 
+class _CorrCholesky(Constraint):
+    """Lower-triangular, positive diagonal, every row of unit Euclidean norm."""
+
+    event_dim = 2
+
+    def check(self, value):
+        eps = 2.220446049250313e-16 if value.dtype == ember.float64 else 1.1920928955078125e-07
+        tol = eps * value.size(-1) * 10
+        row_norm = value.detach().pow(2).sum(-1).sqrt()
+        unit = ((row_norm - 1.0).abs() <= tol).all(-1)
+        return _LowerCholesky().check(value) & unit
+
+
 class _PositiveDefinite(Constraint):
     event_dim = 2
 
@@ -309,4 +323,5 @@ half_open_interval = _HalfOpenInterval
 simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
 positive_definite = _PositiveDefinite()

@@ -4,7 +4,15 @@ import numbers
 
 import ember
 
-__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
+__all__ = [
+    "broadcast_all",
+    "clamp_probs",
+    "lazy_property",
+    "logits_to_probs",
+    "probs_to_logits",
+    "tril_matrix_to_vec",
+    "vec_to_tril_matrix",
+]
 
 _TINY = {
     "float16": 6.103515625e-05,
@@ -84,3 +92,39 @@ class lazy_property:
             value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
+
+
+def _tril_positions(n, diag):
+    """Flat indices (row-major) of the entries with col < row + diag + 1, in row order."""
+    return [i * n + j for i in range(n) for j in range(n) if j < i + diag + 1]
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The lower-triangular entries (offset diag) of a batch of matrices, in row order."""
+    n = mat.shape[-1]
+    if diag < -n or diag >= n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    idx = ember.tensor(_tril_positions(n, diag), dtype=ember.int64, device=mat.device)
+    return mat.reshape(tuple(mat.shape[:-2]) + (n * n,)).index_select(-1, idx)
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """Inverse of tril_matrix_to_vec: a batch of lower-triangular matrices, zeros elsewhere.
+
+    Gathers from the vector with one extra zero slot (no scatter), so it is
+    differentiable and stays on the vector's device.
+    """
+    m = vec.shape[-1]
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * m + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if abs(round(n) - n) > 1e-9:
+        raise ValueError(
+            f"The size of last dimension is {m} which cannot be expressed as "
+            "the lower triangular part of a square D x D matrix."
+        )
+    n = round(n)
+    pos = {p: k for k, p in enumerate(_tril_positions(n, diag))}
+    gather = [pos.get(p, m) for p in range(n * n)]
+    zero = ember.zeros(tuple(vec.shape[:-1]) + (1,), dtype=vec.dtype, device=vec.device)
+    padded = ember.cat([vec, zero], -1)
+    idx = ember.tensor(gather, dtype=ember.int64, device=vec.device)
+    return padded.index_select(-1, idx).reshape(tuple(vec.shape[:-1]) + (n, n))
