@@ -58,6 +58,7 @@ from .transforms import (
 )
 from .uniform import Uniform
 from .unit_interval import ContinuousBernoulli, Kumaraswamy
+from .wishart import Wishart
 
 __all__ = [
     "AbsTransform",
@@ -121,6 +122,7 @@ __all__ = [
     "Uniform",
     "VonMises",
     "Weibull",
+    "Wishart",
     "biject_to",
     "constraints",
     "identity_transform",
