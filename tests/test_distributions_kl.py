@@ -2,6 +2,8 @@
 densities, exact sums for discrete laws, numpy linear algebra for MultivariateNormal,
 Monte Carlo over scipy's draws for Dirichlet; plus register_kl dispatch."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.integrate as si
@@ -158,3 +160,87 @@ def test_transformed_kl_equals_base_kl(device):
     other = D.TransformedDistribution(D.Normal(t(-1.0), t(0.7)), [D.ExpTransform()])
     with pytest.raises(NotImplementedError):
         D.kl_divergence(p, other)
+
+
+def _f(x):
+    return ember.tensor(x, dtype=ember.float64)
+
+
+CROSS = [
+    ("Exponential-Normal", lambda: (D.Exponential(_f(0.5)), D.Normal(_f(0.1), _f(2.0))),
+     (st.expon(scale=2.0), st.norm(0.1, 2.0)), (0, np.inf)),
+    ("Gamma-Normal", lambda: (D.Gamma(_f(2.5), _f(1.5)), D.Normal(_f(0.1), _f(2.0))),
+     (st.gamma(2.5, scale=1 / 1.5), st.norm(0.1, 2.0)), (0, np.inf)),
+    ("Beta-Normal", lambda: (D.Beta(_f(2.5), _f(1.5)), D.Normal(_f(0.1), _f(2.0))),
+     (st.beta(2.5, 1.5), st.norm(0.1, 2.0)), (0, 1)),
+    ("Laplace-Normal", lambda: (D.Laplace(_f(0.3), _f(1.2)), D.Normal(_f(0.1), _f(2.0))),
+     (st.laplace(0.3, 1.2), st.norm(0.1, 2.0)), (-60, 60)),
+    ("Gumbel-Normal", lambda: (D.Gumbel(_f(0.3), _f(1.2)), D.Normal(_f(0.1), _f(2.0))),
+     (st.gumbel_r(0.3, 1.2), st.norm(0.1, 2.0)), (-30, 80)),
+    ("Normal-Laplace", lambda: (D.Normal(_f(0.3), _f(1.2)), D.Laplace(_f(0.1), _f(2.0))),
+     (st.norm(0.3, 1.2), st.laplace(0.1, 2.0)), (-np.inf, np.inf)),
+    ("Exponential-Gamma", lambda: (D.Exponential(_f(0.5)), D.Gamma(_f(1.3), _f(0.6))),
+     (st.expon(scale=2.0), st.gamma(1.3, scale=1 / 0.6)), (0, np.inf)),
+    ("Gamma-Exponential", lambda: (D.Gamma(_f(2.5), _f(1.5)), D.Exponential(_f(0.3))),
+     (st.gamma(2.5, scale=1 / 1.5), st.expon(scale=1 / 0.3)), (0, np.inf)),
+    ("Uniform-Exponential", lambda: (D.Uniform(_f(0.2), _f(0.9)), D.Exponential(_f(1.5))),
+     (st.uniform(0.2, 0.7), st.expon(scale=1 / 1.5)), (0.2, 0.9)),
+    ("Uniform-Gamma", lambda: (D.Uniform(_f(0.0), _f(2.5)), D.Gamma(_f(1.3), _f(0.6))),
+     (st.uniform(0.0, 2.5), st.gamma(1.3, scale=1 / 0.6)), (0, 2.5)),
+    ("Uniform-Beta", lambda: (D.Uniform(_f(0.2), _f(0.9)), D.Beta(_f(1.3), _f(3.0))),
+     (st.uniform(0.2, 0.7), st.beta(1.3, 3.0)), (0.2, 0.9)),
+    ("Beta-Uniform", lambda: (D.Beta(_f(2.5), _f(1.5)), D.Uniform(_f(-1.0), _f(2.0))),
+     (st.beta(2.5, 1.5), st.uniform(-1.0, 3.0)), (0, 1)),
+    ("Pareto-Pareto", lambda: (D.Pareto(_f(1.0), _f(2.5)), D.Pareto(_f(0.5), _f(1.5))),
+     (st.pareto(2.5, scale=1.0), st.pareto(1.5, scale=0.5)), (1.0, np.inf)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,make,refs,bounds", CROSS, ids=[c[0] for c in CROSS])
+def test_cross_family_kl_vs_quadrature(name, make, refs, bounds):
+    p, q = make()
+    np.testing.assert_allclose(D.kl_divergence(p, q).item(), _quad_kl(*refs, *bounds), rtol=1e-7)
+
+
+def test_more_kl_pairs():
+    # ContinuousBernoulli: integrate the closed-form densities
+    def cb_logpdf(x, lam):
+        c = np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+        return c + x * np.log(lam) + (1 - x) * np.log1p(-lam)
+
+    want = si.quad(
+        lambda x: np.exp(cb_logpdf(x, 0.2)) * (cb_logpdf(x, 0.2) - cb_logpdf(x, 0.6)), 0, 1
+    )[0]
+    got = D.kl_divergence(D.ContinuousBernoulli(_f(0.2)), D.ContinuousBernoulli(_f(0.6))).item()
+    assert got == pytest.approx(want, rel=1e-7)
+    # Bernoulli -> Poisson: exact two-term sum
+    want = 0.7 * (np.log(0.7) - st.poisson(1.5).logpmf(0)) + 0.3 * (
+        np.log(0.3) - st.poisson(1.5).logpmf(1)
+    )
+    assert D.kl_divergence(D.Bernoulli(_f(0.3)), D.Poisson(_f(1.5))).item() == pytest.approx(
+        want, rel=1e-10
+    )
+    # low-rank Gaussians against the dense formula
+    W = np.array([[0.5, -0.2], [1.0, 0.3], [-0.4, 0.8]])
+    c1 = W @ W.T + np.diag([0.5, 1.2, 0.3])
+    c2 = np.array([[2.0, 0.5, 0.1], [0.5, 1.0, 0.2], [0.1, 0.2, 0.5]])
+    m1, m2 = np.array([0.1, -0.2, 0.3]), np.array([0.0, 0.5, 0.0])
+    inv2 = np.linalg.inv(c2)
+    want = 0.5 * (
+        np.trace(inv2 @ c1)
+        + (m2 - m1) @ inv2 @ (m2 - m1)
+        - 3
+        + np.log(np.linalg.det(c2) / np.linalg.det(c1))
+    )
+    lr = D.LowRankMultivariateNormal(_f(m1), _f(W), _f([0.5, 1.2, 0.3]))
+    mv = D.MultivariateNormal(_f(m2), covariance_matrix=_f(c2))
+    assert D.kl_divergence(lr, mv).item() == pytest.approx(want, rel=1e-9)
+    # support mismatches are infinite
+    for p, q in (
+        (D.Normal(_f(0.0), _f(1.0)), D.Exponential(_f(1.0))),
+        (D.Gamma(_f(2.0), _f(1.0)), D.Uniform(_f(0.0), _f(3.0))),
+        (D.Poisson(_f(1.0)), D.Bernoulli(_f(0.5))),
+        (D.Uniform(_f(-0.5), _f(1.0)), D.Exponential(_f(1.0))),
+        (D.Pareto(_f(0.5), _f(2.0)), D.Pareto(_f(1.0), _f(2.0))),
+    ):
+        assert D.kl_divergence(p, q).item() == math.inf

@@ -9,6 +9,7 @@ ember's autograd. Sampling uses ember's global generator (ember.manual_seed).
 from . import (  # noqa: F401
     constraint_registry,  # noqa: F401
     constraints,
+    kl_cross,  # noqa: F401 - registers the cross-family KL pairs
     transforms,
 )
 from .bernoulli import Bernoulli
