@@ -171,3 +171,17 @@ def test_set_detect_anomaly_function_and_context():
     x = ember.tensor([0.0], requires_grad=True)
     (x / x).sum().backward()
     assert x.grad.isnan().all().item()
+
+
+def test_legacy_autograd_profiler():
+    from ember.autograd import profiler as legacy
+
+    with legacy.profile(record_shapes=True) as prof:
+        with legacy.record_function("step"):
+            ember.ones(4, 4).matmul(ember.ones(4, 4)).sum()
+    names = {e.name for e in prof.events()}
+    assert {"step", "aten::matmul", "aten::sum"} <= names
+    assert "aten::matmul" in prof.table(sort_by="cpu_time_total", row_limit=5)
+    with legacy.profile(enabled=False) as off:
+        ember.ones(2) + 1
+    assert off.events() == []

@@ -1,7 +1,7 @@
 """ember.autograd: backward, grad, Function, functional, gradcheck, grad modes."""
 
 from .. import _C
-from . import functional, graph  # noqa: F401
+from . import functional, graph, profiler  # noqa: F401
 from .anomaly_mode import (  # noqa: F401
     _run_backward,
     detect_anomaly,
