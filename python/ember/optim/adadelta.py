@@ -59,8 +59,8 @@ class Adadelta(Optimizer):
                     grad = grad + p * wd
                 square_avg, acc_delta = state["square_avg"], state["acc_delta"]
                 square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
-                std = (square_avg + eps).sqrt()
-                delta = (acc_delta + eps).sqrt() / std * grad
+                std = (square_avg + eps).sqrt_()
+                delta = (acc_delta + eps).sqrt_().div_(std).mul_(grad)
                 acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
                 p.add_(delta, alpha=-lr)
         return loss

@@ -59,7 +59,7 @@ class Adamax(Optimizer):
                     grad = grad + p * wd
                 exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
                 exp_avg.lerp_(grad, 1 - beta1)
-                exp_inf.copy_(ember.maximum(exp_inf * beta2, grad.abs() + eps))
+                exp_inf.copy_(ember.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps)))
                 clr = lr / (1 - beta1**step)
                 p.addcdiv_(exp_avg, exp_inf, value=-clr)
         return loss

@@ -80,8 +80,8 @@ class RAdam(Optimizer):
                         * rho_inf
                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
                     )
-                    adaptive = math.sqrt(bias_correction2) / (exp_avg_sq.sqrt() + eps)
-                    p.sub_(corrected * adaptive * (lr * rect))
+                    denom = exp_avg_sq.sqrt().add_(eps)
+                    p.addcdiv_(corrected, denom, value=-lr * rect * math.sqrt(bias_correction2))
                 else:
-                    p.sub_(corrected * lr)
+                    p.add_(corrected, alpha=-lr)
         return loss

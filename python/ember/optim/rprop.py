@@ -52,15 +52,18 @@ class Rprop(Optimizer):
                     state["step_size"] = ember.full_like(p, float(group["lr"]))
                 _next_step(state)
                 prev, step_size = state["prev"], state["step_size"]
-                sign = (grad * prev).sign()
+                sign = (grad * prev).sign_()
+                pos, neg = sign > 0, sign < 0
+                # factor = etaplus where the sign agreed, etaminus where it flipped, else 1 (built in
+                # the parameter's dtype: scalar where() would round the etas to float32)
                 factor = ember.where(
-                    sign > 0,
+                    pos,
                     ember.full_like(sign, etaplus),
-                    ember.where(sign < 0, ember.full_like(sign, etaminus), ember.ones_like(sign)),
+                    ember.where(neg, ember.full_like(sign, etaminus), ember.ones_like(sign)),
                 )
                 step_size.mul_(factor).clamp_(step_size_min, step_size_max)
                 # Where the gradient changed sign, skip the step and forget it.
-                grad = ember.where(sign < 0, ember.zeros_like(grad), grad)
+                grad = grad.masked_fill(neg, 0.0)
                 p.addcmul_(grad.sign(), step_size, value=-1)
                 prev.copy_(grad)
         return loss
