@@ -46,6 +46,7 @@ from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
 from . import distributed  # noqa: F401
+from . import special  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -75,7 +76,7 @@ ByteTensor = _legacy(uint8)
 BoolTensor = _legacy(bool)
 
 try:
-    from . import nn, optim, utils  # noqa: F401
+    from . import distributions, nn, optim, profiler, utils  # noqa: F401
     from .serialization import load, save  # noqa: F401
 
 except ImportError as _e:  # pragma: no cover - the training layer is optional while it is built

@@ -1,7 +1,14 @@
 """ember.autograd: backward, grad, Function, functional, gradcheck, grad modes."""
 
 from .. import _C
-from . import functional, graph  # noqa: F401
+from . import functional, graph, profiler  # noqa: F401
+from .anomaly_mode import (  # noqa: F401
+    _run_backward,
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from .function import Function, FunctionCtx, InplaceFunction, once_differentiable  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad,
@@ -93,8 +100,12 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     inp = _tensors(inputs) if inputs is not None else None
-    try:
+
+    def _call():
         _C._backward(tensors, grads, bool(retain_graph), bool(create_graph), inp, False, True)
+
+    try:
+        _run_backward(_call)
     except BaseException:
         _run_queued_callbacks(failed=True)
         raise
@@ -130,8 +141,10 @@ def grad(
         retain_graph = create_graph
     if allow_unused is None:
         allow_unused = materialize_grads
-    res = _C._backward(
-        outs, grads, bool(retain_graph), bool(create_graph), ins, bool(allow_unused), False
+    res = _run_backward(
+        lambda: _C._backward(
+            outs, grads, bool(retain_graph), bool(create_graph), ins, bool(allow_unused), False
+        )
     )
     if materialize_grads:
         res = [r if r is not None else _C.zeros(list(i.shape), i.dtype) for r, i in zip(res, ins)]

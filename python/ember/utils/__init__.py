@@ -1,3 +1,4 @@
-"""ember.utils: PyTorch's torch.utils (data loading, dlpack; safetensors and tensorboard on import)."""
+"""ember.utils: PyTorch's torch.utils (data loading, dlpack, activation checkpointing; safetensors
+and tensorboard on import)."""
 
-from . import data, dlpack  # noqa: F401
+from . import checkpoint, data, dlpack  # noqa: F401
