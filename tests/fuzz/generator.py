@@ -780,6 +780,7 @@ class Gen:
             n = self.pick([2**18, 2**17 * 3])
             a = self.pick(["ones", "zeros"])
             return {
+                "tag": "huge_broadcast",
                 "op": "binop:" + self.pick(["*", "+", "==", "<"]),
                 "args": [{"op": f"fn:{a}", "args": [n, 1]}, {"op": f"fn:{a}", "args": [1, n]}],
             }

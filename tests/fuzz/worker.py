@@ -30,6 +30,19 @@ else:
     import ember as lib
     import ember.nn.functional as F
 
+FACTORIES = {
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "arange",
+    "linspace",
+    "eye",
+    "randn",
+    "rand",
+    "randint",
+    "tensor",
+}
 # Outputs larger than this are compared by shape and dtype only (huge-size calls).
 MAX_VALUES = 4096
 
@@ -127,6 +140,13 @@ def call(spec):
     if kind == "py":  # Python protocol: float(t), int(t), bool(t), len(t), t.item(), t.tolist()
         f = {"float": float, "int": int, "bool": bool, "len": len}[name]
         return f(args[0])
+    if kind == "selftest":  # the runner's own tests: a crash and a hang on demand
+        if name == "abort":
+            os.abort()
+        import time
+
+        time.sleep(float(args[0]))
+        return None
     if kind == "getitem":
         return args[0][args[1]]
     if kind == "setitem":
@@ -162,6 +182,8 @@ def call(spec):
         elif name == "/=":
             a /= b
         return a
+    if DEVICE != "cpu" and kind == "fn" and name in FACTORIES:
+        kwargs["device"] = DEVICE
     return resolve(op)(*args, **kwargs)
 
 
