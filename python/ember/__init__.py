@@ -38,6 +38,7 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
+from . import _validate  # PyTorch's argument checks around the bindings
 
 __version__ = "0.1.0"
 
@@ -69,6 +70,8 @@ BoolTensor = _legacy(bool)
 try:
     from . import nn, optim, utils  # noqa: F401
     from .serialization import load, save  # noqa: F401
+
+    _validate._wrap_nn_functional()
 except ImportError as _e:  # pragma: no cover - the training layer is optional while it is built
     import warnings as _w
 

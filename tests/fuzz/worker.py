@@ -91,11 +91,11 @@ def build(x):
         shape, dtype, kind, seed, perm = x["T"]
         if perm:  # a non-contiguous tensor: make the reversed shape and permute it back
             a = make_array(shape[::-1], dtype, kind, seed)
-            t = lib.from_numpy(np.ascontiguousarray(a)).to(to_dtype(dtype))
+            t = lib.from_numpy(np.array(a, order="C")).to(to_dtype(dtype))
             t = t.permute(*range(len(shape) - 1, -1, -1))
         else:
             a = make_array(shape, dtype, kind, seed)
-            t = lib.from_numpy(np.ascontiguousarray(a)).to(to_dtype(dtype))
+            t = lib.from_numpy(np.array(a, order="C")).to(to_dtype(dtype))
         return t.to(DEVICE) if DEVICE != "cpu" else t
     if "D" in x:
         return to_dtype(x["D"])

@@ -121,6 +121,10 @@ def binary_cross_entropy(
 ):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "binary_cross_entropy")
+    if input.numel() > 0 and str(input.device) == "cpu":
+        # As PyTorch on the CPU (a NaN fails too); on the GPU it would cost a host wait.
+        if not bool(((input >= 0) & (input <= 1)).all().item()):
+            raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _bce(input, target)
     if weight is not None:
         loss = loss * weight
@@ -161,6 +165,8 @@ def _nll_core(logp, target, weight, ignore_index, reduction, cdim):
     # On the GPU the gather kernel checks the targets without a host wait and
     # the IndexError surfaces at the next read to the host (as on CUDA).
     picked = -ember._C.nll_gather(logp, cdim, safe_t.unsqueeze(cdim)).squeeze(cdim)
+    # An ignored row contributes 0 even when its logits are NaN/inf (0 * nan would be nan).
+    picked = picked.masked_fill(ignore, 0.0)
     if weight is not None:
         w = weight.index_select(0, safe_t.reshape(-1)).reshape(_shape(target))
         w = w.masked_fill(ignore, 0.0)
@@ -368,6 +374,11 @@ def margin_ranking_loss(
     input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"
 ):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if not input1.dim() == input2.dim() == target.dim():
+        raise RuntimeError(
+            "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {_fmt(input1)}, input2: {_fmt(input2)}, target: {_fmt(target)} "
+        )
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
 
 

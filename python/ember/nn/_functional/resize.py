@@ -100,6 +100,13 @@ def _interp_scales(input, size, scale_factor, nd, recompute_scale_factor):
         scales = [None] * nd if recompute_scale_factor else [float(f) for f in sf]
     else:
         raise ValueError("either size or scale_factor should be defined")
+    if any(int(s) <= 0 for s in list(spatial) + out_sizes):
+        names = ["D", "H", "W"][-nd:] if nd <= 3 else [f"d{i}" for i in range(nd)]
+        fmt = lambda v: ", ".join(f"{n}: {int(x)}" for n, x in zip(names, v))  # noqa: E731
+        raise RuntimeError(
+            f"Input and output sizes should be greater than 0, but got input ({fmt(spatial)}) "
+            f"output ({fmt(out_sizes)})"
+        )
     return spatial, out_sizes, scales
 
 
