@@ -115,6 +115,7 @@ def _check_bitwise_not(self):
 
 _wrap_method("bitwise_not", _check_bitwise_not)
 _wrap_method("bitwise_not_", _check_bitwise_not)
+_wrap_public("bitwise_not", lambda input, **kwargs: _check_bitwise_not(input))
 
 
 def _check_invert(self):
@@ -184,6 +185,8 @@ def _check_kthvalue(self, k, dim=-1, keepdim=False):
 
 _wrap_method("kthvalue", _check_kthvalue)
 
+
+_wrap_public("hypot", lambda input, other, **kwargs: _tensor_other("hypot")(input, other))
 
 # ----- ops a dtype does not support ---------------------------------------------------------
 # ops whose first positional argument is `dim` (kthvalue's is k, topk's is k)
