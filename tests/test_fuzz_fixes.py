@@ -102,6 +102,14 @@ RAISES = [
     ("margin_ranking_dims", lambda d: F.margin_ranking_loss(
         ember.ones(2, 3, device=d), ember.ones(1, device=d), ember.ones(2, 3, device=d)),
      RuntimeError, "same dimension"),
+    ("linear_bias_size", lambda d: F.linear(ember.ones(0, 2, device=d), ember.ones(1, 2, device=d),
+                                            ember.ones(2, device=d)), RuntimeError, "bias"),
+    ("addmm_3d_input", lambda d: ember.addmm(ember.ones(1, 1, 1, device=d),
+                                             ember.ones(3, 2, device=d), ember.ones(2, 2, device=d)),
+     RuntimeError, "expand"),
+    ("cross_entropy_batch_first", lambda d: F.cross_entropy(
+        ember.ones(0, 2, device=d), T([1], device=d), weight=ember.ones(3, device=d)),
+     ValueError, "batch_size"),
     ("to_bad_ordinal", lambda d: ember.ones(2, device=d).to("cuda:7"), RuntimeError, "ordinal"),
 ]  # fmt: skip
 

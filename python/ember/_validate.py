@@ -453,6 +453,18 @@ Tensor.mT = _matrix_property("mT", Tensor.mT)
 Tensor.mH = _matrix_property("mH", Tensor.mH)
 
 
+def _check_addmm(self, mat1, mat2, *args, **kwargs):
+    if self.dim() > 2:
+        raise RuntimeError(
+            f"addmm: expand({list(self.shape)}, size=[{mat1.shape[0]}, {mat2.shape[-1]}]): the "
+            "number of sizes provided (2) must be greater or equal to the number of dimensions "
+            f"in the tensor ({self.dim()})"
+        )
+
+
+_wrap_method("addmm", _check_addmm)
+
+
 def _check_inner(self, other):
     if self.dim() and other.dim() and self.shape[-1] != other.shape[-1]:
         raise RuntimeError(

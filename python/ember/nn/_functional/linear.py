@@ -26,6 +26,12 @@ def linear(input, weight, bias=None):
         )
     out = input.matmul(weight.t()) if weight.dim() == 2 else input.matmul(weight)
     if bias is not None:
+        if bias.dim() == 1 and int(bias.shape[0]) not in (1, int(out.shape[-1])):
+            # `+` would broadcast a wrong-sized bias over an empty or size-1 output dim.
+            raise RuntimeError(
+                f"linear: the expanded size of the bias ({int(bias.shape[0])}) must match the "
+                f"output's last dimension ({int(out.shape[-1])}); output shape {list(out.shape)}"
+            )
         out = out + bias
     return out
 

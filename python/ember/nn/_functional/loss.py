@@ -249,6 +249,8 @@ def cross_entropy(
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     cdim = 1 if input.dim() >= 2 else 0
     n_classes = int(input.shape[cdim]) if input.dim() > 0 else 0
+    if not target.is_floating_point():
+        _check_nll_shapes(input, target)  # PyTorch reports the batch sizes before the weight
     logp = input.log_softmax(cdim)
     w_b = None
     if weight is not None:
