@@ -240,3 +240,21 @@ def test_einsum_tensordot_with_empty_dims(device):
     assert r.tolist() == [[4.0, 4.0]] * 3
     e = ember.einsum("ij,jk->ik", *_on(device, T([[1.0, 2.0]]), T([[3.0], [4.0]])))
     assert e.tolist() == [[11.0]]
+
+
+def test_addcmul_addcdiv_compute_in_the_common_dtype(device):
+    # PyTorch 2.15 (by hand): addcmul([1., 2.], bf16([1.1, 2.2]), [3, 7]) = [4.3047, 17.4219]
+    # (tensor1 * tensor2 is not rounded to bfloat16 first), and a 0-d float64 operand does
+    # not lift a float32 result to float64.
+    a = T([1.0, 2.0], device=device)
+    b = T([1.1, 2.2]).to(ember.bfloat16)
+    c = T([3, 7], device=device)
+    if device == "cpu":
+        r = ember.addcmul(a, b, c)
+        assert r.dtype == ember.float32
+        np.testing.assert_allclose(r.tolist(), [4.3046875, 17.421875], rtol=1e-6)
+    r = ember.addcdiv(
+        ember.ones(3, device=device), T([True, False, True], device=device), T(2.0, device=device)
+    )
+    assert r.dtype == ember.float32 and r.tolist() == [1.5, 1.0, 1.5]
+    assert ember.addcmul(a, a, a, value=2).tolist() == [3.0, 10.0]  # 2 + 2*2*2

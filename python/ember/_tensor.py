@@ -651,11 +651,27 @@ _method("lerp", lerp)
 _method("lerp_", lambda self, end, weight: self._inplace("lerp_", lambda s: lerp(s, end, weight)))
 
 
+def _addc_operands(self, tensor1, tensor2):
+    # PyTorch computes in the result type of all three operands; composing with `*` would
+    # round tensor1 * tensor2 in their own (maybe narrower) type first.
+    if tensor1.dtype == tensor2.dtype == self.dtype:
+        return tensor1, tensor2
+    # Dimensioned operands first; a 0-d one counts only if it is of a higher category.
+    ops = [t for t in (self, tensor1, tensor2) if t.dim() > 0]
+    ops += [t for t in (self, tensor1, tensor2) if t.dim() == 0]
+    acc = ops[0]
+    for t in ops[1:]:
+        acc = acc.new_empty([0] * builtins.min(acc.dim(), 1)).to(_C.result_type(acc, t))
+    return tensor1.to(acc.dtype), tensor2.to(acc.dtype)
+
+
 def addcmul(self, tensor1, tensor2, value=1):
+    tensor1, tensor2 = _addc_operands(self, tensor1, tensor2)
     return self + value * tensor1 * tensor2
 
 
 def addcdiv(self, tensor1, tensor2, value=1):
+    tensor1, tensor2 = _addc_operands(self, tensor1, tensor2)
     return self + value * tensor1 / tensor2
 
 
