@@ -110,6 +110,10 @@ RAISES = [
     ("cross_entropy_batch_first", lambda d: F.cross_entropy(
         ember.ones(0, 2, device=d), T([1], device=d), weight=ember.ones(3, device=d)),
      ValueError, "batch_size"),
+    ("avg_pool_int", lambda d: F.avg_pool2d(T([[[[1, 2], [3, 4]]]], device=d), 2),
+     NotImplementedError, "avg_pool2d"),
+    ("adaptive_max_pool_int", lambda d: F.adaptive_max_pool1d(T([[[1, 2]]], device=d), 1),
+     NotImplementedError, "adaptive_max_pool2d"),
     ("to_bad_ordinal", lambda d: ember.ones(2, device=d).to("cuda:7"), RuntimeError, "ordinal"),
 ]  # fmt: skip
 

@@ -512,5 +512,15 @@ def _wrap_nn_functional():
         ("softplus", _unsupported("softplus_cpu", "int")),
         ("hardtanh", _unsupported("Bool inputs not supported for hardtanh", "bool", raw=True)),
         ("hardtanh_", _unsupported("Bool inputs not supported for hardtanh", "bool", raw=True)),
+    ] + [
+        (name, _unsupported(kernel, "int"))
+        for name, kernel in [
+            ("avg_pool1d", "avg_pool2d"),
+            ("avg_pool2d", "avg_pool2d"),
+            ("adaptive_avg_pool1d", "adaptive_avg_pool2d"),
+            ("adaptive_avg_pool2d", "adaptive_avg_pool2d"),
+            ("adaptive_max_pool1d", "adaptive_max_pool2d"),
+            ("adaptive_max_pool2d", "adaptive_max_pool2d"),
+        ]
     ]:
         _wrap_function(F, name, check)
