@@ -114,6 +114,16 @@ RAISES = [
      NotImplementedError, "avg_pool2d"),
     ("adaptive_max_pool_int", lambda d: F.adaptive_max_pool1d(T([[[1, 2]]], device=d), 1),
      NotImplementedError, "adaptive_max_pool2d"),
+    ("interpolate_2d_input", lambda d: F.interpolate(ember.ones(3, 4, device=d), scale_factor=2),
+     NotImplementedError, "Only 3D, 4D and 5D"),
+    ("hypot_int", lambda d: ember.hypot(T([1], device=d), T([2], device=d)), NotImplementedError,
+     "hypot"),
+    ("roll_0d_dims", lambda d: ember.roll(ember.ones((), device=d), 1, 0), IndexError,
+     "no dimensions"),
+    ("softmax_dim", lambda d: ember.ones((), device=d).softmax(5), IndexError, "out of range"),
+    ("median_dim_before_dtype", lambda d: T([True], device=d).median(dim=5), IndexError, "range"),
+    ("argmax_dtype_before_dim", lambda d: T([True], device=d).argmax(dim=5), NotImplementedError,
+     "bool"),
     ("to_bad_ordinal", lambda d: ember.ones(2, device=d).to("cuda:7"), RuntimeError, "ordinal"),
 ]  # fmt: skip
 
@@ -150,6 +160,16 @@ def test_checks_leave_valid_calls_alone(device):
     assert T([1, 3], device=device).mean(dtype=ember.float32).item() == 2.0
     assert ember.ones(0, 2, dtype=ember.int32).softmax(1).shape == (0, 2)
     assert ember.ones(2, 3, device=device).mT.shape == (3, 2)
+
+
+def test_fixed_overreach(device):
+    # Cases PyTorch accepts that an earlier check rejected (PyTorch values by hand).
+    assert ember.ones((), device=device).T.item() == 1.0
+    assert ember.clamp(ember.ones((), device=device), min=T(0.0, device=device), max=0).item() == 0
+    r = ember.tensordot(ember.ones(2, 3, device=device), ember.ones(1, 4, device=device), dims=1)
+    assert r.tolist() == [[3.0] * 4] * 2  # a size-1 contracted dim broadcasts
+    r = ember.tensordot(ember.ones(2, 0, device=device), ember.ones(1, 4, device=device), dims=1)
+    assert r.tolist() == [[0.0] * 4] * 2
 
 
 def test_float_int_of_one_element(device):

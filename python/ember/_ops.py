@@ -668,7 +668,12 @@ def tensordot(a, b, dims=2):
     fa = [i for i in builtins.range(a.dim()) if i not in da]
     fb = [i for i in builtins.range(b.dim()) if i not in db]
     for i, j in zip(da, db):
-        if a.shape[i] != b.shape[j]:
+        # A size-1 side broadcasts (as PyTorch): contract the other side by summing it.
+        if a.shape[i] == 1 and b.shape[j] != 1:
+            b = b.sum(j, keepdim=True)
+        elif b.shape[j] == 1 and a.shape[i] != 1:
+            a = a.sum(i, keepdim=True)
+        elif a.shape[i] != b.shape[j]:
             raise RuntimeError(
                 f"contracted dimensions need to match, but first has size {a.shape[i]} in dim "
                 f"{i} and second has size {b.shape[j]} in dim {j}"

@@ -69,7 +69,7 @@ Tensor.device = property(lambda self: device(self._device))
 Tensor.is_cuda = property(lambda self: self._device != "cpu")
 Tensor.is_cpu = property(lambda self: self._device == "cpu")
 Tensor.layout = property(lambda self: "strided")
-Tensor.T = property(lambda self: self.permute(*reversed(range(self.dim()))))
+Tensor.T = property(lambda self: self.permute(*reversed(range(self.dim()))) if self.dim() else self)
 Tensor.mT = property(lambda self: self.transpose(-2, -1))
 Tensor.H = Tensor.T
 Tensor.mH = Tensor.mT

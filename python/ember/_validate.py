@@ -186,11 +186,28 @@ def _check_kthvalue(self, k, dim=-1, keepdim=False):
 _wrap_method("kthvalue", _check_kthvalue)
 
 
-_wrap_public("hypot", lambda input, other, **kwargs: _tensor_other("hypot")(input, other))
+def _check_hypot(self, other, **kwargs):
+    _tensor_other("hypot")(self, other)
+    dt = _ops.result_type(self, other)
+    if dt not in _FLOATS:
+        _not_implemented("hypot_cpu", dt)
+
+
+_wrap_public("hypot", _check_hypot)
+_wrap_method("hypot", _check_hypot)
+
+
+def _check_roll(self, shifts, dims=None):
+    if dims is not None and self.dim() == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+
+
+_wrap_method("roll", _check_roll)
 
 # ----- ops a dtype does not support ---------------------------------------------------------
 # ops whose first positional argument is `dim` (kthvalue's is k, topk's is k)
-_DIM0 = ("median", "argmax", "argmin", "std", "var", "nanmean")
+# (PyTorch checks median's dim before its dtype, but argmax's, std's and norm's dtype first.)
+_DIM0 = ("median",)
 
 
 def _unsupported(kernel_or_msg, dtypes, nonempty_only=False, raw=False):
@@ -198,7 +215,9 @@ def _unsupported(kernel_or_msg, dtypes, nonempty_only=False, raw=False):
 
     def check(self, *args, **kwargs):
         dt = self.dtype
-        dim = kwargs.get("dim", args[0] if args and kernel_or_msg.startswith(_DIM0) else None)
+        dim = None
+        if kernel_or_msg.startswith(_DIM0):
+            dim = kwargs.get("dim", args[0] if args else None)
         if isinstance(dim, int) and not -max(self.dim(), 1) <= dim < max(self.dim(), 1):
             return  # PyTorch checks the dimension first; the op names it
         if kernel_or_msg.startswith("topk") and args and isinstance(args[0], int):
@@ -285,6 +304,7 @@ _wrap_method("mean", _check_mean)
 
 def _softmax_check(kernel):
     def check(self, dim=None, dtype=None, *args, **kwargs):
+        _dim_in_range(self, dim)
         dt = dtype if dtype is not None else self.dtype
         if dt not in _FLOATS and self.numel() != 0:
             _not_implemented(kernel, dt)
@@ -360,7 +380,19 @@ _wrap_method("addcdiv_", _check_addcdiv)
 
 
 def _check_clamp(self, min=None, max=None):  # noqa: A002
-    if (min is not None and max is not None) and isinstance(min, Tensor) != isinstance(max, Tensor):
+    # PyTorch has a (Tensor min, Tensor max) and a (Number min, Number max) overload; a 0-d
+    # tensor also binds as a Number, so only a number with a dimensioned tensor is mixed.
+    def dimensioned(x):
+        return isinstance(x, Tensor) and x.dim() > 0
+
+    def number(x):
+        return not isinstance(x, Tensor)
+
+    if (
+        min is not None
+        and max is not None
+        and ((dimensioned(min) and number(max)) or (number(min) and dimensioned(max)))
+    ):
         raise TypeError(
             "clamp() received an invalid combination of arguments - got (Tensor, "
             f"min={type(min).__name__}, max={type(max).__name__}): min and max must both be "

@@ -126,8 +126,12 @@ def interpolate(
     if antialias:
         raise NotImplementedError("ember: interpolate(antialias=True) is not supported yet")
     nd = input.dim() - 2
-    if nd < 1:
-        raise ValueError(f"interpolate expects a batched input with 3 to 5 dims, got {input.dim()}")
+    if not 1 <= nd <= 3:
+        raise NotImplementedError(
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
+            "the modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+            f"(got {mode})"
+        )
     if mode in ("nearest", "area", "nearest-exact") and align_corners is not None:
         raise ValueError(
             "align_corners option can only be set with the interpolating modes: "
