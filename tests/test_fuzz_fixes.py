@@ -124,6 +124,8 @@ RAISES = [
     ("median_dim_before_dtype", lambda d: T([True], device=d).median(dim=5), IndexError, "range"),
     ("argmax_dtype_before_dim", lambda d: T([True], device=d).argmax(dim=5), NotImplementedError,
      "bool"),
+    ("soft_margin_reduction_first", lambda d: F.soft_margin_loss(
+        ember.ones(3, device=d), ember.ones(4, device=d), reduction="bogus"), ValueError, "bogus"),
     ("to_bad_ordinal", lambda d: ember.ones(2, device=d).to("cuda:7"), RuntimeError, "ordinal"),
 ]  # fmt: skip
 
@@ -170,6 +172,7 @@ def test_fixed_overreach(device):
     assert r.tolist() == [[3.0] * 4] * 2  # a size-1 contracted dim broadcasts
     r = ember.tensordot(ember.ones(2, 0, device=device), ember.ones(1, 4, device=device), dims=1)
     assert r.tolist() == [[0.0] * 4] * 2
+    assert ember.ones(0, 0, device=device, dtype=ember.bool).median().shape == ()
 
 
 def test_float_int_of_one_element(device):

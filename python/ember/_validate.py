@@ -241,12 +241,13 @@ for _name, _kernel in [
     ("round", "round_vml_cpu"),
     ("trunc", "trunc_vml_cpu"),
     ("fix", "trunc_vml_cpu"),
-    ("median", "median_cpu"),
     ("kthvalue", "kthvalue_cpu"),
 ]:
     for _n in (_name, _name + "_"):
         if hasattr(Tensor, _n):
             _wrap_method(_n, _unsupported(_kernel, "bool"))
+# PyTorch returns for an empty bool tensor's median (there is no value to compare).
+_wrap_method("median", _unsupported("median_cpu", "bool", nonempty_only=True))
 
 for _n in ("relu", "relu_"):
     _wrap_method(_n, _unsupported("Boolean inputs not supported for relu", "bool", raw=True))

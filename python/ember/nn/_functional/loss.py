@@ -369,6 +369,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):  # PyTorch checks it before the shapes here
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     return _reduce(softplus(-target * input), reduction)
 
 
