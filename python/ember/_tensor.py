@@ -781,7 +781,7 @@ def sum(self, dim=None, keepdim=False, dtype=None):  # noqa: A001
     if _int_dtype_arg(self, dtype):
         r = _C_sum(self.to(dtype), dim, keepdim)
         return r if r.dtype == dtype else r.to(dtype)
-    if dim is None and self.dim() > 0:
+    if dim is None and not self.is_contiguous():
         st = self.stride()
         rep = [d for d in builtins.range(self.dim()) if st[d] == 0 and self._shape[d] > 1]
         if rep:

@@ -212,20 +212,26 @@ _DIM0 = ("median",)
 
 def _unsupported(kernel_or_msg, dtypes, nonempty_only=False, raw=False):
     """dtypes: 'bool', 'int' (integers and bool) — the inputs PyTorch rejects."""
+    dim_first = kernel_or_msg.startswith(_DIM0)
+    k_first = kernel_or_msg.startswith("topk")
 
     def check(self, *args, **kwargs):
+        # The common (valid) case costs one dtype test; the rest runs only to raise.
+        if dtypes == "bool":
+            if self.dtype != _BOOL:
+                return
+        elif self.is_floating_point():
+            return
         dt = self.dtype
-        dim = None
-        if kernel_or_msg.startswith(_DIM0):
+        if dim_first:
             dim = kwargs.get("dim", args[0] if args else None)
-        if isinstance(dim, int) and not -max(self.dim(), 1) <= dim < max(self.dim(), 1):
-            return  # PyTorch checks the dimension first; the op names it
-        if kernel_or_msg.startswith("topk") and args and isinstance(args[0], int):
+            if isinstance(dim, int) and not -max(self.dim(), 1) <= dim < max(self.dim(), 1):
+                return  # PyTorch checks the dimension first; the op names it
+        if k_first and args and isinstance(args[0], int):
             n = self.shape[kwargs.get("dim", -1)] if self.dim() else 1
             if not 0 <= args[0] <= n:
                 return  # k out of range comes first
-        bad = dt == _BOOL if dtypes == "bool" else dt not in _FLOATS
-        if bad and not (nonempty_only and self.numel() == 0):
+        if not (nonempty_only and self.numel() == 0):
             if raw:
                 raise NotImplementedError(kernel_or_msg.format(c=_cname(dt), e=dt.name))
             _not_implemented(kernel_or_msg, dt)
@@ -291,6 +297,8 @@ _wrap_method(
 
 
 def _check_mean(self, dim=None, keepdim=False, dtype=None, **kwargs):
+    if dtype is None and self.is_floating_point():
+        return
     dt = dtype if dtype is not None else self.dtype
     if dt not in _FLOATS:
         what = "Optional dtype" if dtype is not None else "Input dtype"
@@ -330,7 +338,7 @@ def _is_bool(x):
 
 def _alpha_check(sub):
     def check(self, other, *args, alpha=1, **kwargs):
-        if sub and (_is_bool(self) or _is_bool(other)):
+        if sub and (_is_bool(other) or (not self.is_floating_point() and self.dtype == _BOOL)):
             raise NotImplementedError(_SUB_BOOL)
         if type(alpha) is int and alpha == 1:  # the default: nothing to check (fast path)
             return
