@@ -61,6 +61,8 @@ def main(argv=None):
         print(f"torch (cpu): {time.time() - t1:.1f}s")
         for i in idx:
             cat, detail = classify.classify(specs[i], ours[i], theirs[i])
+            if ours[i].get("minimal"):
+                detail += f" (minimal run: calls {ours[i]['minimal']})"
             rows.append((i, cat, detail))
     else:
         for i in idx:

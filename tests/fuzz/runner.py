@@ -132,7 +132,16 @@ def run_batch(
 
 
 def _last_lines(text, n=4):
-    lines = [ln for ln in text.splitlines() if ln.strip() and "XDG_RUNTIME_DIR" not in ln]
+    # Warnings from earlier calls and their source lines are noise next to the fatal message.
+    lines = [
+        ln
+        for ln in text.splitlines()
+        if ln.strip()
+        and "XDG_RUNTIME_DIR" not in ln
+        and "Warning" not in ln
+        and not ln.startswith(" ")
+        and "RUST_BACKTRACE" not in ln
+    ]
     return "\n".join(lines[-n:])
 
 
