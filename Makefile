@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu
+PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard
 
 .PHONY: demo test build venv lint fmt bench clean
 

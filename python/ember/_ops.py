@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import _C, _dtype
+from . import _C, _device, _dtype
 from ._device import _as_device
 from ._tensor import Size, Tensor, return_types
 
@@ -30,6 +30,8 @@ def _sizes(size):
 
 
 def _finish(t, device=None, requires_grad=False):
+    if device is None:
+        device = _device._default[0]  # ember.set_default_device / `with ember.device(...)`
     if device is not None:
         d = _as_device(device)
         if d.type != "cpu":

@@ -132,12 +132,7 @@ def numpy(self, *, force=False):
 _method("numpy", numpy)
 
 
-def __array__(self, dtype=None, copy=None):
-    a = self.detach().cpu().numpy()
-    return a.astype(dtype) if dtype is not None else a
-
-
-Tensor.__array__ = __array__
+# __array__, __array_wrap__ and DLPack live in _interop.py
 
 
 def tolist(self):

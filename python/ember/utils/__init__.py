@@ -1,3 +1,3 @@
-"""ember.utils: PyTorch's torch.utils (data loading)."""
+"""ember.utils: PyTorch's torch.utils (data loading, dlpack; safetensors and tensorboard on import)."""
 
-from . import data  # noqa: F401
+from . import data, dlpack  # noqa: F401
