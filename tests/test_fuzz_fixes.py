@@ -126,6 +126,16 @@ RAISES = [
      "bool"),
     ("soft_margin_reduction_first", lambda d: F.soft_margin_loss(
         ember.ones(3, device=d), ember.ones(4, device=d), reduction="bogus"), ValueError, "bogus"),
+    ("gelu_int", lambda d: F.gelu(T([1, 2], device=d)), NotImplementedError, "Gelu"),
+    ("elu_int", lambda d: F.elu(T([1, 2], device=d)), NotImplementedError, "elu"),
+    ("cumsum_dim", lambda d: ember.cumsum(ember.ones((), device=d), 5), IndexError, "range"),
+    ("addcmul_bool", lambda d: ember.addcmul(*[T([True], device=d)] * 3), NotImplementedError,
+     "addcmul"),
+    ("inner_dtypes", lambda d: ember.inner(ember.ones(2, device=d), T([1, 2], device=d)),
+     RuntimeError, "same dtype"),
+    ("cross_entropy_prob_ignore", lambda d: F.cross_entropy(
+        ember.ones(4, 2, device=d), ember.full((4, 2), 0.5, device=d), ignore_index=1),
+     RuntimeError, "ignore_index"),
     ("to_bad_ordinal", lambda d: ember.ones(2, device=d).to("cuda:7"), RuntimeError, "ordinal"),
 ]  # fmt: skip
 
@@ -173,6 +183,10 @@ def test_fixed_overreach(device):
     r = ember.tensordot(ember.ones(2, 0, device=device), ember.ones(1, 4, device=device), dims=1)
     assert r.tolist() == [[0.0] * 4] * 2
     assert ember.ones(0, 0, device=device, dtype=ember.bool).median().shape == ()
+    assert ember.ones((), device=device).mT.shape == ()  # PyTorch: a 0-d tensor as it is
+    assert F.glu(ember.ones(3, 0, 5, device=device), dim=1).shape == (3, 0, 5)
+    g = F.glu(T([[1.0, 0.0]], device=device), dim=1)  # 1 * sigmoid(0)
+    assert g.tolist() == [[0.5]]
 
 
 def test_float_int_of_one_element(device):

@@ -203,6 +203,9 @@ def _check_roll(self, shifts, dims=None):
 
 
 _wrap_method("roll", _check_roll)
+for _n in ("cumsum", "cumprod", "cumsum_", "cumprod_"):
+    if hasattr(Tensor, _n):
+        _wrap_method(_n, lambda self, dim, *a, **k: _dim_in_range(self, dim))
 
 # ----- ops a dtype does not support ---------------------------------------------------------
 # ops whose first positional argument is `dim` (kthvalue's is k, topk's is k)
@@ -384,6 +387,13 @@ def _check_addcdiv(self, tensor1, tensor2, value=1):
         )
 
 
+def _check_addcmul(self, tensor1, tensor2, value=1):
+    if _ops.result_type(tensor1, tensor2) == _BOOL and self.dtype == _BOOL:
+        _not_implemented("addcmul_cpu_out", _BOOL)
+
+
+_wrap_method("addcmul", _check_addcmul)
+_wrap_method("addcmul_", _check_addcmul)
 _wrap_method("addcdiv", _check_addcdiv)
 _wrap_method("addcdiv_", _check_addcdiv)
 
@@ -480,6 +490,8 @@ for _n in ("hstack", "vstack", "dstack", "column_stack", "row_stack"):
 
 def _matrix_property(name, prop):
     def get(self):
+        if self.dim() == 0:
+            return self  # PyTorch returns a 0-d tensor as it is
         if self.dim() < 2:
             raise RuntimeError(
                 f"tensor.{name} is only supported on matrices or batches of matrices. "
@@ -507,6 +519,11 @@ _wrap_method("addmm", _check_addmm)
 
 
 def _check_inner(self, other):
+    if isinstance(other, Tensor) and other.dtype != self.dtype:
+        raise RuntimeError(
+            f"inner: both inputs should have same dtype (got {self.dtype.name} and "
+            f"{other.dtype.name})"
+        )
     if self.dim() and other.dim() and self.shape[-1] != other.shape[-1]:
         raise RuntimeError(
             "inner() the last dimension must match on both input tensors but got shapes "
@@ -553,6 +570,10 @@ def _wrap_nn_functional():
         ("softplus", _unsupported("softplus_cpu", "int")),
         ("hardtanh", _unsupported("Bool inputs not supported for hardtanh", "bool", raw=True)),
         ("hardtanh_", _unsupported("Bool inputs not supported for hardtanh", "bool", raw=True)),
+        ("gelu", _unsupported("GeluKernelImpl", "int")),
+        ("silu", _unsupported("silu_cpu", "int")),
+        ("elu", _unsupported("elu_cpu", "int")),
+        ("leaky_relu", _unsupported("leaky_relu_cpu", "int")),
     ] + [
         (name, _unsupported(kernel, "int"))
         for name, kernel in [

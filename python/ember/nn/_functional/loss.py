@@ -265,6 +265,8 @@ def cross_entropy(
 
     if target.is_floating_point():
         # class probabilities
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
         if _shape(target) != _shape(input):
             raise RuntimeError(
                 f"Expected target size {list(_shape(input))}, got {list(_shape(target))}"
