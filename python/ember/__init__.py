@@ -47,6 +47,7 @@ from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
 from . import distributed  # noqa: F401
 from . import special  # noqa: F401
+from . import _validate  # PyTorch's argument checks around the bindings
 
 __version__ = "0.1.0"
 
@@ -79,6 +80,7 @@ try:
     from . import distributions, nn, optim, profiler, utils  # noqa: F401
     from .serialization import load, save  # noqa: F401
 
+    _validate._wrap_nn_functional()
 except ImportError as _e:  # pragma: no cover - the training layer is optional while it is built
     import warnings as _w
 

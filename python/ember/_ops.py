@@ -669,8 +669,21 @@ def tensordot(a, b, dims=2):
         da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
     fa = [i for i in builtins.range(a.dim()) if i not in da]
     fb = [i for i in builtins.range(b.dim()) if i not in db]
-    pa = a.permute(*(fa + da)).reshape(math.prod([a.shape[i] for i in fa]), -1)
-    pb = b.permute(*(db + fb)).reshape(-1, math.prod([b.shape[i] for i in fb]))
+    for i, j in zip(da, db):
+        # A size-1 side broadcasts (as PyTorch): contract the other side by summing it.
+        if a.shape[i] == 1 and b.shape[j] != 1:
+            b = b.sum(j, keepdim=True)
+        elif b.shape[j] == 1 and a.shape[i] != 1:
+            a = a.sum(i, keepdim=True)
+        elif a.shape[i] != b.shape[j]:
+            raise RuntimeError(
+                f"contracted dimensions need to match, but first has size {a.shape[i]} in dim "
+                f"{i} and second has size {b.shape[j]} in dim {j}"
+            )
+    # Explicit sizes: reshape's -1 cannot be inferred when an empty dim makes numel 0.
+    k = math.prod([a.shape[i] for i in da])
+    pa = a.permute(*(fa + da)).reshape(math.prod([a.shape[i] for i in fa]), k)
+    pb = b.permute(*(db + fb)).reshape(k, math.prod([b.shape[i] for i in fb]))
     return (pa @ pb).reshape(*[a.shape[i] for i in fa], *[b.shape[i] for i in fb])
 
 
