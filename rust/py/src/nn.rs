@@ -38,6 +38,27 @@ fn tensors(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
     v.iter().map(|t| t.t.clone()).collect()
 }
 
+/// Fused layer_norm over the trailing `n` elements (CPU float32/float64).
+#[pyfunction]
+#[pyo3(signature = (input, n, weight, bias, eps))]
+fn _layer_norm(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    n: usize,
+    weight: Option<PyRef<'_, PyTensor>>,
+    bias: Option<PyRef<'_, PyTensor>>,
+    eps: f64,
+) -> R {
+    let (x, w, b) = (
+        input.t.clone(),
+        weight.map(|w| w.t.clone()),
+        bias.map(|b| b.t.clone()),
+    );
+    py.detach(|| x.layer_norm_fused(n, w.as_ref(), b.as_ref(), eps))
+        .py()
+        .map(PyTensor::wrap)
+}
+
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias, stride, padding, dilation, groups))]
 #[allow(clippy::too_many_arguments)]
@@ -381,6 +402,7 @@ fn adagrad_step(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(conv_transpose2d, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(avg_pool2d, m)?)?;

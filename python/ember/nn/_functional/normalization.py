@@ -66,6 +66,9 @@ def batch_norm(
     return out
 
 
+_FUSED_DTYPES = (ember.float32, ember.float64)
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (int(normalized_shape),)
@@ -77,6 +80,17 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
             f"{_fmt(input)}"
         )
+    if (
+        input.device.type == "cpu"
+        and input.dtype in _FUSED_DTYPES
+        and all(
+            t is None or (t.device.type == "cpu" and t.dtype == input.dtype) for t in (weight, bias)
+        )
+    ):
+        n = 1
+        for s in normalized_shape:
+            n *= s
+        return ember._C._layer_norm(input, n, weight, bias, float(eps))
     dims = list(range(input.dim() - k, input.dim()))
     mean = input.mean(dims, keepdim=True)
     centered = input - mean

@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 
 pub mod binary;
 pub mod gemm;
+pub mod norm;
 pub mod simd;
 pub mod softmax;
 pub mod unary;
@@ -126,6 +127,10 @@ pub fn map1<T: CpuElement, U: CpuElement>(
 ) -> Vec<U> {
     let s = T::slice(src);
     let n = l.numel();
+    if n == 0 {
+        // An empty view may carry an offset past the end of its storage.
+        return Vec::new();
+    }
     if l.is_contiguous() {
         let s = &s[l.offset..l.offset + n];
         return fill_new(n, |dst| {
@@ -239,6 +244,9 @@ pub fn map2<T: CpuElement, U: CpuElement>(
 ) -> Vec<U> {
     let (sa, sb) = (T::slice(a), T::slice(b));
     let n = la.numel();
+    if n == 0 {
+        return Vec::new();
+    }
     if la.is_contiguous() && lb.is_contiguous() {
         let (sa, sb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
         return fill_new(n, |dst| {
@@ -312,7 +320,7 @@ pub fn map3<A: CpuElement, T: CpuElement, U: CpuElement>(
 /// Contiguous copy with a dtype conversion.
 pub fn cast(src: &CpuData, l: &Layout, to: DType) -> CpuData {
     let from = src.dtype();
-    if from == to && l.is_contiguous() {
+    if from == to && l.is_contiguous() && l.numel() > 0 {
         let n = l.numel();
         return dispatch!(from, T => {
             let mut v = alloc_default::<T>(n);
@@ -330,6 +338,9 @@ pub fn copy_into(dst: &mut CpuData, dl: &Layout, src: &CpuData, sl: &Layout) {
         let s = S::slice(src);
         let d = D::slice_mut(dst);
         let n = dl.numel();
+        if n == 0 {
+            return;
+        }
         if dl.is_contiguous() && sl.is_contiguous() {
             let (d, s) = (&mut d[dl.offset..dl.offset + n], &s[sl.offset..sl.offset + n]);
             for (o, &i) in d.iter_mut().zip(s) {
@@ -346,6 +357,9 @@ pub fn fill(dst: &mut CpuData, dl: &Layout, v: crate::dtype::Scalar) {
     dispatch!(dst.dtype(), T => {
         let x = T::from_scalar(v);
         let d = T::slice_mut(dst);
+        if dl.numel() == 0 {
+            return;
+        }
         if dl.is_contiguous() {
             let n = dl.numel();
             d[dl.offset..dl.offset + n].fill(x);

@@ -136,10 +136,10 @@ multiversion! {
 
 #[inline(always)]
 fn sum_f32_body(s: &[f32]) -> f64 {
-    // 16 f32 lanes inside blocks of 2048 (cheap, vectorised), blocks
-    // combined in f64: error grows with the block, not with the length.
+    // 16 f32 lanes inside blocks of 512 (32 adds per lane, vectorised),
+    // blocks combined in f64: the error is bounded by the block, not the length.
     let mut total = 0f64;
-    for block in s.chunks(2048) {
+    for block in s.chunks(512) {
         let mut lanes = [0f32; 16];
         let mut it = block.chunks_exact(16);
         for c in &mut it {
@@ -161,7 +161,7 @@ fn sum_f32_body(s: &[f32]) -> f64 {
 #[inline(always)]
 fn sum_sq_dev_f32_body(s: &[f32], m: f32) -> f64 {
     let mut total = 0f64;
-    for block in s.chunks(2048) {
+    for block in s.chunks(512) {
         let mut lanes = [0f32; 16];
         let mut it = block.chunks_exact(16);
         for c in &mut it {
@@ -228,6 +228,8 @@ pub fn sum_sq_dev_f32(s: &[f32], m: f32) -> f64 {
 }
 
 // ---- branch-free f32 math (Cephes-style minimax polynomials) ----------------
+// The coefficients are kept as published (some carry digits past f32's
+// precision; they round to the same f32).
 
 #[inline(always)]
 fn sel(c: bool, a: f32, b: f32) -> f32 {
@@ -238,17 +240,20 @@ fn sel(c: bool, a: f32, b: f32) -> f32 {
     }
 }
 
-/// 2^n for integer-valued n in [-252, 254] as two factors (covers subnormal results).
+/// 2^n for integer-valued n in [-252, 254] as two factors (covers subnormal
+/// results). No float-to-int conversion (Rust's saturating `as` does not
+/// vectorise): the exponent bits come from adding a 2^23 magic number.
 #[inline(always)]
 fn pow2i(n: f32) -> (f32, f32) {
-    let n = n as i32;
-    let h = n >> 1;
-    let a = f32::from_bits(((h + 127) as u32) << 23);
-    let b = f32::from_bits(((n - h + 127) as u32) << 23);
+    const MAGIC: f32 = 8_388_608.0 + 127.0; // 2^23 + exponent bias
+    let h = (n * 0.5).floor();
+    let a = f32::from_bits((h + MAGIC).to_bits() << 23);
+    let b = f32::from_bits((n - h + MAGIC).to_bits() << 23);
     (a, b)
 }
 
 /// e^x with about 1 ulp error; inf/nan/underflow as libm.
+#[allow(clippy::excessive_precision)]
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -273,6 +278,7 @@ pub fn exp_f32(x: f32) -> f32 {
 }
 
 /// tanh: odd polynomial near zero, 1 - 2/(e^{2|x|}+1) elsewhere.
+#[allow(clippy::excessive_precision)]
 #[inline(always)]
 pub fn tanh_f32(x: f32) -> f32 {
     let ax = x.abs();
@@ -296,6 +302,7 @@ pub fn sigmoid_f32(x: f32) -> f32 {
 }
 
 /// erf for GELU (Abramowitz-Stegun 7.1.26: |error| < 1.5e-7 absolute).
+#[allow(clippy::excessive_precision)]
 #[inline(always)]
 pub fn erf_f32(x: f32) -> f32 {
     let ax = x.abs();
@@ -310,6 +317,7 @@ pub fn erf_f32(x: f32) -> f32 {
 }
 
 /// Natural log with about 1 ulp error; 0 -> -inf, negative -> nan.
+#[allow(clippy::excessive_precision)]
 #[inline(always)]
 pub fn ln_f32(x: f32) -> f32 {
     // Normalise subnormals by 2^23 first.

@@ -17,13 +17,13 @@ fn line_max<T: SoftmaxElem>(i: &[T]) -> T {
     for c in &mut it {
         for k in 0..16 {
             lanes[k] = if c[k] > lanes[k] { c[k] } else { lanes[k] };
-            nan |= c[k] != c[k];
+            nan |= c[k].is_nan();
         }
     }
     let mut m = T::neg_infinity();
     for &x in lanes.iter().chain(it.remainder()) {
         m = if x > m { x } else { m };
-        nan |= x != x;
+        nan |= x.is_nan();
     }
     if nan {
         T::nan()
@@ -35,7 +35,9 @@ fn line_max<T: SoftmaxElem>(i: &[T]) -> T {
 #[inline(always)]
 fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
     let mut m = line_max(i);
-    if m.is_infinite() {
+    if m == T::neg_infinity() {
+        // All -inf: exp(x - 0) = 0 everywhere and 0/0 gives PyTorch's NaN row.
+        // (+inf is kept: inf - inf = NaN makes the whole row NaN, as PyTorch.)
         m = T::zero_v();
     }
     let mut lanes = [T::zero_v(); 16];

@@ -170,6 +170,7 @@ impl Tensor {
     }
     /// Cast without autograd.
     pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
+        crate::layout::checked_numel(self.shape(), dtype.size(), "to")?;
         if self.is_gpu() {
             return gpu::cast(self, dtype);
         }
@@ -604,6 +605,9 @@ impl Tensor {
         if op.is_bitwise() && ct.is_float() {
             bail!("\"{}_cpu\" not implemented for '{}'", op.name(), ct);
         }
+        // The output (and any broadcast temporaries) must be allocatable: a
+        // refused allocation is a RuntimeError, never an abort.
+        crate::layout::checked_numel(&shape, ct.size().max(8), op.name())?;
         let a = if self.dtype() == ct {
             self.clone()
         } else {
@@ -795,6 +799,7 @@ impl Tensor {
                     b.shape()
                 )
             })?;
+        crate::layout::checked_numel(&shape, 8, "where")?;
         let cond = if cond.dtype() == DType::Bool {
             cond.clone()
         } else if cond.dtype() == DType::U8 {

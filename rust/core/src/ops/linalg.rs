@@ -64,6 +64,7 @@ impl Tensor {
         let (brs, bcs) = (lb.strides[nb], lb.strides[nb + 1]);
         let mut out_shape = batch.clone();
         out_shape.extend([m, n]);
+        crate::layout::checked_numel(&out_shape, dt.size(), "matmul")?;
         if a.is_gpu() || b.is_gpu() {
             crate::ops::device::common_device(&[a, b], "matmul")?;
             if dt == DType::F32 {

@@ -4,6 +4,7 @@
 
 pub mod conv;
 pub mod im2col;
+pub mod norm;
 pub mod pool;
 pub mod pool_kernels;
 

@@ -484,6 +484,7 @@ impl Tensor {
         }
         let mut shape = r.shape().to_vec();
         shape[d] = total;
+        crate::layout::checked_numel(&shape, dt.size(), "cat")?;
         let out = Tensor::zeros_on(&shape, dt, r.device())?;
         let mut start = 0;
         let mut sizes = vec![];
