@@ -38,6 +38,9 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
+from ._foreach import *  # noqa: F401,F403
+from . import func  # noqa: F401
+from .func import vmap  # noqa: F401
 
 __version__ = "0.1.0"
 
