@@ -40,6 +40,8 @@ from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
 from ._foreach import *  # noqa: F401,F403
 from . import func  # noqa: F401
+from . import fx, onnx  # noqa: F401
+from . import _index_range  # noqa: F401
 from .func import vmap  # noqa: F401
 
 __version__ = "0.1.0"
