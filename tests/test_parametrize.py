@@ -1,6 +1,5 @@
-"""nn.utils.parametrize, parametrizations.weight_norm/spectral_norm, the hook-based
-weight_norm/spectral_norm, and the small compat names programs need (fx.wrap, onnx,
-serialization.safe_globals, range indices). Expected values come from numpy (norms, SVD).
+"""nn.utils.parametrize, parametrizations.weight_norm/spectral_norm and the hook-based
+weight_norm/spectral_norm. Expected values come from numpy (norms, SVD).
 """
 
 import numpy as np
@@ -146,32 +145,3 @@ def test_spectral_norm(device):
     nn.utils.remove_spectral_norm(m2)
     assert sorted(m2.state_dict()) == ["bias", "weight"]
     np.testing.assert_allclose(_np(m2.weight), w2 / s2, rtol=1e-4, atol=1e-5)
-
-
-def test_program_compat_names(tmp_path):
-    @ember.fx.wrap
-    def f(x):
-        return x + 1
-
-    assert f(1) == 2 and not ember.fx.is_tracing()
-    with pytest.raises(NotImplementedError, match="no FX graph tracer"):
-        ember.fx.symbolic_trace(nn.Linear(1, 1))
-    assert ember.onnx.is_in_onnx_export() is False
-    with pytest.raises(NotImplementedError, match="no ONNX exporter"):
-        ember.onnx.export(nn.Linear(1, 1), (ember.ones(1, 1),), "m.onnx")
-    path = tmp_path / "m.pt"
-    ember.save(nn.Linear(2, 3), path)
-    with pytest.raises(RuntimeError, match="whole nn.Module"):
-        ember.load(path, weights_only=True)
-    with ember.serialization.safe_globals([nn.Linear]):
-        assert type(ember.load(path, weights_only=True)) is nn.Linear
-    assert ember.serialization.get_safe_globals() == []
-
-
-def test_range_index(device):
-    x = ember.zeros(3, 4, device=device)
-    x[range(3), ember.tensor([1, 2, 3], device=device)] = 5.0
-    want = np.zeros((3, 4), np.float32)
-    want[[0, 1, 2], [1, 2, 3]] = 5
-    np.testing.assert_array_equal(_np(x), want)
-    np.testing.assert_array_equal(_np(x[range(1, 3)]), want[1:3])

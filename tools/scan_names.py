@@ -76,8 +76,8 @@ _MODULE_CACHE = {}
 
 def _is_module(full):
     if full not in _MODULE_CACHE:
-        _MODULE_CACHE[full] = full.count(".") <= 3 and full.split(".")[-1][:1].islower() and (
-            full in _KNOWN_MODULES
+        _MODULE_CACHE[full] = (
+            full.count(".") <= 3 and full.split(".")[-1][:1].islower() and (full in _KNOWN_MODULES)
         )
     return _MODULE_CACHE[full]
 

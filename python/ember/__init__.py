@@ -40,7 +40,7 @@ from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
 from ._foreach import *  # noqa: F401,F403
 from . import func  # noqa: F401
-from . import fx, onnx  # noqa: F401
+from . import fx, hub, onnx  # noqa: F401
 from . import _index_range  # noqa: F401
 from .func import vmap  # noqa: F401
 

@@ -44,3 +44,11 @@ class MNIST:
         if self.target_transform is not None:
             target = self.target_transform(target)
         return img, target
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from ._missing import missing
+
+    return missing(__name__, name)

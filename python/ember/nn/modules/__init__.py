@@ -17,4 +17,5 @@ from .padding import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .syncbatchnorm import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403

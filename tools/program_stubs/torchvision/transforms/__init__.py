@@ -40,3 +40,11 @@ class Lambda:
 
     def __call__(self, x):
         return self.fn(x)
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from .._missing import missing
+
+    return missing(__name__, name)
