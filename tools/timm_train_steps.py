@@ -3,11 +3,12 @@
     python tools/timm_train_steps.py MODEL_NAME STEPS
 
 Driver for tools/run_programs.py: the user code of a model-zoo run (create the model, forward,
-cross-entropy, backward, optimizer step), written against PyTorch's API so that it runs the
-same under real PyTorch and through ember's torch mapping. Prints "step i loss x".
+cross-entropy, backward, optimizer step), timed per step, written against PyTorch's API so that it runs the
+same under real PyTorch and through ember's torch mapping. Prints "step i loss x time t ms".
 """
 
 import sys
+import time
 
 import timm
 import torch
@@ -27,11 +28,14 @@ def main():
     y = torch.from_numpy(rng.randint(0, 10, size=2).astype(np.int64))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     for i in range(steps):
+        t0 = time.perf_counter()
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        print(f"step {i} loss {loss.item():.4f}", flush=True)
+        loss_value = loss.item()
+        ms = 1000 * (time.perf_counter() - t0)
+        print(f"step {i} loss {loss_value:.4f} time {ms:.1f} ms", flush=True)
 
 
 if __name__ == "__main__":
