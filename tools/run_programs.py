@@ -1,12 +1,14 @@
 """Runs third-party PyTorch programs unchanged on ember and prints a markdown table.
 
-    python tools/run_programs.py CHECKOUTS_DIR [--only NAME ...] [--torch PYTHON] [--timeout S]
+    python tools/run_programs.py CHECKOUTS_DIR [--only NAME ...] [--torch PYTHON | --compare PYTHON]
+                                 [--timeout S] [--log DIR] [--pythonpath DIR]
 
 CHECKOUTS_DIR holds checkouts named examples (pytorch/examples), makemore, micrograd, minGPT and
 pytorch-image-models (timm). Each program runs in a subprocess through `python -m ember.run`
 (when ember has it) or else through this file's `--exec` mode, which maps every `torch` import to
 ember the same way. With `--torch PYTHON` the same commands run under that interpreter with real
-PyTorch instead, to compare losses.
+PyTorch instead; with `--compare PYTHON` each program runs on both and one table shows the two
+losses and step times side by side.
 
 Small sizes and few steps come from the programs' own command-line options. Where a program
 downloads a dataset, the stand-in comes from tools/program_stubs (a generated MNIST behind a
@@ -122,9 +124,13 @@ def _chargpt_standin(cwd):
 # name, checkout, working dir (in the checkout), command (script + args), steps, loss regex,
 # extra env, a setup command (run the same way, before), a data stand-in function, extra paths,
 # and a regex for the per-step time in ms the program prints itself (when it does).
-def _p(name, repo, cwd, cmd, steps, loss, env=None, setup=None, data=None, paths=(), tstep=None):
+def _p(
+    name, repo, cwd, cmd, steps, loss, env=None, setup=None, data=None, paths=(), tstep=None,
+    stop_after=None,
+):  # fmt: skip
     return dict(
         tstep=tstep,
+        stop_after=stop_after,
         name=name,
         repo=repo,
         cwd=cwd,
@@ -154,10 +160,18 @@ PROGRAMS = [
        "--log-interval", "1"], 5, r"Average loss: ([-\d.e+]+)", env=_MNIST_ENV),
     _p("examples/siamese_network", "examples", "siamese_network",
        ["main.py", "--epochs", "1", "--no-accel", "--dry-run"], 1, _TRAIN_LOSS, env=_MNIST_ENV),
+    *[
+        # These train until CartPole is solved; they are stopped after `stop_after` seconds and
+        # count as running if they got that far without an error. "Loss" is the running reward.
+        _p(f"examples/reinforcement_learning/{script} (stopped at 60 s)", "examples",
+           "reinforcement_learning", [f"{script}.py"], None,
+           r"Average reward: ([-\d.]+)", stop_after=60)
+        for script in ("reinforce", "actor_critic")
+    ],
     _p("examples/regression", "examples", "regression", ["main.py"], None,
        r"Loss: ([-\d.e+]+) after"),
     _p("examples/time_sequence_prediction", "examples", "time_sequence_prediction",
-       ["train.py", "--steps", "2"], 2, r"test loss: ([-\d.e+]+)",
+       ["train.py", "--steps", "1"], 1, r"test loss: ([-\d.e+]+)",
        setup=["generate_sine_wave.py"]),
     _p("examples/word_language_model (LSTM)", "examples", "word_language_model",
        ["main.py", "--epochs", "1", "--emsize", "32", "--nhid", "32", "--bptt", "20",
@@ -224,11 +238,14 @@ def _first_error(text):
     return lines[-1].strip() if lines else ""
 
 
+_EXTRA_PATHS = []
+
+
 def run_one(prog, root, torch_python, timeout):
     cwd = os.path.join(root, prog["repo"], prog["cwd"])
     env = dict(os.environ)
     extra = [STUBS] + [os.path.normpath(os.path.join(cwd, p)) for p in prog["paths"]]
-    env["PYTHONPATH"] = os.pathsep.join(extra + [env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(extra + [env.get("PYTHONPATH", "")] + _EXTRA_PATHS)
     env.update(prog["env"])
     env.setdefault("OMP_NUM_THREADS", "2")
     if prog["data"]:
@@ -243,16 +260,23 @@ def run_one(prog, root, torch_python, timeout):
             return dict(ok=False, err="setup: " + _first_error(r.stdout + r.stderr), loss=None,
                         step=None, out=r.stdout + r.stderr)  # fmt: skip
     t0 = time.perf_counter()
+    limit = prog["stop_after"] or timeout
     try:
         r = subprocess.run(
             _command(sys.executable, torch_python, prog["cmd"]),
-            cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=limit,
         )  # fmt: skip
         out, rc = r.stdout + r.stderr, r.returncode
     except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else ""
-        out += f"\nTimeoutExpired: no exit within {timeout}s"
-        rc = -1
+        out = "".join(
+            b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+            for b in (e.stdout, e.stderr)
+        )
+        if prog["stop_after"] and "Traceback" not in out:
+            rc = 0  # still training, without an error, when stopped: as intended
+        else:
+            out += f"\nTimeoutExpired: no exit within {limit}s"
+            rc = -1
     wall = time.perf_counter() - t0
     loss = None
     if prog["loss"]:
@@ -263,8 +287,11 @@ def run_one(prog, root, torch_python, timeout):
         loss = f"{m.group(1)} passed" if m else None
     steps = prog["steps"]
     if steps is None:
-        m = re.search(r"after (\d+) batches", out)
-        steps = int(m.group(1)) if m else None
+        m = re.search(r"after (\d+) batches", out) or re.findall(r"Episode (\d+)", out)
+        if isinstance(m, list):
+            steps = int(m[-1]) if m else None
+        else:
+            steps = int(m.group(1)) if m else None
     times = [float(t) for t in re.findall(prog["tstep"], out)] if prog["tstep"] else []
     if times:
         # The program's own per-step timing: the median of what it printed.
@@ -277,6 +304,14 @@ def run_one(prog, root, torch_python, timeout):
                 out=out)  # fmt: skip
 
 
+def _log(folder, prog, text, suffix):
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        fn = re.sub(r"[^\w.-]+", "_", prog["name"]) + suffix + ".log"
+        with open(os.path.join(folder, fn), "w") as f:
+            f.write(text)
+
+
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
@@ -286,27 +321,45 @@ def main(argv=None):
     ap.add_argument("root", help="folder of the checkouts")
     ap.add_argument("--only", nargs="*", help="run the programs whose name contains one of these")
     ap.add_argument("--torch", help="run under this Python with real PyTorch instead of ember")
+    ap.add_argument(
+        "--compare", metavar="PYTHON",
+        help="run every program on ember and under this Python with real PyTorch; one table",
+    )  # fmt: skip
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--log", help="folder to write each program's full output to")
+    ap.add_argument(
+        "--pythonpath", action="append", default=[],
+        help="extra import folder for the programs (e.g. where gymnasium was pip-installed)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    _EXTRA_PATHS[:] = args.pythonpath
     root = os.path.abspath(args.root)
     progs = [p for p in PROGRAMS if not args.only or any(s in p["name"] for s in args.only)]
-    backend = f"PyTorch ({args.torch})" if args.torch else "ember"
-    print(f"| program | ran unchanged on {backend} | first error | final loss | time per step |")
-    print("|---|---|---|---|---|")
+    if args.compare:
+        print(
+            "| program | ran unchanged on ember | first error on ember | final loss ember | "
+            "final loss PyTorch | time per step ember | time per step PyTorch |"
+        )
+        print("|---|---|---|---|---|---|---|")
+    else:
+        backend = f"PyTorch ({args.torch})" if args.torch else "ember"
+        print(
+            f"| program | ran unchanged on {backend} | first error | final loss | time per step |"
+        )
+        print("|---|---|---|---|---|")
     for prog in progs:
         r = run_one(prog, root, args.torch, args.timeout)
+        _log(args.log, prog, r["out"], "")
         err = r["err"].replace("|", "\\|")[:160]
-        print(
-            f"| {prog['name']} | {'yes' if r['ok'] else 'no'} | {err} | {r['loss'] or ''} | "
-            f"{r['step'] or ''} |",
-            flush=True,
-        )
-        if args.log:
-            os.makedirs(args.log, exist_ok=True)
-            fn = re.sub(r"[^\w.-]+", "_", prog["name"]) + ".log"
-            with open(os.path.join(args.log, fn), "w") as f:
-                f.write(r["out"])
+        cells = [prog["name"], "yes" if r["ok"] else "no", err, r["loss"] or ""]
+        if args.compare:
+            t = run_one(prog, root, args.compare, args.timeout)
+            _log(args.log, prog, t["out"], ".torch")
+            tl = (t["loss"] or "") if t["ok"] else f"(failed: {t['err'][:60]})"
+            cells += [tl, r["step"] or "", t["step"] or ""]
+        else:
+            cells += [r["step"] or ""]
+        print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 
 
