@@ -1,6 +1,5 @@
 """Names and behaviours third-party programs need (found by tools/run_programs.py): in-place
-activations that train, range indices, ember.fx/onnx/hub, serialization.safe_globals,
-SyncBatchNorm, Generic data classes. Values marked "PyTorch 2.15" were computed by hand with
+activations that train, range indices, ember.fx/onnx/hub, SyncBatchNorm, Generic data classes. Values marked "PyTorch 2.15" were computed by hand with
 real PyTorch on the same inputs and pasted.
 """
 
@@ -82,17 +81,6 @@ def test_fx_onnx():
     assert ember.onnx.is_in_onnx_export() is False
     with pytest.raises(NotImplementedError, match="no ONNX exporter"):
         ember.onnx.export(nn.Linear(1, 1), (ember.ones(1, 1),), "m.onnx")
-
-
-def test_safe_globals(tmp_path):
-    path = tmp_path / "m.pt"
-    ember.save(nn.Linear(2, 3), path)
-    with pytest.raises(RuntimeError, match="whole nn.Module"):
-        ember.load(path, weights_only=True)
-    with ember.serialization.safe_globals([nn.Linear]):
-        assert ember.serialization.get_safe_globals() == [nn.Linear]
-        assert type(ember.load(path, weights_only=True)) is nn.Linear
-    assert ember.serialization.get_safe_globals() == []
 
 
 def test_hub(tmp_path, monkeypatch):

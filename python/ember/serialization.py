@@ -47,14 +47,7 @@ import numpy as np
 
 import ember
 
-__all__ = [
-    "save",
-    "load",
-    "add_safe_globals",
-    "clear_safe_globals",
-    "get_safe_globals",
-    "safe_globals",
-]
+__all__ = ["save", "load"]
 
 _FORMAT = "ember"
 _VERSION = "1"
@@ -141,46 +134,6 @@ def _class_path(cls):
             "define it at module level"
         )
     return f"{cls.__module__}:{qual}"
-
-
-# PyTorch's weights_only allowlist: classes/functions that a weights_only=True load may rebuild.
-_SAFE_GLOBALS = []
-
-
-def add_safe_globals(safe_globals):
-    """Allows these classes/functions in `load(..., weights_only=True)`."""
-    _SAFE_GLOBALS.extend(safe_globals)
-
-
-def clear_safe_globals():
-    _SAFE_GLOBALS.clear()
-
-
-def get_safe_globals():
-    return list(_SAFE_GLOBALS)
-
-
-class safe_globals:  # noqa: N801 - PyTorch's name; a context manager class as there
-    """Within the block, `load(..., weights_only=True)` may rebuild these classes/functions."""
-
-    def __init__(self, safe_globals):
-        self.safe_globals = list(safe_globals)
-
-    def __enter__(self):
-        self._n = len(_SAFE_GLOBALS)
-        _SAFE_GLOBALS.extend(self.safe_globals)
-
-    def __exit__(self, *exc):
-        del _SAFE_GLOBALS[self._n :]
-
-
-def _allowlisted(path):
-    # Only objects already imported can be allowlisted (nothing is imported to check).
-    try:
-        obj = _resolve(path, "class", False)
-    except (RuntimeError, AttributeError):
-        return False
-    return any(obj is g for g in _SAFE_GLOBALS)
 
 
 def _resolve(path, what, allow_import):
@@ -418,7 +371,7 @@ class _Decoder:
                 raise RuntimeError(f"ember.load: {node['__namedtuple__']} is not a namedtuple")
             return cls(*(self.decode(v) for v in node["items"]))
         if "__global__" in node:
-            if self.weights_only and not _allowlisted(node["__global__"]):
+            if self.weights_only:
                 raise RuntimeError(
                     f"ember.load: {self.filename!r} references {node['__global__']!r}; "
                     "weights_only=True refuses functions and classes"
@@ -429,7 +382,7 @@ class _Decoder:
         raise RuntimeError(f"ember.load: unknown node {sorted(node)} in {self.filename!r}")
 
     def decode_module(self, node):
-        if self.weights_only and not _allowlisted(node["__module__"]):
+        if self.weights_only:
             raise RuntimeError(
                 f"ember.load: {self.filename!r} contains a whole nn.Module "
                 f"({node['__module__']}); pass weights_only=False to rebuild it (this imports "
