@@ -1,6 +1,7 @@
 """Names and behaviours third-party programs need (found by tools/run_programs.py): in-place
-activations that train, range indices, ember.fx/onnx/hub, SyncBatchNorm, Generic data classes. Values marked "PyTorch 2.15" were computed by hand with
-real PyTorch on the same inputs and pasted.
+activations that train, range indices, ember.fx/onnx/hub, SyncBatchNorm, Generic data classes.
+Values marked "PyTorch 2.15" were computed by hand with real PyTorch on the same inputs and
+pasted.
 """
 
 import numpy as np
