@@ -126,3 +126,13 @@ def test_generic_data_classes():
     assert list(S()) == [2, 0]
     assert ember.utils.data.Dataset[int] is not None
     assert ember.utils.data.DataLoader[int] is not None
+
+
+def test_tensor_from_any_sequence(device):
+    # reinforce.py builds its returns in a deque; PyTorch reads any sequence like a list.
+    import collections
+
+    t = ember.tensor(collections.deque([1.5, 2.5]), device=device)
+    assert t.dtype == ember.float32 and _np(t).tolist() == [1.5, 2.5]
+    assert _np(ember.tensor(range(3), device=device)).tolist() == [0, 1, 2]
+    assert ember.tensor(range(3)).dtype == ember.int64
