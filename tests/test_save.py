@@ -2,6 +2,7 @@
 
 import io
 import os
+import pickle
 from collections import OrderedDict
 
 import numpy as np
@@ -140,15 +141,17 @@ def test_whole_module_round_trip_keeps_ties_and_attributes(tmp_path):
     idx = ember.tensor([[1, 2, 3]])
     ref = N(m(idx))
     save(m, tmp_path / "model.pth")
-    m2 = load(tmp_path / "model.pth")
+    m2 = load(tmp_path / "model.pth", weights_only=False)
     assert type(m2) is TiedNet and m2 is not m
     assert m2.head.weight is m2.emb.weight
     assert m2.act is F.relu and m2.scale == 2.5 and m2.name == "tied"
     assert isinstance(m2.rnn.weight_ih_l0, nn.Parameter) and m2.rnn.weight_ih_l0.requires_grad
     np.testing.assert_allclose(N(m2(idx)), ref, rtol=1e-6)
     assert [n for n, _ in m2.named_parameters()] == [n for n, _ in m.named_parameters()]
-    with pytest.raises(RuntimeError, match="weights_only=True refuses|contains a whole nn.Module"):
-        load(tmp_path / "model.pth", weights_only=True)
+    # the default (weights_only=None) is safe, as in PyTorch >= 2.6 (issue 17 item 2)
+    for wo in (None, True):
+        with pytest.raises(pickle.UnpicklingError, match="contains a whole nn.Module"):
+            load(tmp_path / "model.pth", weights_only=wo)
 
 
 def test_unsupported_objects_raise(tmp_path):
@@ -174,16 +177,8 @@ def test_shared_tensor_saved_once_and_identity_restored(tmp_path):
     assert os.path.getsize(tmp_path / "s.pt") < 4000 + 2000
 
 
-def test_file_is_valid_safetensors(tmp_path):
+def test_plain_safetensors_file_loads_as_dict(tmp_path):
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
-    save(
-        {"a": ember.arange(6, dtype=ember.float32).reshape(2, 3), "b": ember.tensor([True, False])},
-        tmp_path / "x.pt",
-    )
-    arrays = safetensors_numpy.load_file(str(tmp_path / "x.pt"))
-    assert sorted(arrays) == ["t0", "t1"]
-    np.testing.assert_array_equal(arrays["t0"], np.arange(6, dtype=np.float32).reshape(2, 3))
-    # and a plain safetensors file loads as a dict of tensors
     safetensors_numpy.save_file(
         {"w": np.ones((2, 2), np.float32)}, str(tmp_path / "plain.safetensors")
     )
@@ -193,15 +188,15 @@ def test_file_is_valid_safetensors(tmp_path):
 
 def test_corrupt_truncated_and_foreign_files(tmp_path):
     path = tmp_path / "c.pt"
-    save({"w": ember.arange(100, dtype=ember.float32)}, path)
+    save({"w": ember.arange(100, dtype=ember.float32)}, path)  # PyTorch zip format
     data = path.read_bytes()
     bad = bytearray(data)
-    bad[-10] ^= 0xFF
+    bad[data.index(b"data/0") + 200] ^= 0xFF  # inside the tensor's bytes
     (tmp_path / "flip.pt").write_bytes(bytes(bad))
-    with pytest.raises(RuntimeError, match="flip.pt.*checksum mismatch"):
+    with pytest.raises(RuntimeError, match="flip.pt.*(CRC|Bad)"):
         load(tmp_path / "flip.pt")
     (tmp_path / "trunc.pt").write_bytes(data[:-17])
-    with pytest.raises(RuntimeError, match="trunc.pt.*truncated"):
+    with pytest.raises(RuntimeError, match="trunc.pt"):
         load(tmp_path / "trunc.pt")
     (tmp_path / "trunc2.pt").write_bytes(data[:40])
     with pytest.raises(RuntimeError, match="trunc2.pt"):
@@ -210,11 +205,18 @@ def test_corrupt_truncated_and_foreign_files(tmp_path):
     with pytest.raises(RuntimeError, match="empty.pt.*too short"):
         load(tmp_path / "empty.pt")
     (tmp_path / "zip.pt").write_bytes(b"PK\x03\x04" + b"\x00" * 100)
-    with pytest.raises(RuntimeError, match="zip.pt.*PyTorch pickle"):
+    with pytest.raises(RuntimeError, match="zip.pt.*not a valid PyTorch checkpoint"):
         load(tmp_path / "zip.pt")
     (tmp_path / "junk.pt").write_bytes(os.urandom(64))
     with pytest.raises(RuntimeError, match="junk.pt"):
         load(tmp_path / "junk.pt")
+    # ember's own format (whole modules): the checksum covers the header too
+    save(Classifier(), tmp_path / "m.pt")
+    raw = bytearray((tmp_path / "m.pt").read_bytes())
+    raw[raw.index(b'"shape":[') + 9] ^= 0x01  # one bit of a shape in the JSON header
+    (tmp_path / "mflip.pt").write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="mflip.pt.*checksum mismatch"):
+        load(tmp_path / "mflip.pt", weights_only=False)
 
 
 def test_atomic_write_leaves_old_file_intact(tmp_path, monkeypatch):
@@ -291,3 +293,27 @@ def test_resume_training_equals_uninterrupted(tmp_path, device):
     assert first + rest == full
     for k, v in m1.state_dict().items():
         np.testing.assert_array_equal(N(m3.state_dict()[k]), N(v))
+
+
+def test_previous_format_version_1_still_loads(tmp_path):
+    # version 1 (before the checksum covered the header) as ember wrote it: same layout,
+    # "version": "1" and a CRC-32 of the data section only
+    import json
+    import struct
+    import zlib
+
+    from ember import serialization
+
+    head, chunks = serialization._serialize({"w": ember.arange(3, dtype=ember.float32), "e": 4})
+    (n,) = struct.unpack("<Q", head[:8])
+    header = json.loads(head[8 : 8 + n])
+    header["__metadata__"]["version"] = "1"
+    crc = 0
+    for c in chunks:
+        crc = zlib.crc32(c, crc)
+    header["__metadata__"]["crc32"] = str(crc)
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    (tmp_path / "v1.pt").write_bytes(struct.pack("<Q", len(hb)) + hb + b"".join(chunks))
+    out = load(tmp_path / "v1.pt")
+    assert out["w"].tolist() == [0.0, 1.0, 2.0] and out["e"] == 4

@@ -262,7 +262,8 @@ def test_seed002_training_validation_save_load(tmp_path, monkeypatch):
     # 9. 保存和加载模型
     torch.save(model, "model.pth")
     torch.save(model.state_dict(), "model_weights.pth")
-    model2 = torch.load("model.pth")
+    # a whole model unpickles classes: PyTorch >= 2.6 (and ember) need weights_only=False
+    model2 = torch.load("model.pth", weights_only=False)
     x = torch.randn(2, 784)
     model.eval()
     model2.eval()

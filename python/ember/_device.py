@@ -57,6 +57,28 @@ class device:
     def __str__(self):
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
+    # `with ember.device("gpu"):` makes it the factories' default device inside the block.
+    def __enter__(self):
+        _default_stack.append(_default[0])
+        _default[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        _default[0] = _default_stack.pop()
+
+
+_default = [None]  # None: the CPU
+_default_stack = []
+
+
+def set_default_device(device):
+    """Device that factories (zeros, rand, tensor, nn layers' parameters...) use when none is given."""
+    _default[0] = None if device is None else _as_device(device)
+
+
+def get_default_device():
+    return _default[0] if _default[0] is not None else device("cpu")
+
 
 def _as_device(d):
     if d is None:

@@ -63,7 +63,7 @@ def einsum(eq, *operands):
                 raise RuntimeError(
                     f"einsum(): operands do not broadcast with remapped shapes (subscript {c}: {sizes[c]} vs {s})"
                 )
-            sizes[c] = max(sizes.get(c, 1), s)
+            sizes[c] = _bc(sizes.get(c, 1), s)
         perm = sorted(range(len(t)), key=lambda i: order.index(t[i]))
         x = op.permute(*perm) if perm else op
         shape = []
@@ -91,6 +91,11 @@ def einsum(eq, *operands):
     return r
 
 
+def _bc(x, y):
+    """The broadcast of two sizes (a 1 takes the other's size, so 0 with 1 is 0, not max)."""
+    return y if x == 1 else x
+
+
 def _contract2(a, b, n_out, n_all):
     # a, b: shapes over `order` with 1s where absent. Sum over dims n_out..n_all.
     red = list(range(n_out, n_all))
@@ -102,8 +107,8 @@ def _contract2(a, b, n_out, n_all):
             b = b.sum(d, keepdim=True)
     k = 1
     for d in red:
-        k *= max(a.shape[d], b.shape[d])
-    out_shape = [max(a.shape[i], b.shape[i]) for i in range(n_out)]
+        k *= _bc(a.shape[d], b.shape[d])
+    out_shape = [_bc(a.shape[i], b.shape[i]) for i in range(n_out)]
     if k == 1:
         r = a * b
         return r.reshape(r.shape[:n_out]) if n_all > n_out else r

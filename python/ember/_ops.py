@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import _C, _dtype
+from . import _C, _device, _dtype
 from ._device import _as_device
 from ._tensor import Size, Tensor, return_types
 
@@ -31,6 +31,8 @@ def _sizes(size):
 
 
 def _finish(t, device=None, requires_grad=False):
+    if device is None:
+        device = _device._default[0]  # ember.set_default_device / `with ember.device(...)`
     if device is not None:
         d = _as_device(device)
         if d.type != "cpu":
@@ -671,8 +673,21 @@ def tensordot(a, b, dims=2):
         da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
     fa = [i for i in builtins.range(a.dim()) if i not in da]
     fb = [i for i in builtins.range(b.dim()) if i not in db]
-    pa = a.permute(*(fa + da)).reshape(math.prod([a.shape[i] for i in fa]), -1)
-    pb = b.permute(*(db + fb)).reshape(-1, math.prod([b.shape[i] for i in fb]))
+    for i, j in zip(da, db):
+        # A size-1 side broadcasts (as PyTorch): contract the other side by summing it.
+        if a.shape[i] == 1 and b.shape[j] != 1:
+            b = b.sum(j, keepdim=True)
+        elif b.shape[j] == 1 and a.shape[i] != 1:
+            a = a.sum(i, keepdim=True)
+        elif a.shape[i] != b.shape[j]:
+            raise RuntimeError(
+                f"contracted dimensions need to match, but first has size {a.shape[i]} in dim "
+                f"{i} and second has size {b.shape[j]} in dim {j}"
+            )
+    # Explicit sizes: reshape's -1 cannot be inferred when an empty dim makes numel 0.
+    k = math.prod([a.shape[i] for i in da])
+    pa = a.permute(*(fa + da)).reshape(math.prod([a.shape[i] for i in fa]), k)
+    pb = b.permute(*(db + fb)).reshape(k, math.prod([b.shape[i] for i in fb]))
     return (pa @ pb).reshape(*[a.shape[i] for i in fa], *[b.shape[i] for i in fb])
 
 

@@ -69,7 +69,7 @@ Tensor.device = property(lambda self: device(self._device))
 Tensor.is_cuda = property(lambda self: self._device != "cpu")
 Tensor.is_cpu = property(lambda self: self._device == "cpu")
 Tensor.layout = property(lambda self: "strided")
-Tensor.T = property(lambda self: self.permute(*reversed(range(self.dim()))))
+Tensor.T = property(lambda self: self.permute(*reversed(range(self.dim()))) if self.dim() else self)
 Tensor.mT = property(lambda self: self.transpose(-2, -1))
 Tensor.H = Tensor.T
 Tensor.mH = Tensor.mT
@@ -132,12 +132,7 @@ def numpy(self, *, force=False):
 _method("numpy", numpy)
 
 
-def __array__(self, dtype=None, copy=None):
-    a = self.detach().cpu().numpy()
-    return a.astype(dtype) if dtype is not None else a
-
-
-Tensor.__array__ = __array__
+# __array__, __array_wrap__ and DLPack live in _interop.py
 
 
 def tolist(self):
@@ -242,6 +237,11 @@ def to(self, *args, **kwargs):
 
 
 def _to_device(t, d):
+    if d.type == "gpu" and d.index not in (None, 0):
+        # ember drives one GPU; landing on it silently would hide a multi-GPU script's bug.
+        raise RuntimeError(
+            f"to(): invalid device ordinal: '{d}': ember has one GPU device ('gpu:0' / 'cuda:0')"
+        )
     if d.type == t.device.type:
         return t
     from . import _gpu
@@ -250,6 +250,31 @@ def _to_device(t, d):
 
 
 _method("to", to)
+
+_C_float, _C_int = Tensor.__float__, Tensor.__int__
+
+
+def _one_element(self):
+    if self.numel() != 1:
+        # PyTorch's type: ValueError (float(t) / int(t) on a multi-element tensor).
+        raise ValueError(
+            "only one element tensors can be converted to Python scalars "
+            f"(got a tensor of shape {list(self.shape)})"
+        )
+
+
+def __float__(self):
+    _one_element(self)
+    return _C_float(self)
+
+
+def __int__(self):
+    _one_element(self)
+    return _C_int(self)
+
+
+Tensor.__float__ = __float__
+Tensor.__int__ = __int__
 _method("cpu", lambda self, memory_format=None: _to_device(self, device("cpu")))
 _method(
     "cuda",
@@ -621,11 +646,27 @@ _method("lerp", lerp)
 _method("lerp_", lambda self, end, weight: self._inplace("lerp_", lambda s: lerp(s, end, weight)))
 
 
+def _addc_operands(self, tensor1, tensor2):
+    # PyTorch computes in the result type of all three operands; composing with `*` would
+    # round tensor1 * tensor2 in their own (maybe narrower) type first.
+    if tensor1.dtype == tensor2.dtype == self.dtype:
+        return tensor1, tensor2
+    # Dimensioned operands first; a 0-d one counts only if it is of a higher category.
+    ops = [t for t in (self, tensor1, tensor2) if t.dim() > 0]
+    ops += [t for t in (self, tensor1, tensor2) if t.dim() == 0]
+    acc = ops[0]
+    for t in ops[1:]:
+        acc = acc.new_empty([0] * builtins.min(acc.dim(), 1)).to(_C.result_type(acc, t))
+    return tensor1.to(acc.dtype), tensor2.to(acc.dtype)
+
+
 def addcmul(self, tensor1, tensor2, value=1):
+    tensor1, tensor2 = _addc_operands(self, tensor1, tensor2)
     return self + value * tensor1 * tensor2
 
 
 def addcdiv(self, tensor1, tensor2, value=1):
+    tensor1, tensor2 = _addc_operands(self, tensor1, tensor2)
     return self + value * tensor1 / tensor2
 
 
@@ -721,9 +762,45 @@ _method(
 )
 _method("argmax", lambda self, dim=None, keepdim=False: _C.argmax(self, dim, keepdim, True))
 _method("argmin", lambda self, dim=None, keepdim=False: _C.argmax(self, dim, keepdim, False))
-_method(
-    "prod", lambda self, dim=None, keepdim=False, dtype=None: _C.prod(self, dim, keepdim, dtype)
-)
+_C_sum = Tensor.sum
+_FLOAT_DTYPES = (_dtype.float16, _dtype.bfloat16, _dtype.float32, _dtype.float64)
+
+
+def _int_dtype_arg(self, dtype):
+    # An integer/bool `dtype=` is the output dtype in PyTorch (the input is cast to it
+    # first); the kernels only honour floating ones, so cast around them here.
+    return dtype is not None and dtype != self.dtype and dtype not in _FLOAT_DTYPES
+
+
+def sum(self, dim=None, keepdim=False, dtype=None):  # noqa: A001
+    if _int_dtype_arg(self, dtype):
+        r = _C_sum(self.to(dtype), dim, keepdim)
+        return r if r.dtype == dtype else r.to(dtype)
+    if dim is None and not self.is_contiguous():
+        st = self.stride()
+        rep = [d for d in builtins.range(self.dim()) if st[d] == 0 and self._shape[d] > 1]
+        if rep:
+            # An expanded (stride-0) dim repeats the same values: sum one slice and scale,
+            # instead of materialising the broadcast (x.expand(10**6, n).sum()).
+            n = 1
+            base = self
+            for d in reversed(rep):
+                n *= self._shape[d]
+                base = base.select(d, 0)
+            r = sum(base, None, False, dtype) * n
+            return r.reshape([1] * self.dim()) if keepdim else r
+    return _C_sum(self, dim, keepdim, dtype=dtype)
+
+
+def prod(self, dim=None, keepdim=False, dtype=None):
+    if _int_dtype_arg(self, dtype):
+        r = _C.prod(self.to(dtype), dim, keepdim, None)
+        return r if r.dtype == dtype else r.to(dtype)
+    return _C.prod(self, dim, keepdim, dtype)
+
+
+_method("sum", sum)
+_method("prod", prod)
 
 
 def _correction(unbiased, correction):

@@ -63,3 +63,14 @@ def max_memory_allocated(device=None):
 
 def is_bf16_supported():
     return False
+
+
+def _install_amp():
+    """ember.cuda.amp (deprecated spelling of ember.amp for "cuda"); called by ember/__init__."""
+    import sys
+
+    from .amp import _legacy
+
+    mod = _legacy.cuda_module()
+    globals()["amp"] = mod
+    sys.modules[__name__ + ".amp"] = mod

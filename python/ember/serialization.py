@@ -1,6 +1,19 @@
-"""ember.save / ember.load: a safe checkpoint format (no pickle, no code execution).
+"""ember.save / ember.load: PyTorch's checkpoint format, and ember's own for whole modules.
 
-File layout: a valid safetensors file.
+`ember.save` writes PyTorch's own zip format (see `_torch_format`) for everything PyTorch's
+`weights_only=True` loader accepts: state dicts, optimizer states and plain containers of
+tensors, so real `torch.load(path, weights_only=True)` opens them
+(`_use_new_zipfile_serialization=False` writes PyTorch's legacy format). Anything else (whole
+`nn.Module`s, numpy arrays, functions, namedtuples) is written in ember's own format below:
+PyTorch pickles classes for those, which ember will not execute.
+
+`ember.load` reads PyTorch's zip and legacy formats (with a restricted unpickler: nothing is
+imported or run), ember's own format (versions 1 and 2) and plain safetensors files. The
+default `weights_only=None` means True, as in PyTorch >= 2.6: whole modules, functions and
+non-allowlisted globals are refused with `pickle.UnpicklingError` unless the caller passes
+`weights_only=False` (which also maps a whole torch model's `torch.nn` classes to `ember.nn`).
+
+ember's own format, version 2 (version 1 files still load): a valid safetensors file.
 
     8 bytes   little-endian u64 N, the size of the JSON header
     N bytes   JSON header: {"t0": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...,
@@ -17,12 +30,16 @@ object saved twice is loaded as one object: tied weights stay tied), and whole
 A Module is stored as its class path ("package.module:QualName") plus its
 `__dict__` (parameters, buffers, submodules, plain attributes), and rebuilt with
 `cls.__new__(cls)` + `__dict__` restore: no `__init__`, no `__setstate__`, no
-pickle. Loading imports the named module to find the class; with
-`weights_only=True` modules (and functions) are refused. Module-level
+pickle. Loading imports the named module to find the class, so only with
+`weights_only=False`; otherwise modules (and functions) are refused. Module-level
 functions stored as attributes (e.g. an activation) are saved by import path.
 Not supported (save raises TypeError naming the attribute): lambdas, local
 classes/functions, bound methods, arbitrary objects; non-empty hook dicts are
 dropped with a warning.
+
+The header's `crc32` (version 2) covers the whole file: the canonical JSON header without
+the crc field and every data byte, so a flipped byte anywhere is rejected (version 1 covered
+the tensor bytes only).
 
 Writes are atomic: a temporary file in the target directory is written,
 fsynced and `os.replace`d over the destination, so a failure mid-save leaves
@@ -33,9 +50,11 @@ load as a dict of tensors.
 
 import collections
 import importlib
+import io
 import json
 import math
 import os
+import pickle
 import struct
 import sys
 import tempfile
@@ -47,10 +66,26 @@ import numpy as np
 
 import ember
 
-__all__ = ["save", "load"]
+from . import _torch_format, _torch_load
+from ._torch_load import (  # noqa: F401 - PyTorch's torch.serialization names
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    safe_globals,
+)
+
+__all__ = [
+    "save",
+    "load",
+    "add_safe_globals",
+    "get_safe_globals",
+    "clear_safe_globals",
+    "safe_globals",
+    "get_unsafe_globals_in_checkpoint",
+]
 
 _FORMAT = "ember"
-_VERSION = "1"
+_VERSION = "2"
 
 _DTYPES = {
     "float32": ("F32", np.float32),
@@ -140,7 +175,7 @@ def _resolve(path, what, allow_import):
     mod_name, _, qual = path.partition(":")
     if mod_name not in sys.modules:
         if not allow_import:
-            raise RuntimeError(
+            raise pickle.UnpicklingError(
                 f"ember.load: the checkpoint needs {what} {path!r}, but module {mod_name!r} is "
                 "not imported and weights_only=True forbids importing it"
             )
@@ -372,7 +407,7 @@ class _Decoder:
             return cls(*(self.decode(v) for v in node["items"]))
         if "__global__" in node:
             if self.weights_only:
-                raise RuntimeError(
+                raise pickle.UnpicklingError(
                     f"ember.load: {self.filename!r} references {node['__global__']!r}; "
                     "weights_only=True refuses functions and classes"
                 )
@@ -383,7 +418,7 @@ class _Decoder:
 
     def decode_module(self, node):
         if self.weights_only:
-            raise RuntimeError(
+            raise pickle.UnpicklingError(
                 f"ember.load: {self.filename!r} contains a whole nn.Module "
                 f"({node['__module__']}); pass weights_only=False to rebuild it (this imports "
                 "the module that defines the class), or save and load a state_dict instead"
@@ -412,14 +447,12 @@ def _serialize(obj):
     tree = enc.encode(obj)
     header = {}
     offset = 0
-    crc = 0
     chunks = []
     for key, data, name, shape in enc.tensors:
         st = name[3:] if name.startswith("np:") else _DTYPES[name][0]
         entry = {"dtype": st, "shape": shape, "data_offsets": [offset, offset + len(data)]}
         header[key] = entry
         offset += len(data)
-        crc = zlib.crc32(data, crc)
         chunks.append(data)
     kinds = {key: name for key, _, name, _ in enc.tensors}
     header["__metadata__"] = {
@@ -427,33 +460,67 @@ def _serialize(obj):
         "version": _VERSION,
         "tree": json.dumps(tree, separators=(",", ":"), allow_nan=False),
         "kinds": json.dumps(kinds, separators=(",", ":")),
-        "crc32": str(crc),
     }
+    # the checksum covers the header too: edits to a shape, dtype or value are caught
+    crc = zlib.crc32(_canonical_header(header))
+    for data in chunks:
+        crc = zlib.crc32(data, crc)
+    header["__metadata__"]["crc32"] = str(crc)
     hbytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hbytes += b" " * ((8 - len(hbytes) % 8) % 8)  # safetensors aligns the data to 8 bytes
     return struct.pack("<Q", len(hbytes)) + hbytes, chunks
 
 
+def _canonical_header(header):
+    """The header JSON without its crc32 field, as _serialize writes it (checksum input)."""
+    meta = {k: v for k, v in header["__metadata__"].items() if k != "crc32"}
+    body = {k: v for k, v in header.items() if k != "__metadata__"}
+    body["__metadata__"] = meta
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def _writer(obj, path, _use_new_zipfile_serialization):
+    """A function writing `obj` to a binary file object, in the format save chooses."""
+    if _torch_format.is_torch_writable(obj):
+        if _use_new_zipfile_serialization:
+            name = _torch_format.archive_name_for(path)
+            return lambda out: _torch_format.write_zip(obj, out, name)
+        return lambda out: _torch_format.write_legacy(obj, out)
+    head, chunks = _serialize(obj)
+
+    def write(out):
+        out.write(head)
+        for c in chunks:
+            out.write(c)
+
+    return write
+
+
 def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True):
     """Save `obj` to the path or writable binary file-like `f` (see module docs)."""
-    head, chunks = _serialize(obj)
     if hasattr(f, "write"):
-        f.write(head)
-        for c in chunks:
-            f.write(c)
+        write = _writer(obj, None, _use_new_zipfile_serialization)
+        if _use_new_zipfile_serialization and _torch_format.is_torch_writable(obj):
+            # zipfile needs to seek back over headers; write through a buffer
+            buf = io.BytesIO()
+            write(buf)
+            f.write(buf.getvalue())
+        else:
+            write(f)
         if hasattr(f, "flush"):
             f.flush()
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"Parent directory {os.path.dirname(path) or directory} does not exist.")
+    write = _writer(obj, path, _use_new_zipfile_serialization)
     fd, tmp = tempfile.mkstemp(
         prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
     )
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(head)
-            for c in chunks:
-                out.write(c)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -477,28 +544,98 @@ def _corrupt(name, why):
     return RuntimeError(f"ember.load: {name!r} is not a valid ember checkpoint: {why}")
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **kwargs):
-    """Load an object saved by ember.save from a path or readable binary file-like.
+def get_unsafe_globals_in_checkpoint(f):
+    """The globals a PyTorch zip checkpoint names that weights_only loading would refuse."""
+    import zipfile
 
-    weights_only=None (default) rebuilds whole nn.Modules by importing their class;
-    weights_only=True refuses anything but tensors, containers and plain values.
+    with zipfile.ZipFile(f if isinstance(f, io.IOBase) else os.fspath(f)) as zf:
+        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+        if len(pkl) != 1:
+            raise RuntimeError("get_unsafe_globals_in_checkpoint: not a PyTorch zip checkpoint")
+        return _torch_load.unsafe_globals_in_pickle(zf.read(pkl[0]))
+
+
+def _resolve_weights_only(weights_only, pickle_module):
+    """PyTorch's rules: default safe unless a pickle_module is given; env overrides."""
+    not_set = weights_only is None
+    if not_set:
+        weights_only = pickle_module is None
+    truthy = ("1", "y", "yes", "true")
+    force = os.getenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "0").lower() in truthy
+    force_no = os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in truthy
+    if force and force_no:
+        raise RuntimeError(
+            "Only one of `TORCH_FORCE_WEIGHTS_ONLY_LOAD` or `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD` "
+            "should be set, but both were set."
+        )
+    if force:
+        weights_only = True
+    elif force_no and not_set:
+        warnings.warn(
+            "Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD detected, since the "
+            "`weights_only` argument was not explicitly passed to `ember.load`, forcing "
+            "weights_only=False.",
+            UserWarning,
+            stacklevel=3,
+        )
+        weights_only = False
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    return bool(weights_only)
+
+
+def _is_legacy_torch(data):
+    # a legacy torch file starts with a protocol-2 pickle of its magic number; a safetensors
+    # file's 8-byte length can also start with 0x80, but its byte 8 is the header's "{"
+    return data[:2] == b"\x80\x02" and data[8:9] != b"{"
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **kwargs):
+    """Load a checkpoint written by ember.save or torch.save from a path or binary file-like.
+
+    weights_only=None (default) means True, as in PyTorch >= 2.6 (False when a pickle_module
+    is passed; TORCH_FORCE_WEIGHTS_ONLY_LOAD / TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD override as in
+    PyTorch): only tensors, containers and plain values load, nothing is imported or executed. weights_only=False also rebuilds whole
+    nn.Modules saved by ember (importing their class) and lets a PyTorch pickle name other
+    globals (import as pickle would: only for files you trust). mmap=True memory-maps the
+    tensor data of a PyTorch zip checkpoint (the zip CRC of mapped records is then not checked,
+    as in PyTorch).
     """
+    weights_only = _resolve_weights_only(weights_only, pickle_module)
     if hasattr(f, "read"):
+        if mmap:
+            raise ValueError("ember.load: f must be a file path in order to use the mmap argument")
         name = getattr(f, "name", "<file-like object>")
         data = f.read()
     else:
         name = os.fspath(f)
+        if not isinstance(name, str):
+            name = os.fsdecode(name)
+        with open(name, "rb") as fh:
+            head = fh.read(16)
+        if head[:2] == b"PK":  # zipfile reads the records from the file: no whole-file copy
+            return _torch_load.load_zip(name, name, map_location, weights_only, bool(mmap))
+        if mmap:
+            if _is_legacy_torch(head):
+                raise RuntimeError(
+                    "ember.load: mmap can only be used with files saved with "
+                    "`torch.save(_use_new_zipfile_serialization=True)`, please torch.save your "
+                    "checkpoint with this option in order to use mmap."
+                )
         with open(name, "rb") as fh:
             data = fh.read()
     if not isinstance(name, str):
         name = str(name)
+    if data[:2] == b"PK":
+        return _torch_load.load_zip(data, name, map_location, weights_only, False)
+    if _is_legacy_torch(data):
+        return _torch_load.load_legacy(data, name, map_location, weights_only)
+    return _load_ember(data, name, map_location, weights_only)
+
+
+def _load_ember(data, name, map_location, weights_only):
     if len(data) < 8:
         raise _corrupt(name, f"file too short ({len(data)} bytes)")
-    if data[:2] == b"PK" or data[:1] == b"\x80":
-        raise _corrupt(
-            name,
-            "this looks like a PyTorch pickle/zip checkpoint, which ember does not read (it would execute code)",
-        )
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8 or n < 2:
         raise _corrupt(name, "truncated header or not a safetensors/ember file")
@@ -508,8 +645,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raise _corrupt(name, f"unreadable header ({e})") from None
     if not isinstance(header, dict):
         raise _corrupt(name, "header is not a JSON object")
+    full_header = dict(header)
     body = memoryview(data)[8 + n :]
     meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict):
+        raise _corrupt(name, "metadata is not a JSON object")
     tensors = {}
     end_max = 0
     for key, entry in header.items():
@@ -519,35 +659,27 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             shape = [int(s) for s in entry["shape"]]
         except (KeyError, TypeError, ValueError):
             raise _corrupt(name, f"bad tensor entry {key!r}") from None
-        if e > len(body) or b > e:
+        if not (isinstance(b, int) and isinstance(e, int)) or e > len(body) or b > e or b < 0:
             raise _corrupt(
                 name, f"truncated data (tensor {key!r} needs bytes {b}..{e}, file has {len(body)})"
             )
         end_max = max(end_max, e)
         tensors[key] = (st, shape, body[b:e])  # memoryview slices: no copy
     if meta.get("format") != _FORMAT:
-        # A plain safetensors file: return its tensors.
-        out = collections.OrderedDict()
-        for key, (st, shape, raw) in tensors.items():
-            if st not in _ST_TO_NAME:
-                raise _corrupt(name, f"unsupported dtype {st} for {key!r}")
-            t = _bytes_to_tensor(raw, _ST_TO_NAME[st], shape)
-            if (
-                map_location is not None
-                and not callable(map_location)
-                and not isinstance(map_location, dict)
-            ):
-                if str(map_location) != "cpu":
-                    t = t.to(str(map_location))
-            out[key] = t
-        return out
+        return _load_plain_safetensors(tensors, name, map_location)
     if len(body) != end_max:
         raise _corrupt(name, f"data section has {len(body)} bytes, expected {end_max}")
-    crc = 0
+    if meta.get("version") == "1":
+        crc = 0  # version 1 covered the tensor bytes only
+    else:
+        try:
+            crc = zlib.crc32(_canonical_header(full_header))
+        except (TypeError, ValueError) as e:
+            raise _corrupt(name, f"unreadable header ({e})") from None
     for key in header:
         crc = zlib.crc32(tensors[key][2], crc)
     if str(crc) != meta.get("crc32"):
-        raise _corrupt(name, "checksum mismatch (the tensor data is corrupted)")
+        raise _corrupt(name, "checksum mismatch (the file is corrupted)")
     try:
         kinds = json.loads(meta["kinds"])
         tree = json.loads(meta["tree"])
@@ -559,8 +691,25 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         if kind is None:
             raise _corrupt(name, f"tensor {key!r} has no kind")
         table[key] = (kind, shape, raw)
-    dec = _Decoder(table, map_location, bool(weights_only), name)
+    dec = _Decoder(table, map_location, weights_only, name)
     try:
         return dec.decode(tree)
     except (KeyError, IndexError, TypeError, ValueError) as e:
         raise _corrupt(name, f"inconsistent object tree ({type(e).__name__}: {e})") from None
+
+
+def _load_plain_safetensors(tensors, name, map_location):
+    out = collections.OrderedDict()
+    for key, (st, shape, raw) in tensors.items():
+        if st not in _ST_TO_NAME:
+            raise _corrupt(name, f"unsupported dtype {st} for {key!r}")
+        t = _bytes_to_tensor(raw, _ST_TO_NAME[st], shape)
+        if (
+            map_location is not None
+            and not callable(map_location)
+            and not isinstance(map_location, dict)
+        ):
+            if str(map_location) != "cpu":
+                t = t.to(str(map_location))
+        out[key] = t
+    return out

@@ -1,7 +1,14 @@
 """ember.autograd: backward, grad, Function, functional, gradcheck, grad modes."""
 
 from .. import _C
-from . import functional, graph  # noqa: F401
+from . import functional, graph, profiler  # noqa: F401
+from .anomaly_mode import (  # noqa: F401
+    _run_backward,
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from .function import Function, FunctionCtx, InplaceFunction, once_differentiable  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad,
@@ -14,6 +21,22 @@ from .grad_mode import (  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 
 Variable = _C.Tensor
+
+# Callbacks queued while a backward pass runs (PyTorch: Variable._execution_engine.queue_callback)
+# run once the engine returns; DistributedDataParallel finishes its gradient sync this way.
+_queued_callbacks = []
+
+
+def _queue_callback(callback):
+    _queued_callbacks.append(callback)
+
+
+def _run_queued_callbacks(failed):
+    cbs = list(_queued_callbacks)
+    _queued_callbacks.clear()
+    if not failed:
+        for cb in cbs:
+            cb()
 
 
 def _tensors(x):
@@ -77,7 +100,16 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     inp = _tensors(inputs) if inputs is not None else None
-    _C._backward(tensors, grads, bool(retain_graph), bool(create_graph), inp, False, True)
+
+    def _call():
+        _C._backward(tensors, grads, bool(retain_graph), bool(create_graph), inp, False, True)
+
+    try:
+        _run_backward(_call)
+    except BaseException:
+        _run_queued_callbacks(failed=True)
+        raise
+    _run_queued_callbacks(failed=False)
 
 
 def grad(
@@ -109,8 +141,10 @@ def grad(
         retain_graph = create_graph
     if allow_unused is None:
         allow_unused = materialize_grads
-    res = _C._backward(
-        outs, grads, bool(retain_graph), bool(create_graph), ins, bool(allow_unused), False
+    res = _run_backward(
+        lambda: _C._backward(
+            outs, grads, bool(retain_graph), bool(create_graph), ins, bool(allow_unused), False
+        )
     )
     if materialize_grads:
         res = [r if r is not None else _C.zeros(list(i.shape), i.dtype) for r, i in zip(res, ins)]

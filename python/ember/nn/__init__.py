@@ -1,6 +1,6 @@
 """ember.nn: PyTorch's torch.nn (Module, Parameter, layers, losses, functional, init, utils)."""
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules.module import (  # noqa: F401
     Module,

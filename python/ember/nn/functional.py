@@ -7,6 +7,7 @@ builds without those kernels use composed stand-ins (ember.nn._functional._kerne
 The implementation lives in ember.nn._functional, one file per topic.
 """
 
+from .._tensor_api import pdist  # noqa: F401,E402
 from ._functional import activation as _activation
 from ._functional import attention as _attention
 from ._functional import conv as _conv
@@ -43,4 +44,5 @@ __all__ = (
     + _conv3d.__all__
     + _embedding_bag.__all__
     + _sampling.__all__
+    + ["pdist"]
 )

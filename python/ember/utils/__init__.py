@@ -1,3 +1,4 @@
-"""ember.utils: PyTorch's torch.utils (data loading)."""
+"""ember.utils: PyTorch's torch.utils (data loading, dlpack, activation checkpointing; safetensors
+and tensorboard on import)."""
 
-from . import data  # noqa: F401
+from . import checkpoint, data, dlpack  # noqa: F401

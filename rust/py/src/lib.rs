@@ -17,6 +17,7 @@ mod tensor;
 #[pymodule]
 fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ember_core::cpu::init_process();
+    ember_core::cpu::init_pool_from_env();
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;

@@ -928,6 +928,36 @@ fn addmm(
     w(Tensor::addmm(&input.t, &m1.t, &m2.t, beta, alpha))
 }
 
+/// ember.set_num_threads: threads the CPU kernels use.
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    if n < 1 {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "set_num_threads: number of threads must be positive, got {n}"
+        )));
+    }
+    ember_core::cpu::set_num_threads(n as usize);
+    Ok(())
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    ember_core::cpu::num_threads()
+}
+
+/// Size of the kernel thread pool (PyTorch's inter-op pool has no separate
+/// role in ember: ops run on the calling thread and split over this pool).
+#[pyfunction]
+fn get_num_interop_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// The instruction set the CPU kernels were dispatched to ("avx512", ...).
+#[pyfunction]
+fn _cpu_capability() -> &'static str {
+    ember_core::cpu::simd::level_name()
+}
+
 /// Kernels detect a fork()ed child and run single-threaded there
 /// (ember_core::cpu::parallel_ok), so DataLoader workers may use fork.
 #[pyfunction]
@@ -1023,6 +1053,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         outer,
         addmm,
         _fork_safe,
+        set_num_threads,
+        get_num_threads,
+        get_num_interop_threads,
+        _cpu_capability,
         promote_types,
         result_type
     );

@@ -263,5 +263,6 @@ def glu(input, dim=-1):
         raise RuntimeError(
             f"Halving dimension must be even, but dimension {dim % input.dim()} is size {n}"
         )
-    a, b = input.split(n // 2, dim)
+    # narrow, not split: split(0) of an empty dim would give one chunk, not two.
+    a, b = input.narrow(dim, 0, n // 2), input.narrow(dim, n // 2, n // 2)
     return a * b.sigmoid()

@@ -24,6 +24,22 @@ def linear(input, weight, bias=None):
             f"mat1 and mat2 shapes cannot be multiplied "
             f"({_mat_desc(input)} and {int(weight.shape[-1])}x{int(weight.shape[0]) if weight.dim() > 1 else 1})"
         )
+    if bias is not None and weight.dim() == 2 and bias.dim() == 1:
+        n_out, n_bias = int(weight.shape[0]), int(bias.shape[0])
+        if n_bias not in (1, n_out):
+            # A broadcasting add would spread a wrong-sized bias over an empty or size-1 dim.
+            raise RuntimeError(
+                f"linear: the expanded size of the bias ({n_bias}) must match the output "
+                f"features ({n_out})"
+            )
+    if weight.dim() == 2 and bias is not None and input.dim() >= 2:
+        # One fused GEMM (bias written first, product accumulated onto it), as
+        # PyTorch's addmm path; leading dims fold into the rows.
+        if input.dim() == 2:
+            return ember.addmm(bias, input, weight.t())
+        lead = _shape(input)[:-1]
+        out = ember.addmm(bias, input.reshape(-1, int(input.shape[-1])), weight.t())
+        return out.reshape(lead + (int(weight.shape[0]),))
     out = input.matmul(weight.t()) if weight.dim() == 2 else input.matmul(weight)
     if bias is not None:
         out = out + bias

@@ -121,6 +121,10 @@ def binary_cross_entropy(
 ):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "binary_cross_entropy")
+    if input.numel() > 0 and str(input.device) == "cpu":
+        # As PyTorch on the CPU (a NaN fails too); on the GPU it would cost a host wait.
+        if not bool(((input >= 0) & (input <= 1)).all().item()):
+            raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _bce(input, target)
     if weight is not None:
         loss = loss * weight
@@ -161,6 +165,8 @@ def _nll_core(logp, target, weight, ignore_index, reduction, cdim):
     # On the GPU the gather kernel checks the targets without a host wait and
     # the IndexError surfaces at the next read to the host (as on CUDA).
     picked = -ember._C.nll_gather(logp, cdim, safe_t.unsqueeze(cdim)).squeeze(cdim)
+    # An ignored row contributes 0 even when its logits are NaN/inf (0 * nan would be nan).
+    picked = picked.masked_fill(ignore, 0.0)
     if weight is not None:
         w = weight.index_select(0, safe_t.reshape(-1)).reshape(_shape(target))
         w = w.masked_fill(ignore, 0.0)
@@ -243,6 +249,8 @@ def cross_entropy(
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     cdim = 1 if input.dim() >= 2 else 0
     n_classes = int(input.shape[cdim]) if input.dim() > 0 else 0
+    if not target.is_floating_point():
+        _check_nll_shapes(input, target)  # PyTorch reports the batch sizes before the weight
     logp = input.log_softmax(cdim)
     w_b = None
     if weight is not None:
@@ -257,6 +265,8 @@ def cross_entropy(
 
     if target.is_floating_point():
         # class probabilities
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
         if _shape(target) != _shape(input):
             raise RuntimeError(
                 f"Expected target size {list(_shape(input))}, got {list(_shape(target))}"
@@ -361,6 +371,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):  # PyTorch checks it before the shapes here
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     return _reduce(softplus(-target * input), reduction)
 
 
@@ -368,6 +380,11 @@ def margin_ranking_loss(
     input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"
 ):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if not input1.dim() == input2.dim() == target.dim():
+        raise RuntimeError(
+            "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {_fmt(input1)}, input2: {_fmt(input2)}, target: {_fmt(target)} "
+        )
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
 
 

@@ -100,6 +100,13 @@ def _interp_scales(input, size, scale_factor, nd, recompute_scale_factor):
         scales = [None] * nd if recompute_scale_factor else [float(f) for f in sf]
     else:
         raise ValueError("either size or scale_factor should be defined")
+    if any(int(s) <= 0 for s in list(spatial) + out_sizes):
+        names = ["D", "H", "W"][-nd:] if nd <= 3 else [f"d{i}" for i in range(nd)]
+        fmt = lambda v: ", ".join(f"{n}: {int(x)}" for n, x in zip(names, v))  # noqa: E731
+        raise RuntimeError(
+            f"Input and output sizes should be greater than 0, but got input ({fmt(spatial)}) "
+            f"output ({fmt(out_sizes)})"
+        )
     return spatial, out_sizes, scales
 
 
@@ -119,8 +126,12 @@ def interpolate(
     if antialias:
         raise NotImplementedError("ember: interpolate(antialias=True) is not supported yet")
     nd = input.dim() - 2
-    if nd < 1:
-        raise ValueError(f"interpolate expects a batched input with 3 to 5 dims, got {input.dim()}")
+    if not 1 <= nd <= 3:
+        raise NotImplementedError(
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
+            "the modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+            f"(got {mode})"
+        )
     if mode in ("nearest", "area", "nearest-exact") and align_corners is not None:
         raise ValueError(
             "align_corners option can only be set with the interpolating modes: "

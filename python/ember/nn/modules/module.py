@@ -11,6 +11,7 @@ import warnings
 from collections import OrderedDict, namedtuple
 
 import ember
+from ember._interop import as_ember_tensor as _as_ember_tensor
 
 from ..parameter import Buffer, Parameter
 from ._hooks import (  # noqa: F401 - re-exported for torch.nn.modules.module users
@@ -630,7 +631,8 @@ class Module:
         unexpected_keys = []
         error_msgs = []
         metadata = getattr(state_dict, "_metadata", None)
-        state_dict = OrderedDict(state_dict)
+        # real torch.Tensor values (or any DLPack / __array__ tensor) become ember tensors
+        state_dict = OrderedDict((k, _as_ember_tensor(v)) for k, v in state_dict.items())
         if metadata is not None:
             state_dict._metadata = metadata
 

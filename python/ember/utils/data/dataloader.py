@@ -308,6 +308,13 @@ class _BaseDataLoaderIter:
 class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
     def __init__(self, loader):
         super().__init__(loader)
+        # As PyTorch: without workers nothing can enforce `timeout` (a hanging __getitem__
+        # would hang forever), so the setting is rejected when iteration starts.
+        if self._timeout != 0:
+            raise AssertionError(
+                "_SingleProcessDataLoaderIter requires timeout == 0 (DataLoader got "
+                f"timeout={self._timeout} with num_workers=0; timeout needs num_workers > 0)"
+            )
         from ._utils.fetch import create_fetcher
 
         self._dataset_fetcher = create_fetcher(

@@ -5,6 +5,13 @@ use crate::dtype::{DType, Element};
 use crate::layout::{for_each_offset, for_each_offset2, Layout};
 use crate::storage::{CpuData, CpuElement};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+pub mod binary;
+pub mod gemm;
+pub mod simd;
+pub mod softmax;
+pub mod unary;
 
 /// Elements above which elementwise kernels split work across threads.
 pub const PAR_THRESHOLD: usize = 1 << 16;
@@ -27,9 +34,43 @@ pub fn parallel_ok() -> bool {
     }
 }
 
+/// Threads the kernels may use (`ember.set_num_threads`); 0 = the pool's size.
+static NUM_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Cap the threads the CPU kernels use. 1 makes every kernel serial; above
+/// 1, GEMMs use exactly `n` threads and elementwise/reduction kernels split
+/// over the pool (whose size is fixed at start-up: OMP_NUM_THREADS or
+/// EMBER_NUM_THREADS, else the number of cores).
+pub fn set_num_threads(n: usize) {
+    NUM_THREADS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The thread count kernels use now.
+pub fn num_threads() -> usize {
+    match NUM_THREADS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => rayon::current_num_threads(),
+        n => n,
+    }
+}
+
+/// Size the global pool from OMP_NUM_THREADS / EMBER_NUM_THREADS (as
+/// PyTorch honours OMP_NUM_THREADS); called once when the module loads.
+pub fn init_pool_from_env() {
+    let n = ["EMBER_NUM_THREADS", "OMP_NUM_THREADS"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok()?.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    if let Some(n) = n {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+        set_num_threads(n);
+    }
+}
+
 #[inline]
 pub fn use_par(n: usize) -> bool {
-    n >= PAR_THRESHOLD && parallel_ok()
+    n >= PAR_THRESHOLD && parallel_ok() && num_threads() > 1
 }
 
 /// A zero-initialised output buffer. Large buffers are backed by transparent
@@ -66,39 +107,126 @@ pub fn cast_elem<T: Element, U: Element>(x: T) -> U {
     }
 }
 
+/// A vector of `n` elements, each written exactly once by `fill` (no zeroing
+/// pass first). A panic inside `fill` leaks nothing and exposes nothing: the
+/// length is set only after it returns.
+pub fn fill_new<U>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
+    let mut v = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: `fill` initialised all n elements (every caller writes each slot).
+    unsafe { v.set_len(n) };
+    v
+}
+
 /// Apply `f` to every element, producing a contiguous vector.
 pub fn map1<T: CpuElement, U: CpuElement>(
     src: &CpuData,
     l: &Layout,
-    f: impl Fn(T) -> U + Sync + Send,
+    f: impl Fn(T) -> U + Sync + Send + Copy,
 ) -> Vec<U> {
     let s = T::slice(src);
     let n = l.numel();
     if l.is_contiguous() {
         let s = &s[l.offset..l.offset + n];
-        if use_par(n) {
-            let mut out = alloc_default::<U>(n);
-            out.par_chunks_mut(CHUNK)
-                .zip(s.par_chunks(CHUNK))
-                .for_each(|(o, i)| {
-                    for (o, &i) in o.iter_mut().zip(i) {
-                        *o = f(i);
-                    }
-                });
-            return out;
-        }
-        if n >= (1 << 20) {
-            let mut out = alloc_default::<U>(n);
-            for (o, &x) in out.iter_mut().zip(s) {
-                *o = f(x);
+        return fill_new(n, |dst| {
+            if use_par(n) {
+                dst.par_chunks_mut(CHUNK)
+                    .zip(s.par_chunks(CHUNK))
+                    .for_each(|(o, i)| simd::map1_slice(i, o, f));
+            } else {
+                simd::map1_slice(s, dst, f);
             }
-            return out;
-        }
-        return s.iter().map(|&x| f(x)).collect();
+        });
+    }
+    let nd = l.ndim();
+    if nd >= 2 && l.strides[nd - 1] == 1 && l.shape[nd - 1] >= 8 {
+        // Rows with unit stride (a slice of a wider tensor): vector loop per row.
+        let len = l.shape[nd - 1];
+        let outer = Layout {
+            shape: l.shape[..nd - 1].to_vec(),
+            strides: l.strides[..nd - 1].to_vec(),
+            offset: l.offset,
+        };
+        let bases = outer.offsets();
+        return fill_new(n, |dst| {
+            let row =
+                |(o, &b): (&mut [MaybeUninit<U>], &usize)| simd::map1_slice(&s[b..b + len], o, f);
+            if use_par(n) {
+                dst.par_chunks_mut(len).zip(bases.par_iter()).for_each(row);
+            } else {
+                dst.chunks_mut(len).zip(bases.iter()).for_each(row);
+            }
+        });
     }
     let mut out = Vec::with_capacity(n);
     for_each_offset(l, |o| out.push(f(s[o])));
     out
+}
+
+/// How a broadcast binary op walks its operands: `len` elements at a time
+/// along the innermost dims, where each operand is either contiguous or
+/// constant (stride 0); `outer_*` enumerate the starts of those runs.
+struct Runs {
+    len: usize,
+    a_const: bool,
+    b_const: bool,
+    outer_a: Layout,
+    outer_b: Layout,
+}
+
+fn inner_runs(la: &Layout, lb: &Layout) -> Option<Runs> {
+    let nd = la.ndim();
+    if nd == 0 {
+        return None;
+    }
+    let kind = |l: &Layout, d: usize| -> Option<bool> {
+        // Some(false): unit stride at the last dim; Some(true): constant.
+        if l.strides[d] == 0 {
+            Some(true)
+        } else if l.strides[d] == 1 {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let (ka, kb) = (kind(la, nd - 1)?, kind(lb, nd - 1)?);
+    if ka && kb {
+        return None;
+    }
+    let mut k = nd - 1;
+    let mut len = la.shape[nd - 1];
+    // Extend the run over outer dims while each operand stays contiguous
+    // (stride == elements below) or constant (stride 0).
+    while k > 0 {
+        let d = k - 1;
+        let ok_a = if ka {
+            la.strides[d] == 0
+        } else {
+            la.strides[d] == len
+        };
+        let ok_b = if kb {
+            lb.strides[d] == 0
+        } else {
+            lb.strides[d] == len
+        };
+        if !(ok_a && ok_b) {
+            break;
+        }
+        len *= la.shape[d];
+        k = d;
+    }
+    let cut = |l: &Layout| Layout {
+        shape: l.shape[..k].to_vec(),
+        strides: l.strides[..k].to_vec(),
+        offset: l.offset,
+    };
+    Some(Runs {
+        len,
+        a_const: ka,
+        b_const: kb,
+        outer_a: cut(la),
+        outer_b: cut(lb),
+    })
 }
 
 /// Apply `f` pairwise; `la` and `lb` have the same shape (already broadcast).
@@ -107,31 +235,21 @@ pub fn map2<T: CpuElement, U: CpuElement>(
     la: &Layout,
     b: &CpuData,
     lb: &Layout,
-    f: impl Fn(T, T) -> U + Sync + Send,
+    f: impl Fn(T, T) -> U + Sync + Send + Copy,
 ) -> Vec<U> {
     let (sa, sb) = (T::slice(a), T::slice(b));
     let n = la.numel();
     if la.is_contiguous() && lb.is_contiguous() {
         let (sa, sb) = (&sa[la.offset..la.offset + n], &sb[lb.offset..lb.offset + n]);
-        if use_par(n) {
-            let mut out = alloc_default::<U>(n);
-            out.par_chunks_mut(CHUNK)
-                .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))
-                .for_each(|(o, (x, y))| {
-                    for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                        *o = f(x, y);
-                    }
-                });
-            return out;
-        }
-        if n >= (1 << 20) {
-            let mut out = alloc_default::<U>(n);
-            for ((o, &x), &y) in out.iter_mut().zip(sa).zip(sb) {
-                *o = f(x, y);
+        return fill_new(n, |dst| {
+            if use_par(n) {
+                dst.par_chunks_mut(CHUNK)
+                    .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))
+                    .for_each(|(o, (x, y))| simd::map2_slice(x, y, o, f));
+            } else {
+                simd::map2_slice(sa, sb, dst, f);
             }
-            return out;
-        }
-        return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
+        });
     }
     // Scalar on one side (stride-0 everywhere): common for `x * 2`.
     if la.is_contiguous() && lb.strides.iter().all(|&s| s == 0) {
@@ -141,6 +259,31 @@ pub fn map2<T: CpuElement, U: CpuElement>(
     if lb.is_contiguous() && la.strides.iter().all(|&s| s == 0) {
         let x = sa[la.offset];
         return map1::<T, U>(b, lb, move |y| f(x, y));
+    }
+    if n > 0 {
+        if let Some(r) = inner_runs(la, lb).filter(|r| r.len >= 8) {
+            let mut starts = Vec::with_capacity(n / r.len);
+            for_each_offset2(&r.outer_a, &r.outer_b, |oa, ob| starts.push((oa, ob)));
+            let len = r.len;
+            return fill_new(n, |dst| {
+                let run = |(o, &(oa, ob)): (&mut [MaybeUninit<U>], &(usize, usize))| {
+                    if r.b_const {
+                        let y = sb[ob];
+                        simd::map1_slice(&sa[oa..oa + len], o, move |x| f(x, y));
+                    } else if r.a_const {
+                        let x = sa[oa];
+                        simd::map1_slice(&sb[ob..ob + len], o, move |y| f(x, y));
+                    } else {
+                        simd::map2_slice(&sa[oa..oa + len], &sb[ob..ob + len], o, f);
+                    }
+                };
+                if use_par(n) {
+                    dst.par_chunks_mut(len).zip(starts.par_iter()).for_each(run);
+                } else {
+                    dst.chunks_mut(len).zip(starts.iter()).for_each(run);
+                }
+            });
+        }
     }
     let mut out = Vec::with_capacity(n);
     for_each_offset2(la, lb, |oa, ob| out.push(f(sa[oa], sb[ob])));

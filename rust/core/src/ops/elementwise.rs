@@ -9,7 +9,6 @@ use crate::storage::{CpuData, CpuElement};
 use crate::tensor::Tensor;
 use crate::wgpu::kernels as gpu;
 use crate::{bail, dispatch, dispatch_float, rt_err};
-use num_traits::Float;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,142 +123,6 @@ impl Unary {
 
 const SQRT_2_OVER_PI: f64 = 0.7978845608028654;
 const FRAC_1_SQRT_2PI: f64 = 0.3989422804014327;
-
-#[inline(always)]
-fn f<T: Float>(v: f64) -> T {
-    T::from(v).unwrap_or_else(T::nan)
-}
-#[inline(always)]
-fn erf_t<T: Float + Element>(x: T) -> T {
-    T::from_f64(libm::erf(x.to_f64()))
-}
-#[inline(always)]
-fn sigmoid_t<T: Float>(x: T) -> T {
-    T::one() / (T::one() + (-x).exp())
-}
-#[inline(always)]
-fn softplus_t<T: Float>(x: T) -> T {
-    // log(1 + exp(x)) without overflow.
-    if x > f(20.0) {
-        x
-    } else {
-        x.exp().ln_1p()
-    }
-}
-#[inline(always)]
-fn round_half_even<T: Float>(x: T) -> T {
-    let r = x.round();
-    if (x - x.trunc()).abs() == f(0.5) {
-        // ties to even
-        let h = (x / f(2.0)).round() * f(2.0);
-        if (h - x).abs() <= f(0.5) {
-            return h;
-        }
-        return r - x.signum();
-    }
-    r
-}
-
-fn float_unary<T: CpuElement + Float>(op: Unary, d: &CpuData, l: &Layout) -> Result<Vec<T>> {
-    use Unary::*;
-    macro_rules! m {
-        ($x:ident => $e:expr) => {
-            Ok(cpu::map1::<T, T>(d, l, |$x: T| $e))
-        };
-    }
-    match op {
-        Neg => m!(x => -x),
-        Abs => m!(x => x.abs()),
-        Exp => m!(x => x.exp()),
-        Exp2 => m!(x => x.exp2()),
-        Log => m!(x => x.ln()),
-        Log2 => m!(x => x.log2()),
-        Log10 => m!(x => x.log10()),
-        Log1p => m!(x => x.ln_1p()),
-        Expm1 => m!(x => x.exp_m1()),
-        Sqrt => m!(x => x.sqrt()),
-        Rsqrt => m!(x => x.sqrt().recip()),
-        Sin => m!(x => x.sin()),
-        Cos => m!(x => x.cos()),
-        Tan => m!(x => x.tan()),
-        Asin => m!(x => x.asin()),
-        Acos => m!(x => x.acos()),
-        Atan => m!(x => x.atan()),
-        Sinh => m!(x => x.sinh()),
-        Cosh => m!(x => x.cosh()),
-        Tanh => m!(x => x.tanh()),
-        Asinh => m!(x => x.asinh()),
-        Acosh => m!(x => x.acosh()),
-        Atanh => m!(x => x.atanh()),
-        Sigmoid => m!(x => sigmoid_t(x)),
-        LogSigmoid => m!(x => -softplus_t(-x)),
-        Relu => m!(x => if x > T::zero_v() || x.is_nan() { x } else { T::zero_v() }),
-        Relu6 => m!(x => if x.is_nan() { x } else { x.max(T::zero_v()).min(f(6.0)) }),
-        Gelu => m!(x => x * f(0.5) * (T::one_v() + erf_t(x * f(std::f64::consts::FRAC_1_SQRT_2)))),
-        GeluTanh => {
-            m!(x => f::<T>(0.5) * x * (T::one_v() + (f::<T>(SQRT_2_OVER_PI) * (x + f::<T>(0.044715) * x * x * x)).tanh()))
-        }
-        Silu => m!(x => x * sigmoid_t(x)),
-        Mish => m!(x => x * softplus_t(x).tanh()),
-        Hardswish => m!(x => x * (x + f(3.0)).max(T::zero_v()).min(f(6.0)) / f(6.0)),
-        Hardsigmoid => m!(x => (x + f(3.0)).max(T::zero_v()).min(f(6.0)) / f(6.0)),
-        Erf => m!(x => erf_t(x)),
-        Erfc => m!(x => T::from_f64(libm::erfc(x.to_f64()))),
-        Floor => m!(x => x.floor()),
-        Ceil => m!(x => x.ceil()),
-        Round => m!(x => round_half_even(x)),
-        Trunc => m!(x => x.trunc()),
-        Frac => m!(x => x - x.trunc()),
-        Sign => {
-            m!(x => if x > T::zero_v() { T::one_v() } else if x < T::zero_v() { -T::one_v() } else { T::zero_v() })
-        }
-        Reciprocal => m!(x => x.recip()),
-        Square => m!(x => x * x),
-        BitNot | LogicalNot => Err(rt_err!(
-            "{}: not supported for floating point tensors",
-            op.name()
-        )),
-    }
-}
-
-fn int_unary<
-    T: CpuElement
-        + num_traits::PrimInt
-        + num_traits::WrappingNeg
-        + num_traits::WrappingMul
-        + num_traits::WrappingSub,
->(
-    op: Unary,
-    d: &CpuData,
-    l: &Layout,
-) -> Result<Vec<T>> {
-    use Unary::*;
-    let signed = T::DTYPE.is_signed();
-    Ok(match op {
-        Neg => cpu::map1::<T, T>(d, l, |x| x.wrapping_neg()),
-        Abs => cpu::map1::<T, T>(d, l, move |x| {
-            if signed && x < T::zero_v() {
-                x.wrapping_neg()
-            } else {
-                x
-            }
-        }),
-        Floor | Ceil | Round | Trunc => cpu::map1::<T, T>(d, l, |x| x),
-        Sign => cpu::map1::<T, T>(d, l, |x| {
-            if x > T::zero_v() {
-                T::one_v()
-            } else if x < T::zero_v() {
-                T::zero_v().wrapping_sub(&T::one_v())
-            } else {
-                T::zero_v()
-            }
-        }),
-        Square => cpu::map1::<T, T>(d, l, |x| x.wrapping_mul(&x)),
-        Relu => cpu::map1::<T, T>(d, l, |x| if x > T::zero_v() { x } else { T::zero_v() }),
-        BitNot => cpu::map1::<T, T>(d, l, |x| !x),
-        _ => bail!("{}: not implemented for integer tensors", op.name()),
-    })
-}
 
 impl Tensor {
     // ---------- creation helpers ----------
@@ -384,17 +247,27 @@ impl Tensor {
         if !dt.is_float() {
             if op.int_ok() {
                 let data = match dt {
-                    DType::U8 => CpuData::U8(self.with_cpu(|d, l| int_unary::<u8>(op, d, l))??),
-                    DType::I8 => CpuData::I8(self.with_cpu(|d, l| int_unary::<i8>(op, d, l))??),
-                    DType::I16 => CpuData::I16(self.with_cpu(|d, l| int_unary::<i16>(op, d, l))??),
-                    DType::I32 => CpuData::I32(self.with_cpu(|d, l| int_unary::<i32>(op, d, l))??),
-                    _ => CpuData::I64(self.with_cpu(|d, l| int_unary::<i64>(op, d, l))??),
+                    DType::U8 => {
+                        CpuData::U8(self.with_cpu(|d, l| cpu::unary::int_unary::<u8>(op, d, l))??)
+                    }
+                    DType::I8 => {
+                        CpuData::I8(self.with_cpu(|d, l| cpu::unary::int_unary::<i8>(op, d, l))??)
+                    }
+                    DType::I16 => {
+                        CpuData::I16(self.with_cpu(|d, l| cpu::unary::int_unary::<i16>(op, d, l))??)
+                    }
+                    DType::I32 => {
+                        CpuData::I32(self.with_cpu(|d, l| cpu::unary::int_unary::<i32>(op, d, l))??)
+                    }
+                    _ => {
+                        CpuData::I64(self.with_cpu(|d, l| cpu::unary::int_unary::<i64>(op, d, l))??)
+                    }
                 };
                 return Ok(Tensor::from_cpu(data, self.shape()));
             }
             return self.cast_raw(DType::F32)?.unary(op);
         }
-        let data = dispatch_float!(dt, T => T::wrap(self.with_cpu(|d, l| float_unary::<T>(op, d, l))??), unreachable!());
+        let data = dispatch_float!(dt, T => T::wrap(self.with_cpu(|d, l| cpu::unary::float_unary::<T>(op, d, l))??), unreachable!());
         let out = Tensor::from_cpu(data, self.shape());
         self.unary_finish(op, out)
     }
@@ -711,215 +584,6 @@ pub fn result_type2(a: &Tensor, b: &Tensor) -> DType {
     result_type(&[operand(a), operand(b)])
 }
 
-fn float_binary<T: CpuElement + Float>(
-    op: Binary,
-    a: &CpuData,
-    la: &Layout,
-    b: &CpuData,
-    lb: &Layout,
-) -> Result<CpuData> {
-    use Binary::*;
-    macro_rules! m {
-        ($x:ident, $y:ident => $e:expr) => {
-            Ok(T::wrap(cpu::map2::<T, T>(a, la, b, lb, |$x: T, $y: T| $e)))
-        };
-    }
-    macro_rules! c {
-        ($x:ident, $y:ident => $e:expr) => {
-            Ok(CpuData::Bool(cpu::map2::<T, bool>(
-                a,
-                la,
-                b,
-                lb,
-                |$x: T, $y: T| $e,
-            )))
-        };
-    }
-    match op {
-        Add => m!(x, y => x + y),
-        Sub => m!(x, y => x - y),
-        Mul => m!(x, y => x * y),
-        Div => m!(x, y => x / y),
-        FloorDiv => m!(x, y => {
-            // Python semantics (as PyTorch's div(rounding_mode='floor')).
-            if y == T::zero_v() {
-                x / y
-            } else {
-                let r = x % y;
-                let mut q = (x - r) / y;
-                if r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) {
-                    q = q - T::one_v();
-                }
-                let fq = q.floor();
-                if q - fq > f(0.5) { fq + T::one_v() } else { fq }
-            }
-        }),
-        Remainder => m!(x, y => {
-            let r = x % y;
-            if r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) { r + y } else { r }
-        }),
-        Fmod => m!(x, y => x % y),
-        Pow => m!(x, y => x.powf(y)),
-        Atan2 => m!(x, y => x.atan2(y)),
-        Maximum => {
-            m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x > y { x } else { y })
-        }
-        Minimum => {
-            m!(x, y => if x.is_nan() || y.is_nan() { T::nan() } else if x < y { x } else { y })
-        }
-        Fmax => m!(x, y => x.max(y)),
-        Fmin => m!(x, y => x.min(y)),
-        Eq => c!(x, y => x == y),
-        Ne => c!(x, y => x != y),
-        Lt => c!(x, y => x < y),
-        Le => c!(x, y => x <= y),
-        Gt => c!(x, y => x > y),
-        Ge => c!(x, y => x >= y),
-        LogicalAnd => c!(x, y => x != T::zero_v() && y != T::zero_v()),
-        LogicalOr => c!(x, y => x != T::zero_v() || y != T::zero_v()),
-        LogicalXor => c!(x, y => (x != T::zero_v()) != (y != T::zero_v())),
-        BitAnd | BitOr | BitXor | Shl | Shr => {
-            bail!("\"{}_cpu\" not implemented for '{}'", op.name(), T::DTYPE)
-        }
-    }
-}
-
-trait IntOps:
-    CpuElement
-    + num_traits::PrimInt
-    + num_traits::WrappingAdd
-    + num_traits::WrappingSub
-    + num_traits::WrappingMul
-{
-}
-impl<
-        T: CpuElement
-            + num_traits::PrimInt
-            + num_traits::WrappingAdd
-            + num_traits::WrappingSub
-            + num_traits::WrappingMul,
-    > IntOps for T
-{
-}
-
-fn int_binary<T: IntOps>(
-    op: Binary,
-    a: &CpuData,
-    la: &Layout,
-    b: &CpuData,
-    lb: &Layout,
-) -> Result<CpuData> {
-    use Binary::*;
-    macro_rules! m {
-        ($x:ident, $y:ident => $e:expr) => {
-            Ok(T::wrap(cpu::map2::<T, T>(a, la, b, lb, |$x: T, $y: T| $e)))
-        };
-    }
-    macro_rules! c {
-        ($x:ident, $y:ident => $e:expr) => {
-            Ok(CpuData::Bool(cpu::map2::<T, bool>(
-                a,
-                la,
-                b,
-                lb,
-                |$x: T, $y: T| $e,
-            )))
-        };
-    }
-    let signed = T::DTYPE.is_signed();
-    if matches!(op, FloorDiv | Remainder | Fmod) {
-        let zero = cpu::map1::<T, bool>(b, lb, |y| y == T::zero_v())
-            .into_iter()
-            .any(|z| z);
-        if zero {
-            bail!("ZeroDivisionError");
-        }
-    }
-    match op {
-        Add => m!(x, y => x.wrapping_add(&y)),
-        Sub => m!(x, y => x.wrapping_sub(&y)),
-        Mul => m!(x, y => x.wrapping_mul(&y)),
-        FloorDiv => m!(x, y => {
-            // MIN / -1 wraps, as PyTorch's integer division does.
-            let m1 = signed && y == T::zero_v().wrapping_sub(&T::one_v());
-            let (q, r) = if m1 { (T::zero_v().wrapping_sub(&x), T::zero_v()) } else { (x / y, x % y) };
-            if signed && (r != T::zero_v()) && ((x < T::zero_v()) != (y < T::zero_v())) { q - T::one_v() } else { q }
-        }),
-        Remainder => m!(x, y => {
-            let m1 = signed && y == T::zero_v().wrapping_sub(&T::one_v());
-            let r = if m1 { T::zero_v() } else { x % y };
-            if signed && r != T::zero_v() && ((r < T::zero_v()) != (y < T::zero_v())) { r + y } else { r }
-        }),
-        Fmod => {
-            m!(x, y => if signed && y == T::zero_v().wrapping_sub(&T::one_v()) { T::zero_v() } else { x % y })
-        }
-        Pow => {
-            let neg = signed
-                && cpu::map1::<T, bool>(b, lb, |y| y < T::zero_v())
-                    .into_iter()
-                    .any(|z| z);
-            if neg {
-                bail!("Integers to negative integer powers are not allowed.");
-            }
-            m!(x, y => {
-                let mut r = T::one_v();
-                let mut base = x;
-                let mut e = y.to_u64().unwrap_or(0);
-                while e > 0 {
-                    if e & 1 == 1 { r = r.wrapping_mul(&base); }
-                    base = base.wrapping_mul(&base);
-                    e >>= 1;
-                }
-                r
-            })
-        }
-        Maximum | Fmax => m!(x, y => if x > y { x } else { y }),
-        Minimum | Fmin => m!(x, y => if x < y { x } else { y }),
-        BitAnd => m!(x, y => x & y),
-        BitOr => m!(x, y => x | y),
-        BitXor => m!(x, y => x ^ y),
-        Shl => {
-            m!(x, y => x.unsigned_shl(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32)))
-        }
-        Shr => {
-            m!(x, y => x.signed_shr(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32)))
-        }
-        Eq => c!(x, y => x == y),
-        Ne => c!(x, y => x != y),
-        Lt => c!(x, y => x < y),
-        Le => c!(x, y => x <= y),
-        Gt => c!(x, y => x > y),
-        Ge => c!(x, y => x >= y),
-        LogicalAnd => c!(x, y => x != T::zero_v() && y != T::zero_v()),
-        LogicalOr => c!(x, y => x != T::zero_v() || y != T::zero_v()),
-        LogicalXor => c!(x, y => (x != T::zero_v()) != (y != T::zero_v())),
-        Div | Atan2 => unreachable!(),
-    }
-}
-
-fn bool_binary(op: Binary, a: &CpuData, la: &Layout, b: &CpuData, lb: &Layout) -> Result<CpuData> {
-    use Binary::*;
-    let r = |f: fn(bool, bool) -> bool| Ok(CpuData::Bool(cpu::map2::<bool, bool>(a, la, b, lb, f)));
-    match op {
-        Add | BitOr | LogicalOr | Maximum | Fmax => r(|x, y| x | y),
-        Mul | BitAnd | LogicalAnd | Minimum | Fmin => r(|x, y| x & y),
-        BitXor | LogicalXor | Ne => r(|x, y| x ^ y),
-        Eq => r(|x, y| x == y),
-        Lt => r(|x, y| !x & y),
-        Le => r(|x, y| x <= y),
-        Gt => r(|x, y| x & !y),
-        Ge => r(|x, y| x >= y),
-        Sub => bail!("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."),
-        _ => {
-            // Integer semantics for the rest (pow, remainder, floor_divide, shifts).
-            let a2 = cpu::cast(a, la, DType::U8);
-            let b2 = cpu::cast(b, lb, DType::U8);
-            let l = Layout::contiguous(&la.shape);
-            int_binary::<u8>(op, &a2, &l, &b2, &l)
-        }
-    }
-}
-
 impl Tensor {
     /// Elementwise binary op with broadcasting and PyTorch's type promotion.
     pub fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {
@@ -967,26 +631,26 @@ impl Tensor {
             let gb = b.storage().read();
             let (da, db) = (ga.cpu(), gb.cpu());
             match ct {
-                DType::Bool => bool_binary(op, da, &la, db, &lb)?,
-                DType::U8 => int_binary::<u8>(op, da, &la, db, &lb)?,
-                DType::I8 => int_binary::<i8>(op, da, &la, db, &lb)?,
-                DType::I16 => int_binary::<i16>(op, da, &la, db, &lb)?,
-                DType::I32 => int_binary::<i32>(op, da, &la, db, &lb)?,
-                DType::I64 => int_binary::<i64>(op, da, &la, db, &lb)?,
+                DType::Bool => cpu::binary::bool_binary(op, da, &la, db, &lb)?,
+                DType::U8 => cpu::binary::int_binary::<u8>(op, da, &la, db, &lb)?,
+                DType::I8 => cpu::binary::int_binary::<i8>(op, da, &la, db, &lb)?,
+                DType::I16 => cpu::binary::int_binary::<i16>(op, da, &la, db, &lb)?,
+                DType::I32 => cpu::binary::int_binary::<i32>(op, da, &la, db, &lb)?,
+                DType::I64 => cpu::binary::int_binary::<i64>(op, da, &la, db, &lb)?,
                 DType::F16 | DType::BF16 => {
                     // Compute in float32, round once to the half type.
                     let a32 = cpu::cast(da, &la, DType::F32);
                     let b32 = cpu::cast(db, &lb, DType::F32);
                     let l = Layout::contiguous(&shape);
-                    let r = float_binary::<f32>(op, &a32, &l, &b32, &l)?;
+                    let r = cpu::binary::float_binary::<f32>(op, &a32, &l, &b32, &l)?;
                     if r.dtype() == DType::Bool {
                         r
                     } else {
                         cpu::cast(&r, &l, ct)
                     }
                 }
-                DType::F32 => float_binary::<f32>(op, da, &la, db, &lb)?,
-                DType::F64 => float_binary::<f64>(op, da, &la, db, &lb)?,
+                DType::F32 => cpu::binary::float_binary::<f32>(op, da, &la, db, &lb)?,
+                DType::F64 => cpu::binary::float_binary::<f64>(op, da, &la, db, &lb)?,
             }
         };
         let out = Tensor::from_cpu(data, &shape);

@@ -1,97 +1,13 @@
 //! matmul in all of PyTorch's rank combinations, on the packed `gemm` crate.
 
 use crate::autograd::{any_requires_grad, record, BackCtx};
+use crate::cpu;
 use crate::dtype::{promote_types, DType, Element};
 use crate::error::Result;
 use crate::layout::{broadcast_shapes, Layout};
 use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 use crate::{bail, rt_err};
-
-fn gemm_f<T: CpuElement + 'static>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [T],
-    a: &[T],
-    a_off: usize,
-    a_rs: usize,
-    a_cs: usize,
-    b: &[T],
-    b_off: usize,
-    b_rs: usize,
-    b_cs: usize,
-    beta: T,
-) {
-    let par = if m * n * k >= 48 * 48 * 48 && crate::cpu::parallel_ok() {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        for d in dst.iter_mut() {
-            *d = T::zero_v();
-        }
-        return;
-    }
-    // SAFETY: offsets and strides come from valid layouts of these slices;
-    // dst is a fresh contiguous m x n buffer.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr().add(a_off),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr().add(b_off),
-            b_cs as isize,
-            b_rs as isize,
-            T::zero_v(),
-            beta,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-}
-
-fn gemm_int<T: CpuElement>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [T],
-    a: &[T],
-    ao: usize,
-    ars: usize,
-    acs: usize,
-    b: &[T],
-    bo: usize,
-    brs: usize,
-    bcs: usize,
-) {
-    for i in 0..m {
-        for j in 0..n {
-            let mut acc = 0i64;
-            for p in 0..k {
-                acc = acc.wrapping_add(
-                    a[ao + i * ars + p * acs]
-                        .to_i64()
-                        .wrapping_mul(b[bo + p * brs + j * bcs].to_i64()),
-                );
-            }
-            dst[i * n + j] = T::from_i64(acc);
-        }
-    }
-}
 
 impl Tensor {
     /// Batched matrix product of tensors with >= 2 dims, broadcasting batch dims.
@@ -168,7 +84,7 @@ impl Tensor {
                 let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
                 let mut out = vec![T::zero_v(); offs_a.len() * m * n];
                 for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
-                    gemm_f::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs, T::one_v());
+                    cpu::gemm::gemm_f::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs, None, T::one_v());
                 }
                 T::wrap(out)
             }, unreachable!()),
@@ -184,7 +100,7 @@ impl Tensor {
                 let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
                 let mut out = vec![T::zero_v(); offs_a.len() * m * n];
                 for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
-                    gemm_int::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs);
+                    cpu::gemm::gemm_int::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs);
                 }
                 T::wrap(out)
             }),
@@ -317,6 +233,72 @@ impl Tensor {
         self.unsqueeze(1)?.mul(&o.unsqueeze(0)?)
     }
 
+    /// addmm on the CPU in one GEMM: the (broadcast) input is written into
+    /// the output first and the product accumulated onto it, so linear layers
+    /// pay no separate bias pass and no extra buffer.
+    fn addmm_cpu(
+        input: &Tensor,
+        lin: &Layout,
+        m1: &Tensor,
+        m2: &Tensor,
+        beta: f64,
+        alpha: f64,
+        (m, k, n): (usize, usize, usize),
+    ) -> Result<Tensor> {
+        let dt = m1.dtype();
+        let data = crate::dispatch_float!(dt, T => {
+            let gi = input.storage().read();
+            let (ga, gb) = (m1.storage().read(), m2.storage().read());
+            let (la, lb) = (m1.layout(), m2.layout());
+            let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
+            let (bt, at) = (T::from_f64(beta), T::from_f64(alpha));
+            let mut out: Vec<T> = if beta == 0.0 {
+                vec![T::zero_v(); m * n]
+            } else if beta == 1.0 {
+                cpu::map1::<T, T>(gi.cpu(), lin, |x| x)
+            } else {
+                cpu::map1::<T, T>(gi.cpu(), lin, move |x| x * bt)
+            };
+            cpu::gemm::gemm_f::<T>(
+                m, n, k, &mut out, sa, la.offset, la.strides[0], la.strides[1],
+                sb, lb.offset, lb.strides[0], lb.strides[1], Some(T::one_v()), at,
+            );
+            T::wrap(out)
+        }, unreachable!());
+        let out = Tensor::from_cpu(data, &[m, n]);
+        if any_requires_grad(&[input, m1, m2]) {
+            let ishape = input.shape().to_vec();
+            record(
+                "AddmmBackward0",
+                &[&out],
+                &[input, m1, m2],
+                vec![m1.clone(), m2.clone()],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    let (a, b) = (&c.saved[0], &c.saved[1]);
+                    let scale = |t: Tensor, s: f64| if s != 1.0 { t.mul_s(s) } else { Ok(t) };
+                    let gi = if c.needs[0] {
+                        Some(scale(g.sum_to(&ishape)?, beta)?)
+                    } else {
+                        None
+                    };
+                    let ga = if c.needs[1] {
+                        Some(scale(g.matmul(&b.transpose(-1, -2)?)?, alpha)?)
+                    } else {
+                        None
+                    };
+                    let gb = if c.needs[2] {
+                        Some(scale(a.transpose(-1, -2)?.matmul(g)?, alpha)?)
+                    } else {
+                        None
+                    };
+                    Ok(vec![gi, ga, gb])
+                },
+            );
+        }
+        Ok(out)
+    }
+
     /// beta * input + alpha * (m1 @ m2)
     pub fn addmm(
         input: &Tensor,
@@ -325,6 +307,20 @@ impl Tensor {
         beta: f64,
         alpha: f64,
     ) -> Result<Tensor> {
+        let dt = m1.dtype();
+        let fused = !(input.is_gpu() || m1.is_gpu() || m2.is_gpu())
+            && m1.ndim() == 2
+            && m2.ndim() == 2
+            && matches!(dt, DType::F32 | DType::F64)
+            && m2.dtype() == dt
+            && input.dtype() == dt
+            && m1.shape()[1] == m2.shape()[0];
+        if fused {
+            let (m, k, n) = (m1.shape()[0], m1.shape()[1], m2.shape()[1]);
+            if let Ok(lin) = input.layout().broadcast_to(&[m, n]) {
+                return Tensor::addmm_cpu(input, &lin, m1, m2, beta, alpha, (m, k, n));
+            }
+        }
         let p = m1.matmul(m2)?;
         let p = if alpha != 1.0 { p.mul_s(alpha)? } else { p };
         let i = if beta == 0.0 {

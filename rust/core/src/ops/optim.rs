@@ -68,7 +68,7 @@ const PAR_ELEMS: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
 fn apply_chunked<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &mut [T], g: &[T], s: Vec<&mut [T]>) {
-    if p.len() < PAR_ELEMS || rayon::current_num_threads() < 2 {
+    if p.len() < PAR_ELEMS || crate::cpu::num_threads() < 2 {
         let mut s = s;
         rule.apply(i, p, g, &mut s);
         return;
@@ -240,7 +240,7 @@ fn run<R: Rule>(
     written.sort_unstable();
     let disjoint = written.windows(2).all(|w| w[0] != w[1]);
     let total: usize = params.iter().map(|p| p.numel()).sum();
-    if disjoint && n > 1 && total >= PAR_ELEMS && rayon::current_num_threads() > 1 {
+    if disjoint && n > 1 && total >= PAR_ELEMS && crate::cpu::num_threads() > 1 {
         (0..n)
             .into_par_iter()
             .try_for_each(|i| step_one(rule, i, &params[i], &grads[i], &slot(i)))

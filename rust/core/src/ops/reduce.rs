@@ -89,9 +89,20 @@ fn reduce_chunks<T: CpuElement, U: Send + Sync + Clone>(
     })
 }
 
+/// The slice as f32 when T is f32.
+#[inline]
+fn as_f32<T: Element>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 exactly when its DTYPE says so.
+    (T::DTYPE == DType::F32)
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
+}
+
 /// Sum in blocks: SIMD-friendly lanes in T, blocks combined in f64.
 #[inline]
 pub fn sum_slice<T: Float + Element>(s: &[T]) -> f64 {
+    if let Some(s32) = as_f32(s) {
+        return cpu::simd::sum_f32(s32);
+    }
     let mut total = 0f64;
     for block in s.chunks(1024) {
         let mut lanes = [T::zero_v(); 8];
@@ -188,6 +199,21 @@ impl Tensor {
             let off = self.layout().offset;
             return self.with_cpu(|d, _| {
                 let s = &T::slice(d)[off..off + rows * cols];
+                if let Some(s32) = as_f32(s) {
+                    // f32 lanes over blocks of 64 rows, blocks combined in f64.
+                    let mut acc64 = vec![0f64; cols];
+                    let mut acc = vec![0f32; cols];
+                    for block in s32.chunks((cols * 64).max(1)) {
+                        acc.fill(0.0);
+                        for r in block.chunks(cols.max(1)) {
+                            cpu::simd::map2_inplace(&mut acc, r, |a: f32, b: f32| a + b);
+                        }
+                        for (a, &b) in acc64.iter_mut().zip(&acc) {
+                            *a += b as f64;
+                        }
+                    }
+                    return acc64.into_iter().map(T::from_f64).collect();
+                }
                 let mut acc = vec![0f64; cols];
                 for r in s.chunks(cols.max(1)) {
                     for (a, &x) in acc.iter_mut().zip(r) {
@@ -787,7 +813,7 @@ impl Tensor {
             xc.with_cpu(|dd, _| {
                 let s = &T::slice(dd)[off..off + xc.numel()];
                 if stride == 1 {
-                    let work = |(o, i): (&mut [T], &[T])| softmax_line(i, o, log);
+                    let work = |(o, i): (&mut [T], &[T])| cpu::softmax::softmax_line(i, o, log);
                     if cpu::use_par(xc.numel()) {
                         out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
                     } else {
@@ -799,7 +825,7 @@ impl Tensor {
                     let mut res = vec![T::zero_v(); len];
                     for &b in &bases {
                         for k in 0..len { line[k] = s[b + k * stride]; }
-                        softmax_line(&line, &mut res, log);
+                        cpu::softmax::softmax_line(&line, &mut res, log);
                         for k in 0..len { out[b + k * stride] = res[k]; }
                     }
                 }
@@ -844,35 +870,6 @@ impl Tensor {
             },
         );
         Ok(out)
-    }
-}
-
-fn softmax_line<T: Float + Element>(i: &[T], o: &mut [T], log: bool) {
-    let mut m = T::neg_infinity();
-    for &x in i {
-        if x > m || x.is_nan() {
-            m = x;
-        }
-    }
-    if m.is_infinite() {
-        m = T::zero_v();
-    }
-    let mut s = 0f64;
-    for (o, &x) in o.iter_mut().zip(i) {
-        let e = (x - m).exp();
-        *o = e;
-        s += e.to_f64();
-    }
-    if log {
-        let ls = T::from_f64(s.ln());
-        for (o, &x) in o.iter_mut().zip(i) {
-            *o = x - m - ls;
-        }
-    } else {
-        let inv = T::from_f64(1.0 / s);
-        for o in o.iter_mut() {
-            *o = *o * inv;
-        }
     }
 }
 

@@ -53,7 +53,7 @@ const PAR_FLOPS: usize = 1 << 21;
 
 /// Whether to run images in parallel (else the GEMM gets the threads).
 fn batch_parallel(n: usize, flops: usize) -> bool {
-    n >= 2 && flops >= PAR_FLOPS && rayon::current_num_threads() > 1
+    n >= 2 && flops >= PAR_FLOPS && crate::cpu::num_threads() > 1
 }
 
 /// Row-major `dst (m x n) = [dst +] a (m x k) * b (k x n)` with arbitrary
@@ -86,7 +86,7 @@ fn gemm<T: Real>(
     debug_assert!(a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
     debug_assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
     let par = if threads && m * n * k >= 48 * 48 * 48 {
-        gemm::Parallelism::Rayon(0)
+        gemm::Parallelism::Rayon(crate::cpu::num_threads())
     } else {
         gemm::Parallelism::None
     };
@@ -340,7 +340,7 @@ pub fn conv_backward_weight<T: Real>(x: &[T], y: &[T], ch: Channels, g: &ConvGeo
     };
     let mut acc = vec![T::zero(); o * k];
     if batch_parallel(n, n * o * k * l) {
-        let parts = rayon::current_num_threads().min(n);
+        let parts = crate::cpu::num_threads().min(n);
         let per = n.div_ceil(parts);
         let partial: Vec<Vec<T>> = (0..parts)
             .into_par_iter()

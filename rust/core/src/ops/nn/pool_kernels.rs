@@ -129,7 +129,7 @@ fn planes<T: Send + Sync, U: Send>(
     if src_len == 0 || dst_len == 0 {
         return;
     }
-    if work >= PAR_WORK && rayon::current_num_threads() > 1 {
+    if work >= PAR_WORK && crate::cpu::num_threads() > 1 {
         dst.par_chunks_mut(dst_len)
             .zip(src.par_chunks(src_len))
             .enumerate()
@@ -201,7 +201,7 @@ pub fn max_forward<T: Real>(x: &[T], n_planes: usize, p: &PoolPlan) -> (Vec<T>, 
             .map(|(&lo, &hi)| hi.saturating_sub(lo).div_ceil(p.w.step))
             .max()
             .unwrap_or(0);
-    if window_work(p, n_planes) >= PAR_WORK && rayon::current_num_threads() > 1 {
+    if window_work(p, n_planes) >= PAR_WORK && crate::cpu::num_threads() > 1 {
         out.par_chunks_mut(l)
             .zip(idx.par_chunks_mut(l))
             .zip(x.par_chunks(h * w))

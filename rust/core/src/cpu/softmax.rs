@@ -1,0 +1,75 @@
+//! softmax / log_softmax along a contiguous line: max, exp-and-sum, scale,
+//! each a lane-parallel loop compiled for the CPU's widest vectors.
+
+use super::simd::{multiversion, FastMath};
+use crate::dtype::Element;
+use num_traits::Float;
+
+/// Element types a softmax line runs on.
+pub trait SoftmaxElem: Float + Element + FastMath {}
+impl<T: Float + Element + FastMath> SoftmaxElem for T {}
+
+#[inline(always)]
+fn line_max<T: SoftmaxElem>(i: &[T]) -> T {
+    let mut lanes = [T::neg_infinity(); 16];
+    let mut nan = false;
+    let mut it = i.chunks_exact(16);
+    for c in &mut it {
+        for k in 0..16 {
+            lanes[k] = if c[k] > lanes[k] { c[k] } else { lanes[k] };
+            nan |= c[k] != c[k];
+        }
+    }
+    let mut m = T::neg_infinity();
+    for &x in lanes.iter().chain(it.remainder()) {
+        m = if x > m { x } else { m };
+        nan |= x != x;
+    }
+    if nan {
+        T::nan()
+    } else {
+        m
+    }
+}
+
+#[inline(always)]
+fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
+    let mut m = line_max(i);
+    if m.is_infinite() {
+        m = T::zero_v();
+    }
+    let mut lanes = [T::zero_v(); 16];
+    {
+        let mut oc = o.chunks_exact_mut(16);
+        let mut ic = i.chunks_exact(16);
+        for (oo, ii) in (&mut oc).zip(&mut ic) {
+            for k in 0..16 {
+                let e = (ii[k] - m).fexp();
+                oo[k] = e;
+                lanes[k] = lanes[k] + e;
+            }
+        }
+        for (oo, &x) in oc.into_remainder().iter_mut().zip(ic.remainder()) {
+            let e = (x - m).fexp();
+            *oo = e;
+            lanes[0] = lanes[0] + e;
+        }
+    }
+    let s: f64 = lanes.iter().map(|&l| Element::to_f64(l)).sum();
+    if log {
+        let shift = m + T::from_f64(s.ln());
+        for (oo, &x) in o.iter_mut().zip(i) {
+            *oo = x - shift;
+        }
+    } else {
+        let inv = T::from_f64(1.0 / s);
+        for oo in o.iter_mut() {
+            *oo = *oo * inv;
+        }
+    }
+}
+
+multiversion! {
+    /// Softmax (or log-softmax) of the line `i` into `o` (same length).
+    pub fn softmax_line<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) via softmax_body
+}
