@@ -58,13 +58,21 @@ def _binary(opname, method, inplace):
     return fn
 
 
+# Tensor.maximum/minimum take tensors only; with a number they are clamp_min/clamp_max.
+_SCALAR_METHOD = {"maximum": "clamp_min", "minimum": "clamp_max"}
+
+
 def _binary_noalpha(opname, method, inplace):
     name = f"_foreach_{opname}{'_' if inplace else ''}"
+    scalar_method = _SCALAR_METHOD.get(opname, opname) + ("_" if inplace else "")
 
     def fn(self, other):
         _check_lists(name, self)
         others = _per_item(name, other, len(self))
-        out = [getattr(t, method)(o) for t, o in zip(self, others)]
+        out = [
+            getattr(t, scalar_method if isinstance(o, Number) else method)(o)
+            for t, o in zip(self, others)
+        ]
         return None if inplace else out
 
     fn.__name__ = name
