@@ -45,6 +45,11 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from . import cuda, linalg, random, testing  # noqa: F401
 from . import gpu  # noqa: F401
+from ._foreach import *  # noqa: F401,F403
+from . import func  # noqa: F401
+from . import fx, hub, onnx  # noqa: F401
+from . import _index_range  # noqa: F401
+from .func import vmap  # noqa: F401
 from . import distributed  # noqa: F401
 from . import special  # noqa: F401
 from . import _validate  # PyTorch's argument checks around the bindings

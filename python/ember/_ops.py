@@ -1,6 +1,7 @@
 """Top-level functions: creation, random, and the torch.* mirror of Tensor methods."""
 
 import builtins
+import collections.abc as _abc
 import math
 
 import numpy as np
@@ -130,6 +131,9 @@ def _to_array(data):
     if hasattr(data, "__array__"):
         a = np.asarray(data)
         return a, _infer_dtype(a, False)
+    if isinstance(data, _abc.Sequence) and not isinstance(data, (str, bytes)):
+        # Any other sequence (deque, range, ...) is read like a list, as PyTorch does.
+        return _to_array(list(data))
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 

@@ -6,7 +6,7 @@
 
 import ember
 
-__all__ = ["Parameter", "Buffer", "is_lazy"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "is_lazy"]
 
 
 def _make_subclass(cls, data, requires_grad):
@@ -64,5 +64,28 @@ class Buffer:
         self.persistent = persistent
 
 
+class UninitializedParameter(Parameter):
+    r"""A parameter whose shape is not known yet (lazy modules); `materialize` gives it one."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        kw = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
+        return _make_subclass(cls, ember.empty(0, **kw), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):  # noqa: D107
+        pass
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Gives the parameter uninitialised storage of `shape`; it becomes a plain Parameter."""
+        self.data = ember.empty(
+            tuple(shape), device=device or self.device, dtype=dtype or self.dtype
+        )
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return "<UninitializedParameter>"
+
+
 def is_lazy(param):
-    return False
+    return isinstance(param, UninitializedParameter)

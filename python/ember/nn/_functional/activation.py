@@ -41,6 +41,14 @@ __all__ = [
 ]
 
 
+def _apply_inplace(input, fn):
+    """input.copy_(fn(input)), with fn run on a copy when autograd records: fn's backward may
+    need its input, which the in-place write overwrites (PyTorch's in-place activations keep
+    training working too, e.g. timm's MobileNetV3 with Hardswish(inplace=True))."""
+    src = input.clone() if (input.requires_grad and ember.is_grad_enabled()) else input
+    return input.copy_(fn(src))
+
+
 def relu(input, inplace=False):
     if inplace:
         return relu_(input)
@@ -54,10 +62,12 @@ def relu_(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    out = ember.where(input > threshold, input, _scalar_like(value, input))
     if inplace:
-        return input.copy_(out)
-    return out
+        # (the argument `threshold` shadows this function's name)
+        return _apply_inplace(
+            input, lambda x: ember.where(x > threshold, x, _scalar_like(value, x))
+        )
+    return ember.where(input > threshold, input, _scalar_like(value, input))
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -86,9 +96,9 @@ def _neg_part_exp(input, scale=1.0):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = ember.where(input > 0, input, _neg_part_exp(input) * alpha)
     if inplace:
-        return input.copy_(out)
+        return _apply_inplace(input, lambda x: elu(x, alpha))
+    out = ember.where(input > 0, input, _neg_part_exp(input) * alpha)
     return out
 
 
@@ -97,25 +107,25 @@ def elu_(input, alpha=1.0):
 
 
 def selu(input, inplace=False):
+    if inplace:
+        return _apply_inplace(input, lambda x: selu(x))
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
     out = ember.where(input > 0, input, _neg_part_exp(input) * alpha) * scale
-    if inplace:
-        return input.copy_(out)
     return out
 
 
 def celu(input, alpha=1.0, inplace=False):
-    out = ember.where(input > 0, input, _neg_part_exp(input, 1.0 / alpha) * alpha)
     if inplace:
-        return input.copy_(out)
+        return _apply_inplace(input, lambda x: celu(x, alpha))
+    out = ember.where(input > 0, input, _neg_part_exp(input, 1.0 / alpha) * alpha)
     return out
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = ember.where(input > 0, input, input * negative_slope)
     if inplace:
-        return input.copy_(out)
+        return _apply_inplace(input, lambda x: leaky_relu(x, negative_slope))
+    out = ember.where(input > 0, input, input * negative_slope)
     return out
 
 
@@ -148,9 +158,9 @@ def tanh(input):
 
 
 def silu(input, inplace=False):
-    out = input * input.sigmoid()
     if inplace:
-        return input.copy_(out)
+        return _apply_inplace(input, lambda x: silu(x))
+    out = input * input.sigmoid()
     return out
 
 
@@ -176,24 +186,26 @@ def softsign(input):
 
 
 def mish(input, inplace=False):
-    out = input * softplus(input).tanh()
     if inplace:
-        return input.copy_(out)
+        return _apply_inplace(input, lambda x: mish(x))
+    out = input * softplus(input).tanh()
     return out
 
 
 def hardsigmoid(input, inplace=False):
-    out = (input / 6 + 0.5).clamp(0.0, 1.0)
     if inplace:
-        return input.copy_(out)
-    return out
+        return _apply_inplace(input, lambda x: hardsigmoid(x))
+    # PyTorch's gradient is zero at x = -3 and x = 3 themselves: the clamped values are detached.
+    inside = (input > -3) & (input < 3)
+    return ember.where(inside, input / 6 + 0.5, (input / 6 + 0.5).clamp(0.0, 1.0).detach())
 
 
 def hardswish(input, inplace=False):
-    out = input * (input + 3).clamp(0.0, 6.0) / 6
     if inplace:
-        return input.copy_(out)
-    return out
+        return _apply_inplace(input, lambda x: hardswish(x))
+    # PyTorch's gradient: 0 for x <= -3, (2x + 3) / 6 for -3 < x < 3, 1 for x >= 3.
+    mid = input * (input + 3) / 6
+    return ember.where(input >= 3, input, ember.where(input > -3, mid, input * 0))
 
 
 def hardshrink(input, lambd=0.5):

@@ -1,6 +1,7 @@
-"""ember.nn.utils: gradient clipping and parameter/vector conversion."""
+"""ember.nn.utils: gradient clipping, parameter/vector conversion, weight/spectral norm and
+parametrizations."""
 
-from . import clip_grad, convert_parameters, rnn  # noqa: F401
+from . import clip_grad, convert_parameters, parametrizations, parametrize, rnn  # noqa: F401  # noqa: F401
 from .clip_grad import (  # noqa: F401
     clip_grad_norm,
     clip_grad_norm_,
@@ -9,3 +10,5 @@ from .clip_grad import (  # noqa: F401
     get_total_norm,
 )
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
+from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401

@@ -22,6 +22,7 @@ import queue
 import signal
 import time
 import warnings
+from typing import Generic, TypeVar
 
 import ember
 
@@ -97,7 +98,10 @@ def _default_mp_context():
     return multiprocessing.get_context(methods[0])
 
 
-class DataLoader:
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class DataLoader(Generic[_T_co]):
     r"""Combines a dataset and a sampler, and provides an iterable over batches."""
 
     __initialized = False

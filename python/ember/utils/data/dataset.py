@@ -4,6 +4,7 @@ import bisect
 import itertools
 import math
 import warnings
+from typing import Generic, TypeVar
 
 import ember
 
@@ -13,7 +14,11 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Dataset:
+# Generic as in PyTorch, so annotations such as Dataset[Tensor] work.
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Dataset(Generic[_T_co]):
     r"""An abstract map-style dataset: implement __getitem__ (and usually __len__)."""
 
     def __getitem__(self, index):

@@ -1,5 +1,7 @@
 """Samplers: Sequential, Random (with/without replacement), SubsetRandom, Batch, WeightedRandom."""
 
+from typing import Generic, TypeVar
+
 import ember
 
 __all__ = [
@@ -12,7 +14,11 @@ def _gen(generator):
     return {} if generator is None else {"generator": generator}
 
 
-class Sampler:
+# Generic as in PyTorch, so annotations such as Sampler[int] (timm) work.
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Sampler(Generic[_T_co]):
     def __init__(self, data_source=None):
         pass
 
