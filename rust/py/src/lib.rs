@@ -5,6 +5,11 @@
 
 use pyo3::prelude::*;
 
+/// Large buffers are cached between uses (see ember_core::cpu::alloc).
+#[global_allocator]
+pub(crate) static ALLOC: ember_core::cpu::alloc::CachingAlloc =
+    ember_core::cpu::alloc::CachingAlloc::new();
+
 mod autograd_py;
 mod convert;
 mod errors;
@@ -18,6 +23,12 @@ mod tensor;
 fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ember_core::cpu::init_process();
     ember_core::cpu::init_pool_from_env();
+    if let Some(mb) = std::env::var("EMBER_CPU_CACHE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        ALLOC.set_cap(mb << 20);
+    }
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;

@@ -952,6 +952,19 @@ fn get_num_interop_threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// (bytes cached, allocations served from the cache, allocations from the OS)
+/// of the CPU buffer cache.
+#[pyfunction]
+fn _cpu_cache_stats() -> (usize, usize, usize) {
+    crate::ALLOC.stats()
+}
+
+/// Return the CPU buffer cache's blocks to the OS.
+#[pyfunction]
+fn _cpu_empty_cache() {
+    crate::ALLOC.empty_cache()
+}
+
 /// The instruction set the CPU kernels were dispatched to ("avx512", ...).
 #[pyfunction]
 fn _cpu_capability() -> &'static str {
@@ -1057,6 +1070,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         get_num_threads,
         get_num_interop_threads,
         _cpu_capability,
+        _cpu_cache_stats,
+        _cpu_empty_cache,
         promote_types,
         result_type
     );

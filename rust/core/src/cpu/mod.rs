@@ -7,6 +7,7 @@ use crate::storage::{CpuData, CpuElement};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+pub mod alloc;
 pub mod binary;
 pub mod gemm;
 pub mod norm;

@@ -356,6 +356,29 @@ fn camel(s: &str) -> String {
         .collect()
 }
 
+/// ReLU's backward in one pass (PyTorch's threshold_backward: 0 where
+/// x <= 0, g elsewhere) when no graph of the backward is being built.
+fn relu_grad_fusable(g: &Tensor, x: &Tensor) -> bool {
+    !crate::autograd::grad_enabled()
+        && !g.is_gpu()
+        && !x.is_gpu()
+        && g.dtype() == x.dtype()
+        && g.dtype().is_float()
+        && g.shape() == x.shape()
+}
+
+fn relu_grad_cpu(g: &Tensor, x: &Tensor) -> Result<Tensor> {
+    let (gg, gx) = (g.storage().read(), x.storage().read());
+    let data = dispatch_float!(g.dtype(), T => T::wrap(cpu::map2::<T, T>(
+        gg.cpu(),
+        g.layout(),
+        gx.cpu(),
+        x.layout(),
+        |g, x| if x > T::zero_v() { g } else { T::zero_v() },
+    )), unreachable!());
+    Ok(Tensor::from_cpu(data, g.shape()))
+}
+
 fn unary_backward(
     op: Unary,
     g: &Tensor,
@@ -401,6 +424,7 @@ fn unary_backward(
             g.mul(&y.mul(&y.neg()?.add_s(1.0)?)?)?
         }
         LogSigmoid => g.mul(&x.neg()?.unary(Sigmoid)?)?,
+        Relu if relu_grad_fusable(g, x) => relu_grad_cpu(g, x)?,
         Relu => g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)?,
         Relu6 => g.mul(
             &x.gt_s(0.0)?
