@@ -11,13 +11,24 @@ PyTorch is never a dependency: run this with a Python that has both, e.g.
 
 Without PyTorch the ratio column is against numpy where a numpy form exists.
 `--quick` runs fewer repeats; `--only NAME` runs workloads whose name contains NAME.
+
+With more than one thread, libraries measured in one process disturb each
+other: PyTorch's OpenMP threads and numpy's OpenBLAS threads spin for a while
+after each call and take the cores from the next library's workers (on 2
+cores that doubled ember's matmul time and PyTorch's elementwise times).
+`--isolate` measures each library in its own child process instead (same
+workloads, run one after another); use it for the multi-threaded table.
 """
 
 import argparse
 import importlib
+import importlib.util
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -190,41 +201,17 @@ def sample(fn, calls):
     return (time.perf_counter() - t) / calls
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    args = ap.parse_args()
+def measure(libs, args):
+    """Median seconds per call of each workload, per library name."""
     samples = 5 if args.quick else 11
-
-    libs = []
-    ember = importlib.import_module("ember")
-    if hasattr(ember, "set_num_threads"):
-        ember.set_num_threads(args.threads)
-    libs.append(("ember", ember))
-    try:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        libs.append(("torch", torch))
-    except ImportError:
-        torch = None
-
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, threads={args.threads}")
-    print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", no torch"))
-    print()
-    ref = "torch" if torch else "numpy"
-    hdr = f"| {'workload':<38} | {'ember':>10} | {'torch':>10} | {'numpy':>10} | ember/{ref} |"
-    print(hdr)
-    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
+    out = {}
     for name, build, np_build, calls in WORKLOADS:
         if args.only and args.only not in name:
             continue
         if args.quick:
             calls = max(1, calls // 3)
-        fns = {lname: build(lib) for lname, lib in libs}
-        if np_build is not None:
+        fns = {lname: build(lib) for lname, lib in libs if lname != "numpy"}
+        if np_build is not None and any(n == "numpy" for n, _ in libs):
             fns["numpy"] = np_build()
         for fn in fns.values():  # warm-up: caches, allocators, lazy init
             for _ in range(2):
@@ -233,7 +220,69 @@ def main():
         for _ in range(samples):
             for k, fn in fns.items():
                 times[k].append(sample(fn, calls))
-        med = {k: statistics.median(v) for k, v in times.items()}
+        out[name] = {k: statistics.median(v) for k, v in times.items()}
+    return out
+
+
+def load_libs(names, threads):
+    libs = []
+    for n in names:
+        if n == "numpy":
+            libs.append(("numpy", np))
+            continue
+        try:
+            lib = importlib.import_module(n)
+        except ImportError:
+            continue
+        lib.set_num_threads(threads)
+        libs.append((n, lib))
+    return libs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--isolate", action="store_true", help="one child process per library")
+    ap.add_argument("--child", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        json.dump(measure(load_libs([args.child], args.threads), args), sys.stdout)
+        return
+
+    names = ["ember", "torch", "numpy"]
+    have_torch = importlib.util.find_spec("torch") is not None
+    if args.isolate:
+        res = {}
+        for n in names if have_torch else ["ember", "numpy"]:
+            cmd = [sys.executable, __file__, "--child", n, "--threads", str(args.threads)]
+            cmd += ["--quick"] * args.quick + (["--only", args.only] if args.only else [])
+            child = json.loads(
+                subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            )
+            for w, d in child.items():
+                res.setdefault(w, {}).update(d)
+        torch_version = "isolated" if have_torch else None
+    else:
+        libs = load_libs(names, args.threads)
+        have_torch = any(n == "torch" for n, _ in libs)
+        torch_version = dict(libs)["torch"].__version__ if have_torch else None
+        res = measure(libs, args)
+
+    mode = "one process per library" if args.isolate else "one process, alternating"
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, threads={args.threads}, {mode}")
+    print(f"numpy {np.__version__}" + (f", torch {torch_version}" if have_torch else ", no torch"))
+    print()
+    ref = "torch" if have_torch else "numpy"
+    hdr = f"| {'workload':<38} | {'ember':>10} | {'torch':>10} | {'numpy':>10} | ember/{ref} |"
+    print(hdr)
+    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
+    for name, *_ in WORKLOADS:
+        if name not in res:
+            continue
+        med = res[name]
         scale, unit = (1e6, "us") if "(us)" in name else (1e3, "ms")
 
         def cell(k, med=med, scale=scale, unit=unit):
