@@ -59,9 +59,11 @@ fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
     }
     let s: f64 = lanes.iter().map(|&l| Element::to_f64(l)).sum();
     if log {
-        let shift = m + T::from_f64(s.ln());
+        // (x - m) - log(s), in that order: m + log(s) first would round away
+        // log(s) against a large m (a row of 1000s lost 3e-5).
+        let ls = T::from_f64(s.ln());
         for (oo, &x) in o.iter_mut().zip(i) {
-            *oo = x - shift;
+            *oo = (x - m) - ls;
         }
     } else {
         let inv = T::from_f64(1.0 / s);
