@@ -202,6 +202,11 @@ def test_empty_cat_stack(device):
     assert ember.stack([e, e]).shape == (2, 0)
     assert (ember.zeros(3, 0, device=device) + 1).shape == (3, 0)
     assert ember.zeros(2, 0, device=device).exp().shape == (2, 0)
+    # Empty views whose offset lies past their (empty) storage, as the fuzzer found.
+    assert _np(ember.zeros(4, 0, 2, device=device)[-1]).shape == (0, 2)
+    assert ember.zeros(4, 0, 2, device=device)[-1].clone().shape == (0, 2)
+    n = ember.narrow(ember.zeros(3, 0, dtype=ember.uint8, device=device), 0, -1, 1)
+    assert _np(n).shape == (1, 0)
 
 
 def test_huge_broadcast_is_a_runtime_error():

@@ -2,9 +2,8 @@
 run in a child process on each device; any crash (signal, abort, hang) or Rust panic
 (PanicException) fails. PyTorch is not needed; `tools/fuzz.py --torch` compares values.
 
-Findings that need a Rust fix (issue 17) are listed in KNOWN_RUST: the random run tolerates
-them, and test_known_rust_findings replays each reproducer as a non-strict xfail, so a fix
-shows up as XPASS and the entry can be deleted.
+Findings that need a Rust fix are listed in KNOWN_RUST (the random run tolerates them); once
+fixed, their reproducers move to FIXED_RUST and run as plain regression tests.
 """
 
 import sys
@@ -21,7 +20,11 @@ SEED = 17
 T = lambda shape, dtype="float32": {"T": [shape, dtype, "normal", 1, False]}  # noqa: E731
 
 # name -> (issue 17 item, how to recognise it in a random run, a reproducer spec)
-KNOWN_RUST = {
+KNOWN_RUST = {}
+
+# Fixed in the Rust core (checked output allocation; empty views with an offset past their
+# storage): each reproducer must now run without a crash or panic.
+FIXED_RUST = {
     "huge_broadcast_aborts": (
         "item 3: an output that cannot be allocated aborts the process",
         lambda spec, res: spec.get("tag") == "huge_broadcast" and res["status"] == "crashed",
@@ -57,10 +60,9 @@ def test_random_calls_never_crash(device):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("name", sorted(KNOWN_RUST))
-@pytest.mark.xfail(reason="issue 17: needs a Rust fix (see KNOWN_RUST)", strict=False)
-def test_known_rust_findings(name, device):
-    spec = KNOWN_RUST[name][2]
+@pytest.mark.parametrize("name", sorted(FIXED_RUST))
+def test_fixed_rust_findings(name, device):
+    spec = FIXED_RUST[name][2]
     res = runner.run_batch([spec], device=device)[0]
     assert res["status"] not in ("crashed", "hang", "panic"), res
 
