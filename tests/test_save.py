@@ -317,3 +317,51 @@ def test_previous_format_version_1_still_loads(tmp_path):
     (tmp_path / "v1.pt").write_bytes(struct.pack("<Q", len(hb)) + hb + b"".join(chunks))
     out = load(tmp_path / "v1.pt")
     assert out["w"].tolist() == [0.0, 1.0, 2.0] and out["e"] == 4
+
+
+def test_whole_module_loads_under_weights_only_when_its_classes_are_allowed(tmp_path, device):
+    # As PyTorch (word_language_model reloads its whole model this way): weights_only refuses
+    # a whole module unless every class in it is allow-listed; the classes then come from the
+    # list, nothing is imported.
+    import pickle
+
+    import ember.nn as nn
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.1)).to(device)
+    path = str(tmp_path / "m.pt")
+    ember.save(model, path)
+    with pytest.raises(pickle.UnpicklingError, match="whole nn.Module"):
+        ember.load(path)
+    with ember.serialization.safe_globals([nn.Sequential, nn.Linear, nn.ReLU]):
+        with pytest.raises(pickle.UnpicklingError, match="Dropout"):
+            ember.load(path)
+    with ember.serialization.safe_globals([nn.Sequential, nn.Linear, nn.ReLU, nn.Dropout]):
+        loaded = ember.load(path)
+    assert type(loaded) is nn.Sequential and type(loaded[2]) is nn.Dropout
+    x = ember.randn(2, 3, device=device)
+    model.eval()
+    loaded.eval()
+    np.testing.assert_array_equal(loaded(x).detach().cpu().numpy(), model(x).detach().cpu().numpy())
+    assert ember.serialization.get_safe_globals() == []
+
+
+def test_allowed_functions_inside_a_whole_module(tmp_path):
+    # TransformerEncoderLayer keeps its activation as a function: it loads under weights_only
+    # once that function is allow-listed too (pytorch/examples' word_language_model does this).
+    import pickle
+
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0)
+    path = str(tmp_path / "layer.pt")
+    ember.save(layer, path)
+    classes = sorted({type(m) for m in layer.modules()}, key=lambda c: c.__name__)
+    with ember.serialization.safe_globals(classes):
+        with pytest.raises(pickle.UnpicklingError, match="relu"):
+            ember.load(path)
+    with ember.serialization.safe_globals(classes + [F.relu]):
+        loaded = ember.load(path)
+    x = ember.randn(3, 5, 8)
+    layer.eval()
+    loaded.eval()
+    np.testing.assert_allclose(
+        loaded(x).detach().numpy(), layer(x).detach().numpy(), rtol=1e-6, atol=1e-6
+    )

@@ -406,6 +406,11 @@ class _Decoder:
                 raise RuntimeError(f"ember.load: {node['__namedtuple__']} is not a namedtuple")
             return cls(*(self.decode(v) for v in node["items"]))
         if "__global__" in node:
+            from ._torch_load import _USER_SAFE_GLOBALS
+
+            allowed = _USER_SAFE_GLOBALS.get(node["__global__"].replace(":", ".", 1))
+            if allowed is not None:
+                return allowed
             if self.weights_only:
                 raise pickle.UnpicklingError(
                     f"ember.load: {self.filename!r} references {node['__global__']!r}; "
@@ -417,15 +422,21 @@ class _Decoder:
         raise RuntimeError(f"ember.load: unknown node {sorted(node)} in {self.filename!r}")
 
     def decode_module(self, node):
-        if self.weights_only:
+        from ._torch_load import _USER_SAFE_GLOBALS
+        from .nn.modules.module import Module
+
+        # As PyTorch: under weights_only a whole module loads only when every class in it was
+        # allow-listed (`safe_globals`/`add_safe_globals`); the class comes from that list,
+        # nothing is imported.
+        allowed = _USER_SAFE_GLOBALS.get(node["__module__"].replace(":", ".", 1))
+        if self.weights_only and allowed is None:
             raise pickle.UnpicklingError(
                 f"ember.load: {self.filename!r} contains a whole nn.Module "
                 f"({node['__module__']}); pass weights_only=False to rebuild it (this imports "
-                "the module that defines the class), or save and load a state_dict instead"
+                "the module that defines the class), allow-list its classes with "
+                "ember.serialization.safe_globals([...]), or save and load a state_dict instead"
             )
-        from .nn.modules.module import Module
-
-        cls = _resolve(node["__module__"], "class", True)
+        cls = allowed if allowed is not None else _resolve(node["__module__"], "class", True)
         if not (isinstance(cls, type) and issubclass(cls, Module)):
             raise RuntimeError(f"ember.load: {node['__module__']} is not an nn.Module subclass")
         mod = cls.__new__(cls)
