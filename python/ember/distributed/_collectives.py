@@ -265,6 +265,24 @@ def _reduce_scatter(fn, g, output, a, op, async_op):
     return _done(Work([req], g, fn, finish, keep=(a, out)), async_op)
 
 
+def _check_root_list(fn, g, mine, lst, name, tensor, role, side):
+    """gather/scatter: the root rank passes one tensor per rank, shaped like `tensor`;
+    the other ranks pass none."""
+    if mine:
+        if lst is None or len(lst) != g.size():
+            n = None if lst is None else len(lst)
+            raise ValueError(f"{fn}: the {role} rank needs {name} with {g.size()} tensors, got {n}")
+        for t in lst:
+            _check_tensor(fn, t, f"{name} element")
+            if tuple(t.shape) != tuple(tensor.shape) or t.dtype != tensor.dtype:
+                raise ValueError(
+                    f"{fn}: {name} element has shape {tuple(t.shape)} dtype {t.dtype}, "
+                    f"the {side} has shape {tuple(tensor.shape)} dtype {tensor.dtype}"
+                )
+    elif lst:
+        raise ValueError(f"{fn}: Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+
+
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
     fn = "gather"
     _check_tensor(fn, tensor)
@@ -275,23 +293,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         dst = 0
     root = group_dst if group_dst is not None else _group_rank(fn, g, dst, "dst")
     mine = g.rank() == root
-    if mine:
-        if gather_list is None or len(gather_list) != g.size():
-            n = None if gather_list is None else len(gather_list)
-            raise ValueError(
-                f"{fn}: the destination rank needs gather_list with {g.size()} tensors, got {n}"
-            )
-        for t in gather_list:
-            _check_tensor(fn, t, "gather_list element")
-            if tuple(t.shape) != tuple(tensor.shape) or t.dtype != tensor.dtype:
-                raise ValueError(
-                    f"{fn}: gather_list element has shape {tuple(t.shape)} dtype {t.dtype}, "
-                    f"the input has shape {tuple(tensor.shape)} dtype {tensor.dtype}"
-                )
-    elif gather_list:
-        raise ValueError(
-            f"{fn}: Argument ``gather_list`` must NOT be specified on non-destination ranks."
-        )
+    _check_root_list(fn, g, mine, gather_list, "gather_list", tensor, "destination", "input")
     a = _host(fn, tensor)
     _check_same(fn, g, a)
     out = np.empty((g.size(),) + a.shape, dtype=a.dtype) if mine else None
@@ -315,24 +317,9 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         src = 0
     root = group_src if group_src is not None else _group_rank(fn, g, src, "src")
     mine = g.rank() == root
+    _check_root_list(fn, g, mine, scatter_list, "scatter_list", tensor, "source", "output")
     if mine:
-        if scatter_list is None or len(scatter_list) != g.size():
-            n = None if scatter_list is None else len(scatter_list)
-            raise ValueError(
-                f"{fn}: the source rank needs scatter_list with {g.size()} tensors, got {n}"
-            )
-        for t in scatter_list:
-            _check_tensor(fn, t, "scatter_list element")
-            if tuple(t.shape) != tuple(tensor.shape) or t.dtype != tensor.dtype:
-                raise ValueError(
-                    f"{fn}: scatter_list element has shape {tuple(t.shape)} dtype {t.dtype}, "
-                    f"the output has shape {tuple(tensor.shape)} dtype {tensor.dtype}"
-                )
         send = np.stack([_host(fn, t) for t in scatter_list])
-    elif scatter_list:
-        raise ValueError(
-            f"{fn}: Argument ``scatter_list`` must NOT be specified on non-source ranks."
-        )
     else:
         send = None
     out = _host(fn, tensor, writable=True)
