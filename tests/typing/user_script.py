@@ -55,6 +55,7 @@ def train(epochs: int = 30) -> List[float]:
         for x, y in loader:
             opt.zero_grad()
             loss = F.mse_loss(model(x), y)
+            assert_type(loss, Tensor)
             loss.backward()
             opt.step()
             total += loss.item()
@@ -81,6 +82,8 @@ def tensor_api() -> None:
     assert_type(a.unbind(0), Tuple[Tensor, ...])
     first: float = float(a[0, 0])
     n: int = a.numel()
+    assert_type(F.softmax(a, dim=1), Tensor)
+    assert_type(F.cross_entropy(a, torch.tensor([0, 1, 3])), Tensor)
     mask = a > 0
     assert_type(mask, Tensor)
     assert_type(a.masked_fill(mask, 0.0).mean().item(), Union[int, float, bool])
