@@ -729,12 +729,19 @@ def main(argv=None):
         )
     if args.check:
         with open(args.output) as f:
-            if f.read() != text:
-                print(
-                    f"{args.output} is stale: run PYTHONPATH=python python tools/gen_c_stub.py",
-                    file=sys.stderr,
-                )
-                return 1
+            committed = f.read()
+        if committed != text:
+            import difflib
+
+            diff = difflib.unified_diff(
+                committed.splitlines(), text.splitlines(), "committed", "generated", lineterm=""
+            )
+            print("\n".join(list(diff)[:60]), file=sys.stderr)
+            print(
+                f"{args.output} is stale: run PYTHONPATH=python python tools/gen_c_stub.py",
+                file=sys.stderr,
+            )
+            return 1
         return 0
     if not args.stats:
         with open(args.output, "w") as f:
