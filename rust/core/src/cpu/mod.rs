@@ -8,9 +8,11 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 pub mod alloc;
+pub mod backend;
 pub mod binary;
 pub mod gemm;
 pub mod norm;
+pub mod reduce;
 pub mod simd;
 pub mod softmax;
 pub mod unary;

@@ -1,0 +1,95 @@
+//! The one interface between op semantics and device kernels.
+//!
+//! `ops/` decides everything a user can observe independently of the device:
+//! shapes and broadcasting, dtype promotion, argument checks and their error
+//! messages, autograd recording. It then calls the kernel of its operands'
+//! device once, through [`Backend`]. Each device folder (`cpu/`, `wgpu/`)
+//! implements the trait; a device's own restrictions (a kernel it lacks, a
+//! dtype its shaders cannot hold, a host fallback) live in its implementation,
+//! never in the op. Adding a device means adding a folder with one more
+//! `impl Backend` and a line in [`for_device`].
+//!
+//! Kernel contracts: inputs are already promoted to the dtype the kernel works
+//! in, outputs are new contiguous tensors on the same device, no autograd.
+
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::ops::{Binary, Unary};
+use crate::storage::Device;
+use crate::tensor::Tensor;
+
+/// Reductions a backend provides (the discriminants are the shader's op ids).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Red {
+    Sum = 0,
+    Prod = 1,
+    Max = 2,
+    Min = 3,
+    ArgMax = 4,
+    ArgMin = 5,
+    Any = 7,
+    All = 8,
+}
+
+pub trait Backend: Sync {
+    /// Device name, for messages.
+    fn name(&self) -> &'static str;
+
+    /// A contiguous copy of `x` converted to `dtype` (a plain copy when equal).
+    fn cast(&self, x: &Tensor, dtype: DType) -> Result<Tensor>;
+
+    /// Elementwise `op` over `x`, keeping its dtype (`LogicalNot` gives bool).
+    /// Called for float dtypes, for integer/bool dtypes with `op.int_ok()`,
+    /// and for `LogicalNot` / bool `BitNot`.
+    fn unary(&self, x: &Tensor, op: Unary) -> Result<Tensor>;
+
+    /// Elementwise `op` of `a` and `b` (both of dtype `ct`) broadcast to
+    /// `shape`. Comparisons and logical ops give bool. On an accelerator one
+    /// operand may be a 0-dim host tensor (a wrapped Python scalar).
+    fn binary(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        shape: &[usize],
+        op: Binary,
+        ct: DType,
+    ) -> Result<Tensor>;
+
+    /// `cond ? a : b` broadcast to `shape` (`a`, `b` of the same dtype).
+    fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>;
+
+    /// Reduce `x` over `dims` (sorted, distinct) into `shape` with dtype
+    /// `out_dt`. Sum/Prod of integers give int64. Arg reductions also return
+    /// int64 indices; Max/Min/ArgMax/ArgMin propagate NaN.
+    fn reduce(
+        &self,
+        x: &Tensor,
+        dims: &[usize],
+        shape: &[usize],
+        op: Red,
+        out_dt: DType,
+    ) -> Result<(Tensor, Option<Tensor>)>;
+
+    /// Variance over `dims` (float dtypes) with Bessel-style `correction`.
+    fn var(&self, x: &Tensor, dims: &[usize], shape: &[usize], correction: f64) -> Result<Tensor>;
+
+    /// softmax (or log_softmax when `log`) along `dim` of a float tensor.
+    fn softmax(&self, x: &Tensor, dim: usize, log: bool) -> Result<Tensor>;
+
+    /// Inclusive cumulative sum (or product) along `dim`, keeping the dtype.
+    fn scan(&self, x: &Tensor, dim: usize, prod: bool) -> Result<Tensor>;
+}
+
+/// The backend that runs kernels for tensors on `dev`.
+pub fn for_device(dev: Device) -> &'static dyn Backend {
+    match dev {
+        Device::Cpu => &crate::cpu::backend::CPU,
+        Device::Gpu(_) => &crate::wgpu::backend::WGPU,
+    }
+}
+
+/// The backend of `t`'s device.
+#[inline]
+pub fn of(t: &Tensor) -> &'static dyn Backend {
+    for_device(t.device())
+}

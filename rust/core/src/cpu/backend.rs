@@ -1,0 +1,128 @@
+//! `Backend` for host memory: glue from the kernel contracts of
+//! `crate::backend` to the kernels of this folder.
+
+use crate::backend::{Backend, Red};
+use crate::dtype::{DType, Element};
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::ops::{Binary, Unary};
+use crate::storage::{CpuData, CpuElement};
+use crate::tensor::Tensor;
+use crate::{dispatch, dispatch_float};
+
+pub struct Cpu;
+
+pub static CPU: Cpu = Cpu;
+
+impl Backend for Cpu {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn cast(&self, x: &Tensor, dtype: DType) -> Result<Tensor> {
+        let data = x.with_cpu(|d, l| super::cast(d, l, dtype))?;
+        Ok(Tensor::from_cpu(data, x.shape()))
+    }
+
+    fn unary(&self, x: &Tensor, op: Unary) -> Result<Tensor> {
+        let dt = x.dtype();
+        if op == Unary::LogicalNot {
+            let v = dispatch!(dt, T => x.with_cpu(|d, l| super::map1::<T, bool>(d, l, |v| v == T::zero_v()))?);
+            return Ok(Tensor::from_vec(v, x.shape()));
+        }
+        let data = match dt {
+            DType::Bool => {
+                CpuData::Bool(x.with_cpu(|d, l| super::map1::<bool, bool>(d, l, |v| !v))?)
+            }
+            DType::U8 => CpuData::U8(x.with_cpu(|d, l| super::unary::int_unary::<u8>(op, d, l))??),
+            DType::I8 => CpuData::I8(x.with_cpu(|d, l| super::unary::int_unary::<i8>(op, d, l))??),
+            DType::I16 => {
+                CpuData::I16(x.with_cpu(|d, l| super::unary::int_unary::<i16>(op, d, l))??)
+            }
+            DType::I32 => {
+                CpuData::I32(x.with_cpu(|d, l| super::unary::int_unary::<i32>(op, d, l))??)
+            }
+            DType::I64 => {
+                CpuData::I64(x.with_cpu(|d, l| super::unary::int_unary::<i64>(op, d, l))??)
+            }
+            _ => {
+                dispatch_float!(dt, T => T::wrap(x.with_cpu(|d, l| super::unary::float_unary::<T>(op, d, l))??), unreachable!())
+            }
+        };
+        Ok(Tensor::from_cpu(data, x.shape()))
+    }
+
+    fn binary(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        shape: &[usize],
+        op: Binary,
+        ct: DType,
+    ) -> Result<Tensor> {
+        let la = a.layout().broadcast_to(shape)?;
+        let lb = b.layout().broadcast_to(shape)?;
+        let ga = a.storage().read();
+        let gb = b.storage().read();
+        let (da, db) = (ga.cpu(), gb.cpu());
+        let data = match ct {
+            DType::Bool => super::binary::bool_binary(op, da, &la, db, &lb)?,
+            DType::U8 => super::binary::int_binary::<u8>(op, da, &la, db, &lb)?,
+            DType::I8 => super::binary::int_binary::<i8>(op, da, &la, db, &lb)?,
+            DType::I16 => super::binary::int_binary::<i16>(op, da, &la, db, &lb)?,
+            DType::I32 => super::binary::int_binary::<i32>(op, da, &la, db, &lb)?,
+            DType::I64 => super::binary::int_binary::<i64>(op, da, &la, db, &lb)?,
+            DType::F16 | DType::BF16 => {
+                // Compute in float32, round once to the half type.
+                let a32 = super::cast(da, &la, DType::F32);
+                let b32 = super::cast(db, &lb, DType::F32);
+                let l = Layout::contiguous(shape);
+                let r = super::binary::float_binary::<f32>(op, &a32, &l, &b32, &l)?;
+                if r.dtype() == DType::Bool {
+                    r
+                } else {
+                    super::cast(&r, &l, ct)
+                }
+            }
+            DType::F32 => super::binary::float_binary::<f32>(op, da, &la, db, &lb)?,
+            DType::F64 => super::binary::float_binary::<f64>(op, da, &la, db, &lb)?,
+        };
+        Ok(Tensor::from_cpu(data, shape))
+    }
+
+    fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        let lc = cond.layout().broadcast_to(shape)?;
+        let la = a.layout().broadcast_to(shape)?;
+        let lb = b.layout().broadcast_to(shape)?;
+        let (gc, ga, gb) = (
+            cond.storage().read(),
+            a.storage().read(),
+            b.storage().read(),
+        );
+        let data = dispatch!(a.dtype(), T => T::wrap(super::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })));
+        Ok(Tensor::from_cpu(data, shape))
+    }
+
+    fn reduce(
+        &self,
+        x: &Tensor,
+        dims: &[usize],
+        shape: &[usize],
+        op: Red,
+        out_dt: DType,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        super::reduce::reduce(x, dims, shape, op, out_dt)
+    }
+
+    fn var(&self, x: &Tensor, dims: &[usize], shape: &[usize], correction: f64) -> Result<Tensor> {
+        super::reduce::var(x, dims, shape, correction)
+    }
+
+    fn softmax(&self, x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
+        super::softmax::softmax(x, dim, log)
+    }
+
+    fn scan(&self, x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
+        super::reduce::scan(x, dim, prod)
+    }
+}
