@@ -12,8 +12,9 @@
 //! Kernel contracts: inputs are already promoted to the dtype the kernel works
 //! in, outputs are new contiguous tensors on the same device, no autograd.
 
-use crate::dtype::DType;
+use crate::dtype::{DType, Scalar};
 use crate::error::Result;
+use crate::layout::Layout;
 use crate::ops::{Binary, Unary};
 use crate::storage::Device;
 use crate::tensor::Tensor;
@@ -35,8 +36,21 @@ pub trait Backend: Sync {
     /// Device name, for messages.
     fn name(&self) -> &'static str;
 
+    /// Count one run of `op` through its host kernel on this device
+    /// (`ember.gpu.fallbacks()`); nothing on the host itself.
+    fn note_fallback(&self, _op: &str) {}
+
     /// A contiguous copy of `x` converted to `dtype` (a plain copy when equal).
     fn cast(&self, x: &Tensor, dtype: DType) -> Result<Tensor>;
+
+    /// Write `src` (same device, broadcastable to `dst`'s shape, any dtype)
+    /// into `dst`'s memory through its layout; with `accumulate`, add instead
+    /// (overlapping views of one storage add up element by element). The
+    /// caller bumps the version counter.
+    fn copy_into(&self, dst: &Tensor, src: &Tensor, accumulate: bool) -> Result<()>;
+
+    /// Set every element of `dst` (through its layout) to `v`.
+    fn fill(&self, dst: &Tensor, v: Scalar) -> Result<()>;
 
     /// Elementwise `op` over `x`, keeping its dtype (`LogicalNot` gives bool).
     /// Called for float dtypes, for integer/bool dtypes with `op.int_ok()`,
@@ -53,6 +67,19 @@ pub trait Backend: Sync {
         shape: &[usize],
         op: Binary,
         ct: DType,
+    ) -> Result<Tensor>;
+
+    /// Batched matrix product: `la` (batch..., m, k) and `lb` (batch..., k, n)
+    /// are layouts over `a`'s and `b`'s storage with the `nb` batch dims
+    /// already broadcast; the result is contiguous of `out_shape`.
+    fn matmul(
+        &self,
+        a: &Tensor,
+        la: &Layout,
+        b: &Tensor,
+        lb: &Layout,
+        nb: usize,
+        out_shape: &[usize],
     ) -> Result<Tensor>;
 
     /// `cond ? a : b` broadcast to `shape` (`a`, `b` of the same dtype).
@@ -72,6 +99,18 @@ pub trait Backend: Sync {
 
     /// Variance over `dims` (float dtypes) with Bessel-style `correction`.
     fn var(&self, x: &Tensor, dims: &[usize], shape: &[usize], correction: f64) -> Result<Tensor>;
+
+    /// The `k` smallest (or largest when `descending`) of each line along
+    /// `dim`, in order, ties by position (NaN above every number): values
+    /// and int64 indices with `dim` of size `k`. `k == size` is a stable sort.
+    fn sort(&self, x: &Tensor, dim: usize, descending: bool, k: usize) -> Result<(Tensor, Tensor)>;
+
+    /// The `k0`-th smallest (0-based) of each line along `dim`, `dim` kept with size 1.
+    fn kthvalue(&self, x: &Tensor, dim: usize, k0: usize) -> Result<(Tensor, Tensor)>;
+
+    /// The lower median of each line along `dim` (NaN wins unless
+    /// `ignore_nan`), `dim` kept with size 1.
+    fn median(&self, x: &Tensor, dim: usize, ignore_nan: bool) -> Result<(Tensor, Tensor)>;
 
     /// softmax (or log_softmax when `log`) along `dim` of a float tensor.
     fn softmax(&self, x: &Tensor, dim: usize, log: bool) -> Result<Tensor>;

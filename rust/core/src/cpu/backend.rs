@@ -2,7 +2,7 @@
 //! `crate::backend` to the kernels of this folder.
 
 use crate::backend::{Backend, Red};
-use crate::dtype::{DType, Element};
+use crate::dtype::{DType, Element, Scalar};
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::ops::{Binary, Unary};
@@ -22,6 +22,45 @@ impl Backend for Cpu {
     fn cast(&self, x: &Tensor, dtype: DType) -> Result<Tensor> {
         let data = x.with_cpu(|d, l| super::cast(d, l, dtype))?;
         Ok(Tensor::from_cpu(data, x.shape()))
+    }
+
+    fn copy_into(&self, dst: &Tensor, src: &Tensor, accumulate: bool) -> Result<()> {
+        let src = if src.is_gpu() {
+            src.host()?
+        } else {
+            src.clone()
+        };
+        let src = if dst.same_storage(&src) {
+            src.clone_data()?
+        } else {
+            src
+        };
+        let l = src.layout().broadcast_to(dst.shape())?;
+        let sg = src.storage().read();
+        let mut dg = dst.storage().write();
+        if accumulate {
+            let dl = dst.layout().clone();
+            let dt = dst.dtype();
+            crate::dispatch!(dt, T => {
+                let tmp = super::cast(sg.cpu(), &l, dt);
+                let t = <T as crate::storage::CpuElement>::slice(&tmp);
+                let d = <T as crate::storage::CpuElement>::slice_mut(dg.cpu_mut());
+                let mut k = 0;
+                crate::layout::for_each_offset(&dl, |o| {
+                    d[o] = add_any(d[o], t[k]);
+                    k += 1;
+                });
+            });
+        } else {
+            super::copy_into(dg.cpu_mut(), dst.layout(), sg.cpu(), &l);
+        }
+        Ok(())
+    }
+
+    fn fill(&self, dst: &Tensor, v: Scalar) -> Result<()> {
+        let mut g = dst.storage().write();
+        super::fill(g.cpu_mut(), dst.layout(), v);
+        Ok(())
     }
 
     fn unary(&self, x: &Tensor, op: Unary) -> Result<Tensor> {
@@ -90,6 +129,18 @@ impl Backend for Cpu {
         Ok(Tensor::from_cpu(data, shape))
     }
 
+    fn matmul(
+        &self,
+        a: &Tensor,
+        la: &Layout,
+        b: &Tensor,
+        lb: &Layout,
+        nb: usize,
+        out_shape: &[usize],
+    ) -> Result<Tensor> {
+        super::gemm::matmul(a, la, b, lb, nb, out_shape)
+    }
+
     fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
         let lc = cond.layout().broadcast_to(shape)?;
         let la = a.layout().broadcast_to(shape)?;
@@ -118,11 +169,34 @@ impl Backend for Cpu {
         super::reduce::var(x, dims, shape, correction)
     }
 
+    fn sort(&self, x: &Tensor, dim: usize, descending: bool, k: usize) -> Result<(Tensor, Tensor)> {
+        super::sort::sort(x, dim, descending, k)
+    }
+
+    fn kthvalue(&self, x: &Tensor, dim: usize, k0: usize) -> Result<(Tensor, Tensor)> {
+        super::sort::kthvalue(x, dim, k0)
+    }
+
+    fn median(&self, x: &Tensor, dim: usize, ignore_nan: bool) -> Result<(Tensor, Tensor)> {
+        super::sort::median(x, dim, ignore_nan)
+    }
+
     fn softmax(&self, x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
         super::softmax::softmax(x, dim, log)
     }
 
     fn scan(&self, x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
         super::reduce::scan(x, dim, prod)
+    }
+}
+
+#[inline(always)]
+fn add_any<T: crate::dtype::Element>(a: T, b: T) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(a.to_f64() + b.to_f64())
+    } else if T::DTYPE == DType::Bool {
+        T::from_i64(((a.to_i64() != 0) || (b.to_i64() != 0)) as i64)
+    } else {
+        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
     }
 }

@@ -15,6 +15,7 @@ pub mod norm;
 pub mod reduce;
 pub mod simd;
 pub mod softmax;
+pub mod sort;
 pub mod unary;
 
 /// Elements above which elementwise kernels split work across threads.

@@ -5,8 +5,9 @@
 
 use super::kernels as gpu;
 use crate::backend::{Backend, Red};
-use crate::dtype::DType;
+use crate::dtype::{DType, Scalar};
 use crate::error::Result;
+use crate::layout::Layout;
 use crate::ops::{Binary, Unary};
 use crate::storage::Device;
 use crate::tensor::Tensor;
@@ -20,8 +21,26 @@ impl Backend for Wgpu {
         "gpu"
     }
 
+    fn note_fallback(&self, op: &str) {
+        super::note_fallback(op);
+    }
+
     fn cast(&self, x: &Tensor, dtype: DType) -> Result<Tensor> {
         gpu::cast(x, dtype)
+    }
+
+    fn copy_into(&self, dst: &Tensor, src: &Tensor, accumulate: bool) -> Result<()> {
+        if accumulate {
+            // Overlapping views add up element by element on the host.
+            return crate::ops::device::gpu_write_back(dst, |h| {
+                crate::cpu::backend::CPU.copy_into(h, &src.host()?, true)
+            });
+        }
+        gpu::copy_into(dst, src)
+    }
+
+    fn fill(&self, dst: &Tensor, v: Scalar) -> Result<()> {
+        gpu::fill(dst, v)
     }
 
     fn unary(&self, x: &Tensor, op: Unary) -> Result<Tensor> {
@@ -96,6 +115,36 @@ impl Backend for Wgpu {
         gpu::binary(&a, &b, shape, op as u32, compare, ct)
     }
 
+    fn matmul(
+        &self,
+        a: &Tensor,
+        la: &Layout,
+        b: &Tensor,
+        lb: &Layout,
+        nb: usize,
+        out_shape: &[usize],
+    ) -> Result<Tensor> {
+        match a.dtype() {
+            DType::F32 => matmul_f32(a, la, b, lb, nb, out_shape),
+            DType::F16 => {
+                let (a32, b32) = (a.cast_raw(DType::F32)?, b.cast_raw(DType::F32)?);
+                let la32 = a32.layout().broadcast_to(&la.shape)?;
+                let lb32 = b32.layout().broadcast_to(&lb.shape)?;
+                matmul_f32(&a32, &la32, &b32, &lb32, nb, out_shape)?.cast_raw(DType::F16)
+            }
+            _ => {
+                // Integer words: the host GEMM.
+                super::note_fallback("matmul");
+                let ha = a.view_of(la.clone()).host()?;
+                let hb = b.view_of(lb.clone()).host()?;
+                let (lha, lhb) = (ha.layout().clone(), hb.layout().clone());
+                crate::cpu::backend::CPU
+                    .matmul(&ha, &lha, &hb, &lhb, nb, out_shape)?
+                    .to_device_raw(a.device())
+            }
+        }
+    }
+
     fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
         gpu::where_(cond, a, b, shape)
     }
@@ -132,6 +181,21 @@ impl Backend for Wgpu {
         })
     }
 
+    fn sort(&self, x: &Tensor, dim: usize, descending: bool, k: usize) -> Result<(Tensor, Tensor)> {
+        gpu::sort(x, dim, descending, k)
+    }
+
+    fn kthvalue(&self, x: &Tensor, d: usize, k0: usize) -> Result<(Tensor, Tensor)> {
+        // The k smallest in order (ties by position); the last is the k-th.
+        let (v, i) = gpu::sort(x, d, false, k0 + 1)?;
+        let pick = |t: &Tensor| t.narrow(d as i64, k0, 1)?.contiguous();
+        Ok((pick(&v)?, pick(&i)?))
+    }
+
+    fn median(&self, x: &Tensor, d: usize, ignore_nan: bool) -> Result<(Tensor, Tensor)> {
+        median(x, d, ignore_nan)
+    }
+
     fn softmax(&self, x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
         // Composed from reduction and elementwise kernels.
         crate::autograd::no_grad(|| -> Result<Tensor> {
@@ -159,4 +223,72 @@ impl Backend for Wgpu {
             .scan(&x.host()?, dim, prod)?
             .to_device_raw(x.device())
     }
+}
+
+/// median_dim of a GPU tensor (dim `d` kept, size 1): the lines sorted
+/// ascending (NaNs last, ties by position) and the pick of `median_idx` made
+/// with tensor ops: with c non-NaN values of n, position (c - 1) / 2 when no
+/// NaN counts (ignore_nan, or c == n), else c (the first NaN); 0 when c == 0.
+fn median(x: &Tensor, d: usize, ignore_nan: bool) -> Result<(Tensor, Tensor)> {
+    let n = x.shape()[d];
+    let (v, i) = gpu::sort(x, d, false, n)?;
+    let int = |k: i64| Tensor::wrapped_scalar(Scalar::Int(k), crate::dtype::DType::I64);
+    let c = x
+        .binary(x, Binary::Eq)?
+        .sum_dims(&[d as i64], true, Some(crate::dtype::DType::I64))?;
+    let mid = c
+        .binary(&int(1), Binary::Sub)?
+        .binary(&int(2), Binary::FloorDiv)?
+        .binary(&int(0), Binary::Maximum)?;
+    let pos = if ignore_nan {
+        mid
+    } else {
+        let full = c.binary(&int(n as i64), Binary::Eq)?;
+        Tensor::where_(&full, &mid, &c)?
+    };
+    Ok((v.gather(d as i64, &pos)?, i.gather(d as i64, &pos)?))
+}
+
+/// GPU matmul of broadcast (batch..., m, k) x (batch..., k, n) layouts.
+fn matmul_f32(
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    nb: usize,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    // Collapse the batch dims into one strided dim (copying an operand whose
+    // batch dims do not merge).
+    fn batch3(t: &Tensor, l: &Layout, nb: usize) -> Result<(Tensor, Layout)> {
+        let bshape = &l.shape[..nb];
+        let bt: usize = bshape.iter().product();
+        let mut stride = None;
+        let mut ok = true;
+        // Mergeable when each batch stride equals the next one times its size.
+        let dims: Vec<usize> = (0..nb).filter(|&d| bshape[d] != 1).collect();
+        for w in dims.windows(2) {
+            if l.strides[w[0]] != l.strides[w[1]] * bshape[w[1]] {
+                ok = false;
+            }
+        }
+        if let Some(&last) = dims.last() {
+            stride = Some(l.strides[last]);
+        }
+        if ok {
+            let lay = Layout {
+                shape: vec![bt, l.shape[nb], l.shape[nb + 1]],
+                strides: vec![stride.unwrap_or(0), l.strides[nb], l.strides[nb + 1]],
+                offset: l.offset,
+            };
+            return Ok((t.clone(), lay));
+        }
+        let c = t.view_of(l.clone()).clone_data()?;
+        let lay = Layout::contiguous(&[bt, l.shape[nb], l.shape[nb + 1]]);
+        Ok((c, lay))
+    }
+    let (a3, la3) = batch3(a, la, nb)?;
+    let (b3, lb3) = batch3(b, lb, nb)?;
+    let out = gpu::matmul3(&a3, &la3, &b3, &lb3)?;
+    Ok(out.view_of(Layout::contiguous(out_shape)))
 }
