@@ -85,6 +85,13 @@ pub trait Backend: Sync {
     /// `cond ? a : b` broadcast to `shape` (`a`, `b` of the same dtype).
     fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>;
 
+    /// Clamp to the optional bounds (integer or float `x`, not bool); NaN
+    /// inputs stay NaN.
+    fn clamp(&self, x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor>;
+
+    /// ReLU's gradient: `g` where `x > 0`, else 0 (same shape and float dtype).
+    fn threshold_backward(&self, g: &Tensor, x: &Tensor) -> Result<Tensor>;
+
     /// Reduce `x` over `dims` (sorted, distinct) into `shape` with dtype
     /// `out_dt`. Sum/Prod of integers give int64. Arg reductions also return
     /// int64 indices; Max/Min/ArgMax/ArgMin propagate NaN.

@@ -154,6 +154,47 @@ impl Backend for Cpu {
         Ok(Tensor::from_cpu(data, shape))
     }
 
+    fn clamp(&self, x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        let dt = x.dtype();
+        let data = if dt.is_float() {
+            dispatch_float!(dt, T => {
+                let lo = min.map(|v| T::from_f64(v));
+                let hi = max.map(|v| T::from_f64(v));
+                T::wrap(x.with_cpu(|d, l| super::map1::<T, T>(d, l, |x| {
+                    if x.is_nan() { return x; }
+                    let mut y = x;
+                    if let Some(lo) = lo { if y < lo { y = lo; } }
+                    if let Some(hi) = hi { if y > hi { y = hi; } }
+                    y
+                }))?)
+            }, unreachable!())
+        } else {
+            dispatch!(dt, T => {
+                let lo = min.map(|v| T::from_f64(v));
+                let hi = max.map(|v| T::from_f64(v));
+                T::wrap(x.with_cpu(|d, l| super::map1::<T, T>(d, l, |x| {
+                    let mut y = x;
+                    if let Some(lo) = lo { if y < lo { y = lo; } }
+                    if let Some(hi) = hi { if y > hi { y = hi; } }
+                    y
+                }))?)
+            })
+        };
+        Ok(Tensor::from_cpu(data, x.shape()))
+    }
+
+    fn threshold_backward(&self, g: &Tensor, x: &Tensor) -> Result<Tensor> {
+        let (gg, gx) = (g.storage().read(), x.storage().read());
+        let data = dispatch_float!(g.dtype(), T => T::wrap(super::map2::<T, T>(
+        gg.cpu(),
+        g.layout(),
+        gx.cpu(),
+        x.layout(),
+        |g, x| if x > T::zero_v() { g } else { T::zero_v() },
+    )), unreachable!());
+        Ok(Tensor::from_cpu(data, g.shape()))
+    }
+
     fn reduce(
         &self,
         x: &Tensor,

@@ -2,14 +2,14 @@
 
 use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
 use crate::backend;
-use crate::cpu;
-use crate::dtype::{result_type, DType, Element, Operand, Scalar};
+
+use crate::dtype::{result_type, DType, Operand, Scalar};
 use crate::error::Result;
 use crate::layout::broadcast_shapes;
-use crate::storage::{CpuData, CpuElement};
+use crate::storage::CpuData;
 use crate::tensor::Tensor;
-use crate::wgpu::kernels as gpu;
-use crate::{bail, dispatch, dispatch_float, rt_err};
+
+use crate::{bail, rt_err};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,27 +303,14 @@ fn camel(s: &str) -> String {
         .collect()
 }
 
-/// ReLU's backward in one pass (PyTorch's threshold_backward: 0 where
-/// x <= 0, g elsewhere) when no graph of the backward is being built.
+/// ReLU's backward through the device's threshold_backward kernel (one
+/// pass: 0 where x <= 0, g elsewhere) when no graph of the backward is built.
 fn relu_grad_fusable(g: &Tensor, x: &Tensor) -> bool {
     !crate::autograd::grad_enabled()
-        && !g.is_gpu()
-        && !x.is_gpu()
+        && g.device() == x.device()
         && g.dtype() == x.dtype()
         && g.dtype().is_float()
         && g.shape() == x.shape()
-}
-
-fn relu_grad_cpu(g: &Tensor, x: &Tensor) -> Result<Tensor> {
-    let (gg, gx) = (g.storage().read(), x.storage().read());
-    let data = dispatch_float!(g.dtype(), T => T::wrap(cpu::map2::<T, T>(
-        gg.cpu(),
-        g.layout(),
-        gx.cpu(),
-        x.layout(),
-        |g, x| if x > T::zero_v() { g } else { T::zero_v() },
-    )), unreachable!());
-    Ok(Tensor::from_cpu(data, g.shape()))
 }
 
 fn unary_backward(
@@ -371,7 +358,7 @@ fn unary_backward(
             g.mul(&y.mul(&y.neg()?.add_s(1.0)?)?)?
         }
         LogSigmoid => g.mul(&x.neg()?.unary(Sigmoid)?)?,
-        Relu if relu_grad_fusable(g, x) => relu_grad_cpu(g, x)?,
+        Relu if relu_grad_fusable(g, x) => backend::of(x).threshold_backward(g, x)?,
         Relu => g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)?,
         Relu6 => g.mul(
             &x.gt_s(0.0)?
@@ -742,42 +729,7 @@ impl Tensor {
         if dt == DType::Bool {
             bail!("\"clamp_cpu\" not implemented for 'Bool'");
         }
-        if self.is_gpu() {
-            let mut y = self.detach();
-            let ws = |v: f64| Tensor::wrapped_scalar(Scalar::Float(v), DType::F64);
-            if let Some(lo) = min {
-                y = gpu::binary(&y, &ws(lo), y.shape(), Binary::Maximum as u32, false, dt)?;
-            }
-            if let Some(hi) = max {
-                y = gpu::binary(&y, &ws(hi), y.shape(), Binary::Minimum as u32, false, dt)?;
-            }
-            return self.clamp_finish(y, min, max);
-        }
-        let data = if dt.is_float() {
-            dispatch_float!(dt, T => {
-                let lo = min.map(|v| T::from_f64(v));
-                let hi = max.map(|v| T::from_f64(v));
-                T::wrap(self.with_cpu(|d, l| cpu::map1::<T, T>(d, l, |x| {
-                    if x.is_nan() { return x; }
-                    let mut y = x;
-                    if let Some(lo) = lo { if y < lo { y = lo; } }
-                    if let Some(hi) = hi { if y > hi { y = hi; } }
-                    y
-                }))?)
-            }, unreachable!())
-        } else {
-            dispatch!(dt, T => {
-                let lo = min.map(|v| T::from_f64(v));
-                let hi = max.map(|v| T::from_f64(v));
-                T::wrap(self.with_cpu(|d, l| cpu::map1::<T, T>(d, l, |x| {
-                    let mut y = x;
-                    if let Some(lo) = lo { if y < lo { y = lo; } }
-                    if let Some(hi) = hi { if y > hi { y = hi; } }
-                    y
-                }))?)
-            })
-        };
-        let out = Tensor::from_cpu(data, self.shape());
+        let out = backend::of(self).clamp(self, min, max)?;
         self.clamp_finish(out, min, max)
     }
 

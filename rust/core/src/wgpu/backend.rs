@@ -149,6 +149,23 @@ impl Backend for Wgpu {
         gpu::where_(cond, a, b, shape)
     }
 
+    fn clamp(&self, x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        let dt = x.dtype();
+        let mut y = x.detach();
+        let ws = |v: f64| Tensor::wrapped_scalar(Scalar::Float(v), DType::F64);
+        if let Some(lo) = min {
+            y = gpu::binary(&y, &ws(lo), y.shape(), Binary::Maximum as u32, false, dt)?;
+        }
+        if let Some(hi) = max {
+            y = gpu::binary(&y, &ws(hi), y.shape(), Binary::Minimum as u32, false, dt)?;
+        }
+        Ok(y)
+    }
+
+    fn threshold_backward(&self, g: &Tensor, x: &Tensor) -> Result<Tensor> {
+        g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)
+    }
+
     fn reduce(
         &self,
         x: &Tensor,
