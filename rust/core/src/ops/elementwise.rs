@@ -249,20 +249,20 @@ impl Tensor {
             if op.int_ok() {
                 let data = match dt {
                     DType::U8 => {
-                        CpuData::U8(self.with_cpu(|d, l| cpu::unary::int_unary::<u8>(op, d, l))??)
+                        CpuData::from(self.with_cpu(|d, l| cpu::unary::int_unary::<u8>(op, d, l))??)
                     }
                     DType::I8 => {
-                        CpuData::I8(self.with_cpu(|d, l| cpu::unary::int_unary::<i8>(op, d, l))??)
+                        CpuData::from(self.with_cpu(|d, l| cpu::unary::int_unary::<i8>(op, d, l))??)
                     }
-                    DType::I16 => {
-                        CpuData::I16(self.with_cpu(|d, l| cpu::unary::int_unary::<i16>(op, d, l))??)
-                    }
-                    DType::I32 => {
-                        CpuData::I32(self.with_cpu(|d, l| cpu::unary::int_unary::<i32>(op, d, l))??)
-                    }
-                    _ => {
-                        CpuData::I64(self.with_cpu(|d, l| cpu::unary::int_unary::<i64>(op, d, l))??)
-                    }
+                    DType::I16 => CpuData::from(
+                        self.with_cpu(|d, l| cpu::unary::int_unary::<i16>(op, d, l))??,
+                    ),
+                    DType::I32 => CpuData::from(
+                        self.with_cpu(|d, l| cpu::unary::int_unary::<i32>(op, d, l))??,
+                    ),
+                    _ => CpuData::from(
+                        self.with_cpu(|d, l| cpu::unary::int_unary::<i64>(op, d, l))??,
+                    ),
                 };
                 return Ok(Tensor::from_cpu(data, self.shape()));
             }

@@ -167,7 +167,7 @@ impl Tensor {
                 dispatch_float!(dt, T => T::wrap(self.sum_float::<T>(&dims_n)?), unreachable!())
             } else {
                 let v = dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(0i64, |a, &x| a.wrapping_add(x.to_i64())))?);
-                CpuData::I64(v)
+                CpuData::from(v)
             };
             Tensor::from_cpu(data, &shape)
         };
@@ -308,7 +308,7 @@ impl Tensor {
             let data = if dt.is_float() {
                 dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| c.iter().fold(T::one_v(), |a, &x| a * x))?), unreachable!())
             } else {
-                CpuData::I64(
+                CpuData::from(
                     dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(1i64, |a, &x| a.wrapping_mul(x.to_i64())))?),
                 )
             };
