@@ -139,7 +139,7 @@ fn foreign_tensor(
     dtype: DType,
     what: &str,
 ) -> PyResult<Tensor> {
-    if extent > 0 && (ptr == 0 || ptr % dtype.size() != 0) {
+    if extent > 0 && (ptr == 0 || !ptr.is_multiple_of(dtype.size())) {
         return Err(PyValueError::new_err(format!(
             "{what}: data pointer {ptr:#x} is null or not aligned to {} bytes for {dtype}",
             dtype.size()
