@@ -243,12 +243,30 @@ def test_lifetime_tensor_dropped_first():
     del junk
 
 
+def test_array_outlives_rebinding_the_tensor():
+    # np.asarray(t) uses t.__array_interface__, so numpy's base is t itself; rebinding t to
+    # another storage (.data =, a growing resize_) must not free the memory under the array.
+    t = ember.arange(5.0)
+    a = np.asarray(t)
+    assert a.base is t
+    t.data = ember.zeros(3)
+    t2 = ember.arange(4.0)
+    b = np.asarray(t2)
+    t2.resize_(1000)
+    gc.collect()
+    junk = [ember.full((5,), 7.0) for _ in range(100)]
+    assert a.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert b.tolist() == [0.0, 1.0, 2.0, 3.0]
+    del junk
+
+
 def test_round_trips_do_not_leak():
     def once(i):
         a = np.full(32768, float(i))  # 256 KiB each: a leak would be ~2.5 GB
         t = ember.from_numpy(a)
         b = t.numpy()
         c = np.from_dlpack(ember.from_dlpack(b))
+        np.asarray(t)  # __array_interface__ (keeps an alias on t until t dies)
         d = ember.utils.dlpack.from_dlpack(ember.utils.dlpack.to_dlpack(t))
         return c[5] + d[6].item()
 

@@ -30,6 +30,8 @@ Divergence kept on purpose: `np.asarray` also accepts GPU tensors and tensors th
 (copying to the host, detached), where PyTorch raises; ember's own testing helpers rely on it.
 """
 
+import weakref
+
 import numpy as np
 
 from . import _C, _dtype
@@ -117,6 +119,10 @@ def numpy_view(t):
     return np.asarray(_StorageView(t.detach(), _interface(t)))
 
 
+# id(tensor) -> {storage id: detached alias}: see _array_interface
+_EXPORTED = {}
+
+
 def _array_interface(self):
     # Only where numpy() itself would succeed; otherwise AttributeError, so numpy falls back
     # to __array__ (which copies GPU tensors and detaches, see the module docstring).
@@ -125,6 +131,18 @@ def _array_interface(self):
             "__array_interface__ is only available on CPU tensors that do not require grad "
             "(and not for bfloat16, which numpy lacks)"
         )
+    # numpy makes this Tensor object the array's base. `t.data = x` or a growing resize_
+    # rebinds the object to another storage, which would free this one under the array, so
+    # the object keeps an alias of every storage it exported until it dies (numpy() and
+    # __array__ use a holder of their own and need none of this).
+    key = id(self)
+    kept = _EXPORTED.get(key)
+    if kept is None:
+        kept = _EXPORTED[key] = {}
+        weakref.finalize(self, _EXPORTED.pop, key, None)
+    sid = self._storage_id()
+    if sid not in kept:
+        kept[sid] = self.detach()
     return _interface(self)
 
 
