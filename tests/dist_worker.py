@@ -36,7 +36,8 @@ def _t(a, device, noncontig):
         t = ember.from_numpy(np.ascontiguousarray(a.T)).to(device).t()
         assert not t.is_contiguous()
         return t
-    return ember.from_numpy(np.ascontiguousarray(a)).to(device)
+    # a copy: from_numpy shares memory (as in PyTorch), and the collectives write into t
+    return ember.from_numpy(np.array(a, order="C")).to(device)
 
 
 def _eq(t, a, what):

@@ -72,8 +72,13 @@ def test_array_dtype_and_copy(device):
     c = np.array(t, copy=True)
     c[0] = 9.0  # a copy: the tensor does not change
     assert t[0].item() == 1.5
-    with pytest.raises(ValueError, match="Unable to avoid copy"):
-        np.array(t, copy=False)  # numpy() copies today (zero-copy is a Rust change)
+    if device == "cpu":
+        v = np.array(t, copy=False)  # a view of the storage (tests/test_zero_copy.py)
+        v[1] = 5.0
+        assert t[1].item() == 5.0
+    else:
+        with pytest.raises(ValueError, match="Unable to avoid copy"):
+            np.array(t, copy=False)  # GPU memory cannot be viewed from the host
     assert ember.Tensor.__array_priority__ == 1000
 
 
@@ -113,8 +118,9 @@ def test_dlpack_strided_source_and_errors(device):
     if device == "cpu":
         assert np.from_dlpack(t).tolist() == [1.0, 1.0]
     else:
-        assert t.__dlpack_device__() == (7, 0)  # kDLVulkan
-        with pytest.raises(BufferError, match="no DLPack handle"):
+        with pytest.raises(BufferError, match="wgpu. have no DLPack device"):
+            t.__dlpack_device__()
+        with pytest.raises(BufferError, match="wgpu. have no DLPack device"):
             np.from_dlpack(t)
 
 

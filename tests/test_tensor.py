@@ -108,11 +108,6 @@ def test_tensor_ragged_is_value_error(device, data):
         ember.tensor(data, device=device)
 
 
-@pytest.mark.xfail(
-    reason="ember.from_numpy copies: the core has no storage that borrows a numpy buffer "
-    "(PyTorch shares memory both ways)",
-    strict=True,
-)
 def test_from_numpy_shares_memory():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     t = ember.from_numpy(a)
@@ -137,9 +132,6 @@ def test_as_tensor(device):
     exact(x, a)
 
 
-@pytest.mark.xfail(
-    reason="ember.as_tensor(ndarray) copies (no numpy-borrowing storage in the core)", strict=True
-)
 def test_as_tensor_shares_numpy_memory():
     a = np.array([1.0, 2.0])
     x = ember.as_tensor(a)

@@ -179,10 +179,29 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if device is not None:
             t = t.to(device)
         return t
+    if isinstance(data, np.ndarray) and data.dtype.name in _dtype._NP_NAMES:
+        # shares the array's memory (as PyTorch); converting the dtype or device copies
+        t = from_numpy(data)
+        if dtype is not None and dtype != t.dtype:
+            t = t.to(dtype)
+        return t.to(device) if device is not None else t
     return tensor(data, dtype=dtype, device=device)
 
 
 def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False) -> Tensor:
+    if (
+        not copy
+        and not isinstance(obj, (Tensor, np.ndarray))
+        and hasattr(obj, "__dlpack__")
+        and hasattr(obj, "__dlpack_device__")
+    ):
+        # any DLPack producer (e.g. a torch.Tensor) is viewed, not copied, as in PyTorch
+        from . import _interop
+
+        try:
+            obj = _interop.from_dlpack(obj)
+        except (BufferError, RuntimeError, TypeError):
+            pass  # e.g. a GPU producer: the copying path below
     t = as_tensor(obj, dtype=dtype, device=device)
     if copy:
         t = t.clone()
@@ -190,9 +209,12 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False) -> 
 
 
 def from_numpy(arr) -> Tensor:
+    """A CPU tensor sharing `arr`'s memory (PyTorch's torch.from_numpy; see ember._interop)."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
-    return _from_numpy_array(arr, _dtype.from_numpy_dtype(arr.dtype))
+    from . import _interop
+
+    return _interop.share_numpy(arr)
 
 
 def _rebuild_tensor(arr, dtype_name, requires_grad):

@@ -4,8 +4,6 @@ import builtins
 import collections
 import numbers
 
-import numpy as np
-
 from . import _C, _dtype
 from ._device import _as_device, device
 from ._formatting import tensor_str
@@ -124,9 +122,12 @@ def numpy(self, *, force=False):
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first."
             )
         return self.cpu().numpy(force=True)
-    npd = _dtype.to_numpy_dtype(self.dtype)
-    buf = self._to_bytes()
-    return np.frombuffer(buf, dtype=npd).reshape(self._shape)
+    if self.dtype == _dtype.bfloat16:
+        raise TypeError("Got unsupported ScalarType BFloat16")
+    from ._interop import numpy_view
+
+    # a view of the storage with the tensor's strides; the array keeps the storage alive
+    return numpy_view(self)
 
 
 _method("numpy", numpy)
@@ -896,6 +897,10 @@ def _resize(self, size):
     flat = self.reshape(-1)
     if n <= flat.numel():
         return flat[:n].reshape(size)
+    info = _C._storage_info(self)
+    if info is not None and info[2]:
+        # memory from numpy / DLPack cannot grow (PyTorch's message)
+        raise RuntimeError("Trying to resize storage that is not resizable")
     return _ops.cat([flat, _ops.zeros(n - flat.numel(), dtype=self.dtype)]).reshape(size)
 
 

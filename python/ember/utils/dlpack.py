@@ -1,6 +1,6 @@
 """ember.utils.dlpack: PyTorch's torch.utils.dlpack (to_dlpack / from_dlpack) on the CPU.
 
-See ember._interop for how export and import go through numpy's DLPack support.
+Both share memory; see ember._interop and rust/py/src/interop.rs.
 """
 
 from .._interop import from_dlpack
@@ -9,5 +9,5 @@ __all__ = ["to_dlpack", "from_dlpack"]
 
 
 def to_dlpack(tensor):
-    """A DLPack capsule viewing `tensor` (CPU tensors only; see Tensor.__dlpack__)."""
+    """A legacy ("dltensor") DLPack capsule viewing `tensor`'s memory (CPU tensors only)."""
     return tensor.__dlpack__()

@@ -35,18 +35,159 @@ impl std::fmt::Display for Device {
 }
 
 /// Typed host memory.
+///
+/// Each variant holds a [`Buf`]: the tensor's own `Vec`, or a view of memory another
+/// library owns (a numpy array, a DLPack producer's buffer). Both deref to `[T]`, so
+/// kernels read and write either without knowing which.
 #[derive(Clone, Debug)]
 pub enum CpuData {
-    Bool(Vec<bool>),
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    F16(Vec<f16>),
-    BF16(Vec<bf16>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+    Bool(Buf<bool>),
+    U8(Buf<u8>),
+    I8(Buf<i8>),
+    I16(Buf<i16>),
+    I32(Buf<i32>),
+    I64(Buf<i64>),
+    F16(Buf<f16>),
+    BF16(Buf<bf16>),
+    F32(Buf<f32>),
+    F64(Buf<f64>),
+}
+
+/// Keeps foreign memory alive; dropping it releases the memory (e.g. drops the
+/// numpy array, or calls the DLPack deleter). `Send + Sync` because the last
+/// tensor over a storage may die on any thread.
+pub type ForeignOwner = Box<dyn std::any::Any + Send + Sync>;
+
+/// Host elements: owned, or borrowed from a foreign owner for as long as it lives.
+pub enum Buf<T> {
+    Owned(Vec<T>),
+    Foreign(Foreign<T>),
+}
+
+/// `len` initialised, aligned, writable elements at `ptr`, valid while `owner` lives.
+pub struct Foreign<T> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    owner: ForeignOwner,
+}
+
+// SAFETY: `Foreign` is a (pointer, length) into memory kept alive by `owner`, which is
+// itself Send + Sync; the elements are plain data. Access from Rust goes through the
+// StorageCell's RwLock like owned data. (Writes made by the foreign side itself, e.g.
+// numpy on another thread while a kernel runs, race exactly as they do in PyTorch.)
+unsafe impl<T: Send> Send for Foreign<T> {}
+unsafe impl<T: Sync> Sync for Foreign<T> {}
+
+impl<T> Buf<T> {
+    /// View `len` elements at `ptr`, kept alive by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must be non-null and aligned for `T` (or `len == 0`), the `len` elements must
+    /// be initialised, valid values of `T`, writable, and stay valid until `owner` is
+    /// dropped; nothing else may free them while `owner` lives.
+    pub unsafe fn foreign(ptr: *mut T, len: usize, owner: ForeignOwner) -> Buf<T> {
+        let ptr = match std::ptr::NonNull::new(ptr) {
+            Some(p) if len > 0 => p,
+            _ => std::ptr::NonNull::dangling(),
+        };
+        Buf::Foreign(Foreign { ptr, len, owner })
+    }
+    pub fn is_foreign(&self) -> bool {
+        matches!(self, Buf::Foreign(_))
+    }
+    /// The foreign owner, if this buffer views foreign memory.
+    pub fn owner(&self) -> Option<&ForeignOwner> {
+        match self {
+            Buf::Owned(_) => None,
+            Buf::Foreign(f) => Some(&f.owner),
+        }
+    }
+}
+
+impl<T: Clone> Buf<T> {
+    /// The elements as a Vec (copies foreign memory; moves an owned Vec).
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Buf::Owned(v) => v,
+            Buf::Foreign(f) => f.as_slice().to_vec(),
+        }
+    }
+}
+
+impl<T> Foreign<T> {
+    fn as_slice(&self) -> &[T] {
+        // SAFETY: the contract of `Buf::foreign` (valid, aligned, initialised, alive).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: as above, and `&mut self` is the only Rust path to these elements.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> std::ops::Deref for Buf<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Buf::Owned(v) => v,
+            Buf::Foreign(f) => f.as_slice(),
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Buf<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            Buf::Owned(v) => v,
+            Buf::Foreign(f) => f.as_mut_slice(),
+        }
+    }
+}
+
+/// Cloning copies the elements into an owned Vec: a clone is new memory, as `clone()` is.
+impl<T: Clone> Clone for Buf<T> {
+    fn clone(&self) -> Buf<T> {
+        Buf::Owned(self.to_vec())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Buf<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_foreign() {
+            write!(f, "Foreign")?;
+        }
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> From<Vec<T>> for Buf<T> {
+    fn from(v: Vec<T>) -> Buf<T> {
+        Buf::Owned(v)
+    }
+}
+
+impl<T> FromIterator<T> for Buf<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Buf<T> {
+        Buf::Owned(it.into_iter().collect())
+    }
+}
+
+impl<T: Clone> IntoIterator for Buf<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_vec().into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Buf<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 /// Run `$body` with `$T` bound to the Rust element type of `$dt`.
@@ -131,6 +272,11 @@ pub trait CpuElement: Element {
     fn slice(d: &CpuData) -> &[Self];
     fn slice_mut(d: &mut CpuData) -> &mut [Self];
     fn wrap(v: Vec<Self>) -> CpuData;
+    /// A CpuData viewing foreign memory.
+    ///
+    /// # Safety
+    /// As [`Buf::foreign`].
+    unsafe fn wrap_foreign(ptr: *mut Self, len: usize, owner: ForeignOwner) -> CpuData;
 }
 
 macro_rules! cpu_element {
@@ -139,7 +285,7 @@ macro_rules! cpu_element {
             #[inline]
             fn slice(d: &CpuData) -> &[Self] {
                 match d {
-                    CpuData::$v(v) => v,
+                    CpuData::$v(v) => &v[..],
                     other => panic!(
                         "internal dtype mismatch: expected {} storage, found {}",
                         stringify!($v),
@@ -150,7 +296,7 @@ macro_rules! cpu_element {
             #[inline]
             fn slice_mut(d: &mut CpuData) -> &mut [Self] {
                 match d {
-                    CpuData::$v(v) => v,
+                    CpuData::$v(v) => &mut v[..],
                     other => panic!(
                         "internal dtype mismatch: expected {} storage, found {}",
                         stringify!($v),
@@ -160,7 +306,12 @@ macro_rules! cpu_element {
             }
             #[inline]
             fn wrap(v: Vec<Self>) -> CpuData {
-                CpuData::$v(v)
+                CpuData::$v(Buf::Owned(v))
+            }
+            #[inline]
+            unsafe fn wrap_foreign(ptr: *mut Self, len: usize, owner: ForeignOwner) -> CpuData {
+                // SAFETY: forwarded to the caller (see `Buf::foreign`).
+                CpuData::$v(unsafe { Buf::foreign(ptr, len, owner) })
             }
         }
     };
@@ -197,6 +348,39 @@ impl CpuData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Whether the elements live in memory another library owns (numpy, DLPack).
+    /// Such a storage cannot grow: PyTorch's "storage that is not resizable".
+    pub fn is_foreign(&self) -> bool {
+        match self {
+            CpuData::Bool(b) => b.is_foreign(),
+            CpuData::U8(b) => b.is_foreign(),
+            CpuData::I8(b) => b.is_foreign(),
+            CpuData::I16(b) => b.is_foreign(),
+            CpuData::I32(b) => b.is_foreign(),
+            CpuData::I64(b) => b.is_foreign(),
+            CpuData::F16(b) => b.is_foreign(),
+            CpuData::BF16(b) => b.is_foreign(),
+            CpuData::F32(b) => b.is_foreign(),
+            CpuData::F64(b) => b.is_foreign(),
+        }
+    }
+    /// Address of the first element (stable: storages never reallocate).
+    pub fn as_ptr(&self) -> *const u8 {
+        crate::dispatch!(self.dtype(), T => T::slice(self).as_ptr() as *const u8)
+    }
+    /// View `len` elements of `dtype` at `ptr` (bytes) owned by `owner`, without copying.
+    ///
+    /// # Safety
+    /// As [`Buf::foreign`], for the element type of `dtype`; for bool every byte must be 0 or 1.
+    pub unsafe fn from_foreign(
+        dtype: DType,
+        ptr: *mut u8,
+        len: usize,
+        owner: ForeignOwner,
+    ) -> CpuData {
+        // SAFETY: forwarded to the caller.
+        crate::dispatch!(dtype, T => unsafe { T::wrap_foreign(ptr as *mut T, len, owner) })
+    }
     pub fn zeros(dtype: DType, n: usize) -> CpuData {
         crate::dispatch!(dtype, T => T::wrap(vec![T::zero_v(); n]))
     }
@@ -221,6 +405,13 @@ impl CpuData {
             }
             T::wrap(v)
         })
+    }
+}
+
+/// An owned Vec as CpuData (the element type picks the variant).
+impl<T: CpuElement> From<Vec<T>> for CpuData {
+    fn from(v: Vec<T>) -> CpuData {
+        T::wrap(v)
     }
 }
 

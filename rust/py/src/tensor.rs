@@ -373,7 +373,13 @@ impl PyTensor {
         self.t.layout().offset
     }
     fn data_ptr(&self) -> usize {
-        Arc::as_ptr(self.t.storage()) as usize + self.t.layout().offset * self.t.dtype().size()
+        // CPU: the real address of the first element (numpy and DLPack see the same one).
+        // GPU buffers have no host address: a per-storage identity stands in for it.
+        let base = match &*self.t.storage().read() {
+            ember_core::storage::Storage::Cpu(d) => d.as_ptr() as usize,
+            ember_core::storage::Storage::Gpu(_) => Arc::as_ptr(self.t.storage()) as usize,
+        };
+        base + self.t.layout().offset * self.t.dtype().size()
     }
     fn _storage_id(&self) -> usize {
         Arc::as_ptr(self.t.storage()) as usize

@@ -71,18 +71,18 @@ impl Backend for Cpu {
         }
         let data = match dt {
             DType::Bool => {
-                CpuData::Bool(x.with_cpu(|d, l| super::map1::<bool, bool>(d, l, |v| !v))?)
+                CpuData::from(x.with_cpu(|d, l| super::map1::<bool, bool>(d, l, |v| !v))?)
             }
-            DType::U8 => CpuData::U8(x.with_cpu(|d, l| super::unary::int_unary::<u8>(op, d, l))??),
-            DType::I8 => CpuData::I8(x.with_cpu(|d, l| super::unary::int_unary::<i8>(op, d, l))??),
+            DType::U8 => CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<u8>(op, d, l))??),
+            DType::I8 => CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i8>(op, d, l))??),
             DType::I16 => {
-                CpuData::I16(x.with_cpu(|d, l| super::unary::int_unary::<i16>(op, d, l))??)
+                CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i16>(op, d, l))??)
             }
             DType::I32 => {
-                CpuData::I32(x.with_cpu(|d, l| super::unary::int_unary::<i32>(op, d, l))??)
+                CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i32>(op, d, l))??)
             }
             DType::I64 => {
-                CpuData::I64(x.with_cpu(|d, l| super::unary::int_unary::<i64>(op, d, l))??)
+                CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i64>(op, d, l))??)
             }
             _ => {
                 dispatch_float!(dt, T => T::wrap(x.with_cpu(|d, l| super::unary::float_unary::<T>(op, d, l))??), unreachable!())

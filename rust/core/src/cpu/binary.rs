@@ -30,7 +30,7 @@ pub fn float_binary<T: CpuElement + Float>(
     }
     macro_rules! c {
         ($x:ident, $y:ident => $e:expr) => {
-            Ok(CpuData::Bool(cpu::map2::<T, bool>(
+            Ok(CpuData::from(cpu::map2::<T, bool>(
                 a,
                 la,
                 b,
@@ -121,7 +121,7 @@ pub fn int_binary<T: IntOps>(
     }
     macro_rules! c {
         ($x:ident, $y:ident => $e:expr) => {
-            Ok(CpuData::Bool(cpu::map2::<T, bool>(
+            Ok(CpuData::from(cpu::map2::<T, bool>(
                 a,
                 la,
                 b,
@@ -209,7 +209,7 @@ pub fn bool_binary(
     lb: &Layout,
 ) -> Result<CpuData> {
     use Binary::*;
-    let r = |f: fn(bool, bool) -> bool| Ok(CpuData::Bool(cpu::map2::<bool, bool>(a, la, b, lb, f)));
+    let r = |f: fn(bool, bool) -> bool| Ok(CpuData::from(cpu::map2::<bool, bool>(a, la, b, lb, f)));
     match op {
         Add | BitOr | LogicalOr | Maximum | Fmax => r(|x, y| x | y),
         Mul | BitAnd | LogicalAnd | Minimum | Fmin => r(|x, y| x & y),

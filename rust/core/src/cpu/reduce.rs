@@ -158,7 +158,7 @@ pub fn reduce(
         Red::Sum if dt.is_float() => {
             dispatch_float!(dt, T => T::wrap(sum_float::<T>(x, dims)?), unreachable!())
         }
-        Red::Sum => CpuData::I64(dispatch!(dt, T => reduce_chunks::<T, i64>(x, dims, |c| {
+        Red::Sum => CpuData::from(dispatch!(dt, T => reduce_chunks::<T, i64>(x, dims, |c| {
             c.iter().fold(0i64, |a, &v| a.wrapping_add(v.to_i64()))
         })?)),
         Red::Prod if dt.is_float() => {
@@ -166,7 +166,7 @@ pub fn reduce(
             c.iter().fold(T::one_v(), |a, &v| a * v)
         })?), unreachable!())
         }
-        Red::Prod => CpuData::I64(dispatch!(dt, T => reduce_chunks::<T, i64>(x, dims, |c| {
+        Red::Prod => CpuData::from(dispatch!(dt, T => reduce_chunks::<T, i64>(x, dims, |c| {
             c.iter().fold(1i64, |a, &v| a.wrapping_mul(v.to_i64()))
         })?)),
         Red::Max | Red::Min => {
@@ -184,7 +184,7 @@ pub fn reduce(
         }
         Red::All | Red::Any => {
             let all = op == Red::All;
-            CpuData::Bool(reduce_chunks::<bool, bool>(x, dims, |c| {
+            CpuData::from(reduce_chunks::<bool, bool>(x, dims, |c| {
                 if all {
                     c.iter().all(|&v| v)
                 } else {

@@ -89,7 +89,7 @@ impl Tensor {
                     let v = self.item()?;
                     if let crate::Scalar::Int(i) = v {
                         if i32::try_from(i).is_err() {
-                            gpu::to_words(&CpuData::I64(vec![i]), "to(gpu)")?;
+                            gpu::to_words(&CpuData::I64(vec![i].into()), "to(gpu)")?;
                         }
                     }
                     return kernels::full(self.shape(), v, self.dtype());

@@ -100,8 +100,8 @@ pub(crate) fn run_kernel(
 ) -> Result<Tensor> {
     let cd = compute_dtype(dt);
     let data = match cd {
-        DType::F32 => CpuData::F32(f32k(&prepare(ops, cd)?)),
-        DType::F64 => CpuData::F64(f64k(&prepare(ops, cd)?)),
+        DType::F32 => CpuData::from(f32k(&prepare(ops, cd)?)),
+        DType::F64 => CpuData::from(f64k(&prepare(ops, cd)?)),
         other => bail!(
             "\"{kernel_name}\" not implemented for '{}'",
             scalar_name(other)

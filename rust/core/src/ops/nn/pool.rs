@@ -66,11 +66,11 @@ fn max_op(
     let (data, idx) = match cd {
         DType::F32 => {
             let (v, i) = read::<f32, _>(&p[0], |s| pk::max_forward(s, n * c, &plan));
-            (CpuData::F32(v), i)
+            (CpuData::from(v), i)
         }
         DType::F64 => {
             let (v, i) = read::<f64, _>(&p[0], |s| pk::max_forward(s, n * c, &plan));
-            (CpuData::F64(v), i)
+            (CpuData::from(v), i)
         }
         other => bail!(
             "\"{kernel_name}\" not implemented for '{}'",
