@@ -223,6 +223,7 @@ impl Tensor {
     // ---------- unary ----------
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
         let dt = self.dtype();
+        crate::layout::checked_numel(self.shape(), dt.size(), op.name())?;
         if self.is_gpu() && !dt.is_float() && dt != DType::Bool && !op.int_ok() {
             return self.cast_raw(DType::F32)?.unary(op);
         }
@@ -629,6 +630,10 @@ impl Tensor {
         if op.is_bitwise() && ct.is_float() {
             bail!("\"{}_cpu\" not implemented for '{}'", op.name(), ct);
         }
+        if op == Binary::Sub && (self.dtype() == DType::Bool) != (other.dtype() == DType::Bool) {
+            // Also through the `-` operator with a Python bool (the two-bool case is the kernel's).
+            bail!("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+        }
         // The output (and any broadcast temporaries) must be allocatable: a
         // refused allocation is a RuntimeError, never an abort.
         crate::layout::checked_numel(&shape, ct.size().max(8), op.name())?;
@@ -912,6 +917,7 @@ impl Tensor {
         if dt == DType::Bool {
             bail!("\"clamp_cpu\" not implemented for 'Bool'");
         }
+        crate::layout::checked_numel(self.shape(), dt.size(), "clamp")?;
         if self.is_gpu() {
             let mut y = self.detach();
             let ws = |v: f64| Tensor::wrapped_scalar(Scalar::Float(v), DType::F64);

@@ -272,6 +272,11 @@ impl Tensor {
             .map(|&d| src.shape()[d])
             .product::<usize>()
             .max(if src.ndim() == 0 { 1 } else { 0 });
+        if matches!(src.dtype(), DType::F16 | DType::BF16) {
+            // Accumulate in float32 as PyTorch (a float16 sum of 4 x 40000 is inf).
+            let s = src.sum_dims(dims, keepdim, Some(DType::F32))?;
+            return s.div_s(count as f64)?.to_dtype(src.dtype());
+        }
         let s = src.sum_dims(dims, keepdim, None)?;
         s.div_s(count as f64)
     }
@@ -786,6 +791,10 @@ impl Tensor {
             };
         }
         let d = wrap_dim(dim, x.ndim(), if log { "log_softmax" } else { "softmax" })?;
+        // An empty tensor has an empty result (the gpu path's amax would refuse an empty dim).
+        if x.is_gpu() && x.numel() == 0 {
+            return x.mul_s(0.0);
+        }
         if x.is_gpu() {
             let out = crate::autograd::no_grad(|| -> Result<Tensor> {
                 let xd = x.detach();

@@ -58,6 +58,8 @@ fn lowest(dt: DType) -> f64 {
 impl Tensor {
     /// cummax (is_max) / cummin along `dim`: (values, int64 indices).
     pub fn cummax(&self, dim: i64, is_max: bool) -> Result<(Tensor, Tensor)> {
+        let op = if is_max { "cummax" } else { "cummin" };
+        crate::layout::checked_numel(self.shape(), self.dtype().size() + 8, op)?;
         if self.is_gpu() {
             let r = crate::ops::device::gpu_fallback_n("cummax", &[self], |h| {
                 let (a, b) = h[0].cummax(dim, is_max)?;
@@ -98,6 +100,7 @@ impl Tensor {
 
     /// log(cumsum(exp(x))) along `dim`, computed as a running log-add-exp.
     pub fn logcumsumexp(&self, dim: i64) -> Result<Tensor> {
+        crate::layout::checked_numel(self.shape(), 8, "logcumsumexp")?;
         if self.is_gpu() {
             return crate::ops::device::gpu_fallback("logcumsumexp", &[self], |h| {
                 h[0].logcumsumexp(dim)
