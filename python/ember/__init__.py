@@ -53,6 +53,9 @@ from .func import vmap  # noqa: F401
 from . import distributed  # noqa: F401
 from . import special  # noqa: F401
 from . import _validate  # PyTorch's argument checks around the bindings
+from . import _scalar_range  # PyTorch's range checks on numbers written into tensors
+
+_scalar_range.install()
 
 __version__ = "0.1.0"
 

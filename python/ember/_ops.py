@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _C, _device, _dtype
 from ._device import _as_device
+from ._oom import numpy_oom
 from ._tensor import Size, Tensor, return_types
 
 # ---------------------------------------------------------------- creation
@@ -794,6 +795,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
+@numpy_oom("histc")
 def histc(input, bins=100, min=0, max=0):  # noqa: A002
     a = input.detach().cpu().numpy().astype(np.float64)
     lo, hi = (float(a.min()), float(a.max())) if min == max else (min, max)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _dtype, _ops
 from . import _tensor as _tensor_mod
+from ._oom import numpy_oom
 from ._tensor import Tensor, _method
 
 # ----------------------------------------------------------------- memory_format
@@ -233,6 +234,7 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     return r.logical_not() if invert else r
 
 
+@numpy_oom("bincount")
 def bincount(input, weights=None, minlength=0):
     """Counts (or summed weights) of each value of a 1-D non-negative integer tensor."""
     if (
@@ -305,11 +307,13 @@ def _tri_indices(fn, row, col, offset, dtype, device, lower):
     return _ops.tensor(arr, dtype=dtype, device=device)
 
 
+@numpy_oom("tril_indices")
 def tril_indices(row, col, offset=0, *, dtype=_dtype.int64, device=None, layout=None):
     """2 x N indices of the lower triangle (on and below diagonal `offset`), row by row."""
     return _tri_indices("tril_indices", row, col, offset, dtype, device, True)
 
 
+@numpy_oom("triu_indices")
 def triu_indices(row, col, offset=0, *, dtype=_dtype.int64, device=None, layout=None):
     """2 x N indices of the upper triangle (on and above diagonal `offset`), row by row."""
     return _tri_indices("triu_indices", row, col, offset, dtype, device, False)

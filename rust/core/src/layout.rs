@@ -38,14 +38,40 @@ pub fn checked_numel(shape: &[usize], elem_size: usize, op: &str) -> Result<usiz
     let bytes = n
         .checked_mul(elem_size)
         .ok_or_else(|| rt_err!("{op}: a tensor of shape {:?} is too large", shape))?;
-    // Fail cleanly instead of aborting on an allocation the OS will refuse.
+    check_alloc(bytes, op)?;
+    Ok(n)
+}
+
+/// PyTorch's out-of-memory error (a RuntimeError) for a request of `bytes` by `op`.
+pub fn oom_err(bytes: u128, op: &str) -> crate::error::Error {
+    rt_err!("{op}: DefaultCPUAllocator: not enough memory: you tried to allocate {bytes} bytes.")
+}
+
+/// Fail cleanly instead of aborting on an allocation of `bytes` the OS will
+/// refuse: Rust's infallible allocations (`vec!`, `collect`) abort the whole
+/// process. Small requests skip the probe (it would cost a malloc per op).
+pub fn check_alloc(bytes: usize, op: &str) -> Result<()> {
     if bytes > (1usize << 32) {
         let mut probe: Vec<u8> = Vec::new();
         if probe.try_reserve_exact(bytes).is_err() {
-            bail!("{op}: DefaultCPUAllocator: not enough memory: you tried to allocate {bytes} bytes.");
+            return Err(oom_err(bytes as u128, op));
         }
     }
-    Ok(n)
+    Ok(())
+}
+
+/// An empty vector with room for `n` elements, or the out-of-memory
+/// RuntimeError naming `op`: the one fallible allocation for buffers whose
+/// size a user controls (index offsets, sort lines, multinomial draws).
+pub fn try_vec<T>(n: usize, op: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(n).is_err() {
+        return Err(oom_err(
+            n as u128 * std::mem::size_of::<T>() as u128,
+            op,
+        ));
+    }
+    Ok(v)
 }
 
 /// Wrap a possibly negative dim into [0, ndim).

@@ -62,7 +62,16 @@ fn gen(g: Option<&Generator>) -> &Generator {
 
 fn float_check(dtype: DType, op: &str) -> Result<()> {
     if !dtype.is_float() {
-        bail!("\"{op}\" not implemented for '{}'", dtype);
+        // PyTorch's kernel names (a NotImplementedError, see the bindings).
+        let kernel = match op {
+            "uniform_" => "check_uniform_bounds",
+            "normal_" => "normal_kernel_cpu",
+            _ => op,
+        };
+        bail!(
+            "\"{kernel}\" not implemented for '{}'",
+            crate::ops::nn::scalar_name(dtype)
+        );
     }
     Ok(())
 }
@@ -178,7 +187,10 @@ pub fn multinomial(
         bail!("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
     }
     let pv = probs.to_f64_vec()?;
-    let mut out = Vec::with_capacity(rows * num_samples);
+    let mut out = crate::layout::try_vec(
+        rows.checked_mul(num_samples).unwrap_or(usize::MAX),
+        "multinomial",
+    )?;
     gen(g).with(|r| {
         for row in 0..rows {
             let mut w: Vec<f64> = pv[row * k..(row + 1) * k].to_vec();

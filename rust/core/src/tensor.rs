@@ -228,6 +228,11 @@ impl Tensor {
         if T::DTYPE != self.dtype() {
             bail!("to_vec: dtype mismatch ({} vs {})", T::DTYPE, self.dtype());
         }
+        // Every contiguous copy of a (possibly expanded) view passes here.
+        crate::layout::check_alloc(
+            self.numel().saturating_mul(std::mem::size_of::<T>()),
+            "contiguous",
+        )?;
         self.with_cpu(|d, l| {
             let s = T::slice(d);
             if l.is_contiguous() {
@@ -240,6 +245,7 @@ impl Tensor {
         })
     }
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        crate::layout::check_alloc(self.numel().saturating_mul(8), "contiguous")?;
         let c = self.contiguous()?;
         dispatch!(self.dtype(), T => Ok(c.to_vec::<T>()?.into_iter().map(|x| crate::dtype::Element::to_f64(x)).collect()))
     }

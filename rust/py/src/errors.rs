@@ -8,12 +8,23 @@ use pyo3::PyErr;
 
 pub fn to_py(e: Error) -> PyErr {
     match e {
+        // PyTorch's dispatch errors ("\"kernel\" not implemented for 'Bool'") are
+        // NotImplementedError; the core raises them from many kernels as Runtime.
+        Error::Runtime(m) if is_not_implemented(&m) => PyNotImplementedError::new_err(m),
         Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
     }
+}
+
+/// Messages PyTorch raises as NotImplementedError: its dispatch errors and the
+/// bool `-` operator ones.
+fn is_not_implemented(m: &str) -> bool {
+    (m.starts_with('"') && m.contains("\" not implemented for '"))
+        || m.starts_with("Subtraction, the `-` operator")
+        || m.starts_with("Negation, the `-` operator")
 }
 
 /// `?`-friendly conversion: `core_call().py()?`

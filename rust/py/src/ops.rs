@@ -668,12 +668,24 @@ fn tri(t: PyRef<'_, PyTensor>, diagonal: i64, upper: bool) -> R {
 
 #[pyfunction]
 fn narrow(t: PyRef<'_, PyTensor>, dim: i64, start: i64, length: i64) -> R {
+    if t.t.ndim() == 0 {
+        return w(t.t.narrow(dim, 0, 0));
+    }
+    // PyTorch's checks, in its order and with its exception types.
+    if length < 0 {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "narrow(): length must be non-negative.",
+        ));
+    }
     let d = ember_core::layout::wrap_dim(dim, t.t.ndim(), "narrow").py()?;
     let n = t.t.shape().get(d).copied().unwrap_or(0) as i64;
-    let s = if start < 0 { start + n } else { start };
-    if s < 0 || length < 0 {
-        return Err(pyo3::exceptions::PyIndexError::new_err(format!("narrow(): start ({start}) and length ({length}) must be in range for dimension of size {n}")));
+    if start < -n || start > n {
+        return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+            "start out of range (expected to be in range of [{}, {n}], but got {start})",
+            -n
+        )));
     }
+    let s = if start < 0 { start + n } else { start };
     w(t.t.narrow(dim, s as usize, length as usize))
 }
 

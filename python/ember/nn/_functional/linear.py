@@ -97,7 +97,14 @@ def embedding(
             norms = rows.norm(norm_type, -1, keepdim=True)
             scale = (max_norm / (norms + 1e-7)).clamp(max=1.0)
             weight[flat] = rows * scale
-    out = weight.index_select(0, input.reshape(-1)).reshape(_shape(input) + (int(weight.shape[1]),))
+    try:
+        rows = weight.index_select(0, input.reshape(-1))
+    except RuntimeError as e:
+        # PyTorch's embedding reports a bad index (negative too) as IndexError.
+        if "out of DATA bounds" in str(e):
+            raise IndexError("index out of range in self") from None
+        raise
+    out = rows.reshape(_shape(input) + (int(weight.shape[1]),))
     if padding_idx is not None:
         keep = (input != padding_idx).unsqueeze(-1)
         # Same forward values, but the padding row receives no gradient (as in PyTorch).

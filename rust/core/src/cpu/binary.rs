@@ -182,11 +182,29 @@ pub fn int_binary<T: IntOps>(
         BitAnd => m!(x, y => x & y),
         BitOr => m!(x, y => x | y),
         BitXor => m!(x, y => x ^ y),
+        // PyTorch's rule for a shift by a negative amount or by the bit width
+        // or more: << gives 0, >> keeps only the sign (0, or -1 for a negative
+        // value); never the shift modulo the width.
         Shl => {
-            m!(x, y => x.unsigned_shl(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32)))
+            let bits = 8 * std::mem::size_of::<T>() as i64;
+            m!(x, y => {
+                let s = y.to_i64();
+                if (0..bits).contains(&s) { x.unsigned_shl(s as u32) } else { T::zero_v() }
+            })
         }
         Shr => {
-            m!(x, y => x.signed_shr(y.to_u32().unwrap_or(0) % (8 * std::mem::size_of::<T>() as u32)))
+            let bits = 8 * std::mem::size_of::<T>() as i64;
+            m!(x, y => {
+                let s = y.to_i64();
+                if !(0..bits).contains(&s) {
+                    if x < T::zero_v() { x.signed_shr(bits as u32 - 1) } else { T::zero_v() }
+                } else if signed {
+                    x.signed_shr(s as u32)
+                } else {
+                    // An unsigned value shifts in zeros (signed_shr would copy its top bit).
+                    x.unsigned_shr(s as u32)
+                }
+            })
         }
         Eq => c!(x, y => x == y),
         Ne => c!(x, y => x != y),

@@ -87,9 +87,11 @@ fn plan(x: &Tensor, indices: &[Option<Tensor>]) -> Result<AdvPlan> {
     let adjacent = adv.windows(2).all(|w| w[1] == w[0] + 1);
     let rest: Vec<usize> = (0..nd).filter(|d| !adv.contains(d)).collect();
     let l = x.layout();
-    let nb: usize = bshape.iter().product();
-    // Per broadcast position, the offset contributed by the indexed dims.
-    let mut base = vec![l.offset; nb];
+    // Per broadcast position, the offset contributed by the indexed dims (an
+    // expanded index can make this huge: fail cleanly).
+    let nb = crate::layout::checked_numel(&bshape, 16, "index")?;
+    let mut base = crate::layout::try_vec(nb, "index")?;
+    base.resize(nb, l.offset);
     for &d in &adv {
         let t = idx[d].as_ref().unwrap().expand(&bshape)?;
         let vals = crate::ops::index::index_values(&t)?;
@@ -113,7 +115,7 @@ fn plan(x: &Tensor, indices: &[Option<Tensor>]) -> Result<AdvPlan> {
         offset: 0,
     };
     let roffs = rl.offsets();
-    let mut offsets = Vec::with_capacity(nb * roffs.len());
+    let mut offsets = crate::layout::try_vec(nb.saturating_mul(roffs.len()), "index")?;
     for &b in &base {
         for &r in &roffs {
             offsets.push(b + r);
@@ -257,7 +259,18 @@ impl Tensor {
     /// reshaped; the gradient is an index_add.
     fn index_gpu(&self, d: usize, idx: &Tensor) -> Result<Tensor> {
         let flat = idx.reshape(&[idx.numel()])?;
-        let sel = crate::autograd::no_grad(|| self.index_select(d as i64, &flat))?;
+        // Negative positions count from the end here (index_select and the
+        // backward's index_add take no negative index); out-of-range ones are
+        // reported as advanced indexing's IndexError.
+        let size = crate::dtype::Scalar::Int(self.shape()[d] as i64);
+        let n = Tensor::wrapped_scalar(size, flat.dtype());
+        let flat = crate::autograd::no_grad(|| {
+            let neg = flat.lt_s(0.0)?;
+            Tensor::where_(&neg, &flat.add(&n)?, &flat)
+        })?;
+        let sel = crate::autograd::no_grad(|| {
+            self.index_select_reporting(d as i64, &flat, crate::wgpu::ERR_ADV_INDEX)
+        })?;
         let shape = splice_dims(self.shape(), d, 1, idx.shape());
         let out = crate::autograd::no_grad(|| sel.reshape(&shape))?;
         if out.dtype().is_float() && any_requires_grad(&[self]) {
@@ -489,7 +502,8 @@ impl Tensor {
         };
         let v = b.to_vec::<bool>()?;
         let nd = self.ndim();
-        let mut out = vec![];
+        let hits = v.iter().filter(|&&x| x).count();
+        let mut out = crate::layout::try_vec(hits.saturating_mul(nd.max(1)), "nonzero")?;
         let mut count = 0;
         crate::ops::index::for_each_index(self.shape(), |ix| {
             if v[count] {

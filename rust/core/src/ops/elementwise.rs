@@ -216,6 +216,7 @@ impl Tensor {
     // ---------- unary ----------
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
         let dt = self.dtype();
+        crate::layout::checked_numel(self.shape(), dt.size(), op.name())?;
         if dt == DType::Bool {
             return match op {
                 Unary::LogicalNot | Unary::BitNot => backend::of(self).unary(self, op),
@@ -563,6 +564,10 @@ impl Tensor {
         if op.is_bitwise() && ct.is_float() {
             bail!("\"{}_cpu\" not implemented for '{}'", op.name(), ct);
         }
+        if op == Binary::Sub && (self.dtype() == DType::Bool) != (other.dtype() == DType::Bool) {
+            // Also through the `-` operator with a Python bool (the two-bool case is the kernel's).
+            bail!("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+        }
         // The output (and any broadcast temporaries) must be allocatable: a
         // refused allocation is a RuntimeError, never an abort.
         crate::layout::checked_numel(&shape, ct.size().max(8), op.name())?;
@@ -729,6 +734,7 @@ impl Tensor {
         if dt == DType::Bool {
             bail!("\"clamp_cpu\" not implemented for 'Bool'");
         }
+        crate::layout::checked_numel(self.shape(), dt.size(), "clamp")?;
         let out = backend::of(self).clamp(self, min, max)?;
         self.clamp_finish(out, min, max)
     }

@@ -7,7 +7,7 @@ use crate::layout::wrap_dim;
 use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 use crate::wgpu::kernels as gpu;
-use crate::{bail, dispatch, idx_err};
+use crate::{bail, dispatch, rt_err};
 
 /// Visit every multi-index of `shape` in row-major order.
 pub fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
@@ -37,18 +37,23 @@ fn check_index_dtype(idx: &Tensor, op: &str) -> Result<()> {
 
 /// Index values as i64 in row-major order.
 pub fn index_values(idx: &Tensor) -> Result<Vec<i64>> {
+    crate::layout::check_alloc(idx.numel().saturating_mul(8), "index")?;
     let c = idx.contiguous()?;
     dispatch!(c.dtype(), T => Ok(c.to_vec::<T>()?.into_iter().map(|x| x.to_i64()).collect()))
 }
 
+/// An index of gather/scatter/index_select/index_add: PyTorch takes no
+/// negative index here and raises RuntimeError (not IndexError) for one out
+/// of range, with index_select's own message.
 fn wrap_index(i: i64, n: usize, op: &str, dim: usize) -> Result<usize> {
-    let ni = n as i64;
-    if i < -ni || i >= ni {
-        return Err(idx_err!(
-            "{op}: index {i} is out of bounds for dimension {dim} with size {n}"
-        ));
+    if i < 0 || i >= n as i64 {
+        return Err(if op == "index_select" {
+            rt_err!("INDICES element is out of DATA bounds, id={i} axis_dim={n}")
+        } else {
+            rt_err!("index {i} is out of bounds for dimension {dim} with size {n}")
+        });
     }
-    Ok(if i < 0 { (i + ni) as usize } else { i as usize })
+    Ok(i as usize)
 }
 
 impl Tensor {
@@ -100,8 +105,7 @@ impl Tensor {
             } else {
                 li
             };
-            let wrap = code == crate::wgpu::ERR_GATHER;
-            let o = gpu::gather(&xs, d, &idx, &li, &ish, code, wrap)?;
+            let o = gpu::gather(&xs, d, &idx, &li, &ish, code, false)?;
             if ishape.is_empty() {
                 o.reshape(&[])?
             } else {
@@ -134,7 +138,7 @@ impl Tensor {
         let iv = index_values(index)?;
         let l = xs.layout().clone();
         let n = l.shape[d];
-        let mut offs = Vec::with_capacity(iv.len());
+        let mut offs = crate::layout::try_vec(iv.len(), "gather")?;
         let mut k = 0;
         let mut err = None;
         let ishape_it = if ishape.is_empty() {
@@ -195,7 +199,9 @@ impl Tensor {
             &ls,
             &ishape,
             code,
-            true,
+            // Only advanced indexing (index_put) wraps negative indices; scatter,
+            // scatter_add and index_add report them, as PyTorch.
+            code == crate::wgpu::ERR_INDEX_PUT,
             replace,
         )?;
         Ok(out)
@@ -287,7 +293,7 @@ impl Tensor {
                 s.layout().clone()
             }
         });
-        let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(iv.len());
+        let mut pairs: Vec<(usize, usize)> = crate::layout::try_vec(iv.len(), "scatter")?;
         let mut k = 0;
         let mut err = None;
         for_each_index(&ishape, |ix| {
@@ -509,7 +515,9 @@ impl Tensor {
                 strides,
                 offset: idx.layout().offset,
             };
-            let o = gpu::gather(&xs, d, &idx, &li, &shape, code, true)?;
+            // Advanced indexing wraps negative indices; index_select does not.
+            let wrap = code != crate::wgpu::ERR_INDEX_SELECT;
+            let o = gpu::gather(&xs, d, &idx, &li, &shape, code, wrap)?;
             let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
             return self.index_select_record(d, index, out);
         }
@@ -518,7 +526,10 @@ impl Tensor {
         let l = xs.layout().clone();
         let mut shape = l.shape.clone();
         shape[d] = iv.len();
-        let mut offs = Vec::with_capacity(crate::layout::numel(&shape));
+        let mut offs = crate::layout::try_vec(
+            crate::layout::checked_numel(&shape, 8, "index_select")?,
+            "index_select",
+        )?;
         let idx: Vec<usize> = iv
             .iter()
             .map(|&i| wrap_index(i, n, "index_select", d))

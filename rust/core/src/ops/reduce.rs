@@ -143,6 +143,11 @@ impl Tensor {
             .map(|&d| src.shape()[d])
             .product::<usize>()
             .max(if src.ndim() == 0 { 1 } else { 0 });
+        if matches!(src.dtype(), DType::F16 | DType::BF16) {
+            // Accumulate in float32 as PyTorch (a float16 sum of 4 x 40000 is inf).
+            let s = src.sum_dims(dims, keepdim, Some(DType::F32))?;
+            return s.div_s(count as f64)?.to_dtype(src.dtype());
+        }
         let s = src.sum_dims(dims, keepdim, None)?;
         s.div_s(count as f64)
     }

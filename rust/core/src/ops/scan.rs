@@ -58,6 +58,8 @@ fn lowest(dt: DType) -> f64 {
 impl Tensor {
     /// cummax (is_max) / cummin along `dim`: (values, int64 indices).
     pub fn cummax(&self, dim: i64, is_max: bool) -> Result<(Tensor, Tensor)> {
+        let op = if is_max { "cummax" } else { "cummin" };
+        crate::layout::checked_numel(self.shape(), self.dtype().size() + 8, op)?;
         if !self.device().is_host() {
             let r = crate::ops::device::host_fallback_n("cummax", &[self], |h| {
                 let (a, b) = h[0].cummax(dim, is_max)?;
@@ -65,7 +67,6 @@ impl Tensor {
             })?;
             return Ok((r[0].clone(), r[1].clone()));
         }
-        let op = if is_max { "cummax" } else { "cummin" };
         let d = crate::layout::wrap_dim(dim, self.ndim(), op)?;
         let (x, d) = if self.ndim() == 0 {
             (self.reshape(&[1])?, 0)
@@ -98,6 +99,7 @@ impl Tensor {
 
     /// log(cumsum(exp(x))) along `dim`, computed as a running log-add-exp.
     pub fn logcumsumexp(&self, dim: i64) -> Result<Tensor> {
+        crate::layout::checked_numel(self.shape(), 8, "logcumsumexp")?;
         if !self.device().is_host() {
             return crate::ops::device::host_fallback("logcumsumexp", &[self], |h| {
                 h[0].logcumsumexp(dim)

@@ -227,7 +227,7 @@ impl Tensor {
         }
         let d = wrap_dim(dim, self.ndim(), "narrow")?;
         if start + len > self.shape()[d] {
-            return Err(idx_err!(
+            return Err(crate::rt_err!(
                 "start ({}) + length ({}) exceeds dimension size ({}).",
                 start,
                 len,
@@ -555,7 +555,8 @@ impl Tensor {
         let n = self.shape()[d];
         let size = n.div_ceil(chunks).max(if n == 0 { 0 } else { 1 });
         if size == 0 {
-            return Ok(vec![self.alias_with_grad()]);
+            // PyTorch: an empty dim splits into `chunks` empty pieces.
+            return self.split_sizes(&vec![0; chunks], d as i64);
         }
         self.split(size, d as i64)
     }
@@ -586,7 +587,7 @@ impl Tensor {
             .collect::<Result<_>>()?;
         // Gather with reversed offsets (strides are never negative).
         let l = self.layout();
-        let mut offs = Vec::with_capacity(self.numel());
+        let mut offs = crate::layout::try_vec(self.numel(), "flip")?;
         let mut rl = l.clone();
         for &d in &ds {
             if rl.shape[d] > 0 {
@@ -721,7 +722,7 @@ impl Tensor {
         }
         let nd = self.ndim();
         let (r, c) = (self.shape()[nd - 2], self.shape()[nd - 1]);
-        let mut m = Vec::with_capacity(r * c);
+        let mut m = crate::layout::try_vec(r * c, if upper { "triu" } else { "tril" })?;
         for i in 0..r as i64 {
             for j in 0..c as i64 {
                 m.push(if upper {

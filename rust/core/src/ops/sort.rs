@@ -56,6 +56,9 @@ impl Tensor {
     /// At least 1-d view of self, the wrapped dim, and whether self was 0-dim.
     fn line_input(&self, dim: i64, op: &str) -> Result<(Tensor, usize, bool)> {
         let d = wrap_dim(dim, self.ndim(), op)?;
+        // Each line is copied and sorted with its indices: fail cleanly when
+        // that cannot be allocated (an expanded view can be huge).
+        crate::layout::checked_numel(self.shape(), self.dtype().size() + 8, op)?;
         if self.ndim() == 0 {
             return Ok((self.reshape(&[1])?, 0, true));
         }

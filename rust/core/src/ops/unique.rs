@@ -122,6 +122,8 @@ impl Tensor {
         }
         let x = self.detach();
         let dt = x.dtype();
+        // Values, sort order and inverse indices: fail cleanly on a huge (expanded) input.
+        crate::layout::checked_numel(x.shape(), dt.size() + 16, "unique")?;
         match dim {
             None => dispatch!(dt, T => unique_flat::<T>(&x, consecutive)),
             Some(dim) => {

@@ -214,7 +214,11 @@ impl Backend for Wgpu {
     }
 
     fn softmax(&self, x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
-        // Composed from reduction and elementwise kernels.
+        // Composed from reduction and elementwise kernels; an empty tensor
+        // has an empty result (amax refuses an empty dim).
+        if x.numel() == 0 {
+            return crate::autograd::no_grad(|| x.detach().mul_s(0.0));
+        }
         crate::autograd::no_grad(|| -> Result<Tensor> {
             let xd = x.detach();
             let m = xd.amax_dims(&[d as i64], true, true, "AmaxBackward0")?;

@@ -676,9 +676,15 @@ fn index_error(rec: &[u32]) -> Error {
         ERR_INDEX_PUT => "index_put",
         _ => "an index kernel",
     };
-    Error::Index(format!(
+    let msg = format!(
         "{what}(): index {k} is out of bounds for dimension {dim} with size {size} {later}"
-    ))
+    );
+    // PyTorch raises RuntimeError for these ops' bad indices, IndexError for index_put's.
+    if op == ERR_INDEX_PUT {
+        Error::Index(msg)
+    } else {
+        Error::Runtime(msg)
+    }
 }
 
 /// Host data -> GPU words (the element conversions of the storage table).

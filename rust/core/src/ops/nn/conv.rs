@@ -54,6 +54,20 @@ fn operands<'a>(a: &'a Tensor, b: &'a Tensor, c: Option<&'a Tensor>) -> Vec<&'a 
 }
 
 /// `y = conv(x, w) + b`; x: [N, C, *input], w: [O, C/groups, kh, kw] -> [N, O, *output].
+/// The output and one sample's column matrix (im2col) have user-controlled
+/// sizes (padding, stride, dilation): fail cleanly instead of aborting.
+fn check_sizes(out: &[usize], ch: Channels, g: &ConvGeom, dt: crate::dtype::DType) -> Result<()> {
+    let es = dt.size();
+    crate::layout::checked_numel(out, es, "convolution")?;
+    let cols = (g.output[0].saturating_mul(g.output[1])).max(g.input[0].saturating_mul(g.input[1]));
+    crate::layout::checked_numel(
+        &[ch.c.max(ch.o), g.kernel[0], g.kernel[1], cols],
+        es,
+        "convolution",
+    )?;
+    Ok(())
+}
+
 fn conv_op(
     x: &Tensor,
     w: &Tensor,
@@ -74,6 +88,7 @@ fn conv_op(
     )?;
     let ops = operands(x, w, b);
     let shape = [ch.n, ch.o, g.output[0], g.output[1]];
+    check_sizes(&shape, ch, &g, x.dtype())?;
     let out = if let Some(o) = gpu::forward(&ops, ch, &g)? {
         o
     } else {
@@ -143,6 +158,7 @@ fn conv_t_op(
     )?;
     let ops = operands(y, w, b);
     let shape = [ch.n, ch.c, g.input[0], g.input[1]];
+    check_sizes(&shape, ch, &g, y.dtype())?;
     let out = if let Some(o) = gpu::input_adjoint(&ops, ch, &g)? {
         o
     } else {

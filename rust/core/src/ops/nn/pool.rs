@@ -51,6 +51,8 @@ fn max_op(
     let [oh, ow] = plan.out_hw();
     let shape = [n, c, oh, ow];
     let dt = x.dtype();
+    // Values and int64 indices of a user-sized output.
+    crate::layout::checked_numel(&shape, dt.size() + 8, kernel_name)?;
     if let Some(g) = gpu_geom(&[x], &plan, n, c) {
         let (out, idx) = gpu_pool(0, x, None, &g, &plan)?;
         return max_record(
@@ -208,6 +210,7 @@ fn avg_op(x: &Tensor, plan: Plan, kernel_name: &str, node: &'static str) -> Resu
     let (n, c) = nc(x);
     expect(x, &[n, c, plan.in_hw[0], plan.in_hw[1]])?;
     let [oh, ow] = plan.out_hw();
+    crate::layout::checked_numel(&[n, c, oh, ow], x.dtype().size(), kernel_name)?;
     let out = if let Some(g) = gpu_geom(&[x], &plan, n, c) {
         gpu_pool(2, x, None, &g, &plan)?.0
     } else {
