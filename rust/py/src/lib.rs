@@ -14,6 +14,7 @@ mod autograd_py;
 mod convert;
 mod errors;
 mod gpu;
+mod linalg;
 mod nn;
 mod ops;
 mod sort;
@@ -36,5 +37,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     autograd_py::register(m)?;
     nn::register(m)?;
     gpu::register(m)?;
+    linalg::register(m)?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::mem::MaybeUninit;
 pub mod alloc;
 pub mod binary;
 pub mod gemm;
+pub mod linalg;
 pub mod norm;
 pub mod simd;
 pub mod softmax;
