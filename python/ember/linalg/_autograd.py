@@ -87,7 +87,9 @@ class SlogdetDet(Function):
     def backward(ctx, _gsign, glog, gdet):
         A, det = ctx.saved_tensors
         g = None
-        if glog is not None:
+        # The engine may hand zeros for an unused output: skip them, as 0 * inf
+        # (A^{-T} of a singular A) would turn the det gradient into NaN.
+        if glog is not None and not bool((glog == 0).all()):
             g = glog
         if gdet is not None and bool((det != 0).all()):
             gd = gdet * det
