@@ -150,6 +150,7 @@ def test_matrix_exp_power_grad():
 
 def test_lu_grad():
     check(lambda a: LA.lu(a)[1:], P(well(4, 4)))
+    check(lambda a: LA.lu_factor(a).LU, P(well(4, 4)))
     LU, piv = LA.lu_factor(ember.tensor(well(3, 3)))
     check(lambda b: LA.lu_solve(LU, piv, b), P(rng.standard_normal((3, 2))))
 

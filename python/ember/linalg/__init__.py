@@ -299,12 +299,7 @@ def _no_pivot(pivot, fn):
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     _no_pivot(pivot, "linalg.lu_factor")
-    if A.requires_grad and _C.is_grad_enabled():
-        raise NotImplementedError(
-            "linalg.lu_factor: the backward of lu_factor is not implemented in ember; "
-            "use linalg.lu (P, L, U), which has one"
-        )
-    LU, piv, _perm, info = _C._linalg_lu_factor_ex(A)
+    LU, piv, info = _ag.LuFactor.apply(A)
     if check_errors:
         _raise_info(info, _lu_factor_message)
     return return_types.linalg_lu_factor_ex(LU, piv, info)

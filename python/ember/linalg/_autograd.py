@@ -371,6 +371,32 @@ class LU(Function):
         return P @ x
 
 
+class LuFactor(Function):
+    """Packed LU, pivots and info. Backward: the LU backward with
+    gL = tril(gLU, -1), gU = triu(gLU) (L's unit diagonal is not stored)."""
+
+    @staticmethod
+    def forward(ctx, A):
+        ctx.set_materialize_grads(False)
+        from .. import _ops
+
+        LU_, piv, perm, info = _C._linalg_lu_factor_ex(A)
+        m, n = A.shape[-2], A.shape[-1]
+        k = min(m, n)
+        L = LU_[..., :, :k].tril(-1) + _ops.eye(m, k, dtype=A.dtype, device=A.device)
+        U = LU_[..., :k, :].triu()
+        ctx.save_for_backward(_perm_matrix(perm, A), L, U)
+        ctx.mark_non_differentiable(piv, info)
+        return LU_, piv, info
+
+    @staticmethod
+    def backward(ctx, gLU, _gpiv, _ginfo):
+        if gLU is None:
+            return None
+        # saved_tensors are (P, L, U), as LU's backward expects.
+        return LU.backward(ctx, None, gLU.tril(-1), gLU.triu())
+
+
 def _perm_matrix(perm, ref):
     """P with P[perm[i], i] = 1 (A = P L U) from the kernel's int64 perm."""
     from .. import _ops
