@@ -503,6 +503,27 @@ def test_errors(device):
         lambda: LA.lstsq(rect, rect, driver="x"),
     )
     _raises(TypeError, "must be int, not float", lambda: LA.matrix_power(sing, 2.0))
+    nan = T(np.array([[np.nan, 1.0], [1.0, 1.0]], "float32"), device)
+    msg = "linalg.svd: The algorithm failed to converge because the input matrix contained"
+    _raises(LA.LinAlgError, msg, lambda: LA.svd(nan))
+    _raises(LA.LinAlgError, msg, lambda: LA.svdvals(nan))
+    _raises(
+        RuntimeError,
+        "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0",
+        lambda: LA.solve(
+            T(np.ones((2, 2, 2), "float32"), device), T(np.ones((3, 2, 1), "float32"), device)
+        ),
+    )
+    _raises(
+        RuntimeError,
+        "input.dim() must be greater or equal to other.dim()",
+        lambda: LA.lstsq(rect, T(np.ones((2, 2, 3), "float32"), device)),
+    )
+    _raises(
+        RuntimeError,
+        "linalg.matrix_exp: The input tensor A must have at least 2 dimensions.",
+        lambda: LA.matrix_exp(T(np.ones(3, "float32"), device)),
+    )
     _raises(
         RuntimeError,
         "multi_dot(): expected at least 2 tensors but got 1",

@@ -128,6 +128,21 @@ def _is_vector_rhs(A, B):
     return B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
 
 
+def _broadcast_batch(a, b):
+    """Broadcast two batch shapes with PyTorch's error message."""
+    nd = max(len(a), len(b))
+    a, b = [1] * (nd - len(a)) + a, [1] * (nd - len(b)) + b
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                f"at non-singleton dimension {i}"
+            )
+        out.append(y if x == 1 else x)
+    return out
+
+
 def _broadcast_system(A, B, fn):
     """Expand A (*, n, n) and B (*, n, k) to a common batch shape."""
     n = A.shape[-1]
@@ -136,7 +151,8 @@ def _broadcast_system(A, B, fn):
             f"{fn}: Incompatible shapes of A and B for the equation AX = B "
             f"({A.shape[-2]}x{n} and {B.shape[-2]}x{B.shape[-1]})"
         )
-    batch = list(_ops.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2])))
+    # (B, A) order: PyTorch names B's size as "tensor a" in this message.
+    batch = _broadcast_batch(list(B.shape[:-2]), list(A.shape[:-2]))
     if list(A.shape[:-2]) != batch:
         A = A.expand(batch + list(A.shape[-2:]))
     if list(B.shape[:-2]) != batch:
@@ -240,20 +256,38 @@ def qr(A, mode="reduced", *, out=None):
     return return_types.linalg_qr(Q, R)
 
 
+def _svd_failed(A, e):
+    """PyTorch's LinAlgError for an SVD that did not converge."""
+    if "failed to converge" not in str(e):
+        return e
+    if not bool(_ops.isfinite(A.detach()).all()):
+        return _LinAlgError(
+            "linalg.svd: The algorithm failed to converge because the input matrix contained "
+            "non-finite values."
+        )
+    return _LinAlgError(str(e))
+
+
 def svd(A, full_matrices=True, *, driver=None, out=None):
     if A.dim() >= 2:
         _float_check(A, "linalg.svd")
-    U, S, Vh = _ag.SVD.apply(A, bool(full_matrices))
+    try:
+        U, S, Vh = _ag.SVD.apply(A, bool(full_matrices))
+    except RuntimeError as e:
+        raise _svd_failed(A, e) from None
     return return_types.linalg_svd(U, S, Vh)
 
 
 def svdvals(A, *, driver=None, out=None):
     if A.dim() >= 2:
         _float_check(A, "linalg.svdvals")
-    if A.requires_grad and _C.is_grad_enabled():
-        # Only S is used, so the loss is gauge-invariant and the SVD backward applies.
-        return _ag.SVD.apply(A, False)[1]
-    return _C._linalg_svd(A, False, False)[1]
+    try:
+        if A.requires_grad and _C.is_grad_enabled():
+            # Only S is used, so the loss is gauge-invariant and the SVD backward applies.
+            return _ag.SVD.apply(A, False)[1]
+        return _C._linalg_svd(A, False, False)[1]
+    except RuntimeError as e:
+        raise _svd_failed(A, e) from None
 
 
 def eigh(A, UPLO="L", *, out=None):

@@ -82,6 +82,11 @@ def lstsq(A, B, rcond=None, *, driver=None, out=None):
             f"{fn}: Expected input and other to have the same dtype, but got "
             f"input's dtype {A.dtype} and other's dtype {B.dtype}"
         )
+    if B.dim() > A.dim() or A.dim() - B.dim() > 1:
+        raise RuntimeError(
+            f"{fn}: input.dim() must be greater or equal to other.dim() and "
+            "(input.dim() - other.dim()) <= 1"
+        )
     vec = B.dim() == A.dim() - 1
     Bm = B.unsqueeze(-1) if vec else B
     if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-2]:
@@ -162,7 +167,9 @@ def matrix_power(A, n, *, out=None):
 
 
 def matrix_exp(A):
-    if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
+    if A.dim() < 2:
+        raise RuntimeError("linalg.matrix_exp: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(
             "linalg.matrix_exp: Expected a square matrix or batch of square matrices, but got "
             f"{list(A.shape)}"
