@@ -165,6 +165,11 @@ try:
 except ImportError:  # pragma: no cover - the training layer is optional while it is built
     pass
 
+from .linalg import _aliases as _linalg_aliases  # noqa: E402
+
+_linalg_aliases.install(globals())  # torch.inverse, torch.det, Tensor.slogdet, ...
+del _linalg_aliases
+
 # Autocast wraps the listed ops where they live; it runs after every op above exists.
 if "_amp_policy" in globals():
     _amp_policy.install()

@@ -15,6 +15,7 @@ mod convert;
 mod errors;
 mod gpu;
 mod interop;
+mod linalg;
 mod nn;
 mod ops;
 mod sort;
@@ -38,5 +39,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nn::register(m)?;
     gpu::register(m)?;
     interop::register(m)?;
+    linalg::register(m)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod alloc;
 pub mod backend;
 pub mod binary;
 pub mod gemm;
+pub mod linalg;
 pub mod norm;
 pub mod reduce;
 pub mod simd;

@@ -8,6 +8,7 @@ pub mod extra;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
+pub mod linalg_decomp;
 pub mod nn;
 pub mod optim;
 pub mod reduce;
