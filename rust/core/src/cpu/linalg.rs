@@ -31,9 +31,13 @@ fn batched<R: Send>(nb: usize, work: usize, f: impl Fn(usize) -> R + Sync + Send
     }
 }
 
-/// Rough flop count of a factorization of an m x n matrix (rayon threshold).
+/// Rough cost of factorizing one m x n matrix, for the rayon threshold: its
+/// flop count plus a fixed term for faer's per-call allocations (about a
+/// microsecond), so a large batch of tiny matrices is split across threads too.
 fn work(m: usize, n: usize) -> usize {
-    m.saturating_mul(n).saturating_mul(m.min(n).max(1))
+    m.saturating_mul(n)
+        .saturating_mul(m.min(n).max(1))
+        .saturating_add(4096)
 }
 
 /// Batch item `b` of `data` as an m x n faer view (row-major: a transposed
@@ -98,7 +102,7 @@ fn perm_sign(p: &[usize]) -> f64 {
             j = p[j];
             len += 1;
         }
-        if len % 2 == 0 {
+        if len.is_multiple_of(2) {
             sign = -sign;
         }
     }
