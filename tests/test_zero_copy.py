@@ -98,6 +98,24 @@ def test_as_tensor_and_asarray_share_unless_converting(device):
     assert x[1].item() == 1.0
 
 
+def test_asarray_copy_false_refuses_to_copy(device):
+    # PyTorch 2.15's messages (by hand): dtype change and Python sequences cannot alias
+    a = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="can't alias tensor with dtype 'Float' into dtype 'Dou"):
+        ember.asarray(a, dtype=ember.float64, copy=False)
+    with pytest.raises(ValueError, match="can't alias arbitrary sequence into a tensor"):
+        ember.asarray([1.0, 2.0], copy=False)
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="copies read-only"):
+        ember.asarray(ro, copy=False)  # PyTorch shares it; ember would have to copy
+    t = ember.asarray(a, copy=False)
+    a[0] = 4.0
+    assert t[0].item() == 4.0
+    g = ember.ones(2, device=device)
+    assert ember.asarray(g, copy=False) is g
+
+
 def test_from_numpy_errors_as_pytorch(device):
     with pytest.raises(ValueError, match="byte order different from the native byte order"):
         ember.from_numpy(np.arange(3, dtype=">f4"))
