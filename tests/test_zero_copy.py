@@ -184,6 +184,19 @@ def test_numpy_views_the_storage(device):
     assert np.shares_memory(tt.numpy(), a)
 
 
+def test_numpy_view_without_numpy_dlpack(monkeypatch):
+    # numpy without from_dlpack (< 1.22) takes the __array_interface__ holder path
+    monkeypatch.delattr(np, "from_dlpack")
+    t = ember.arange(6, dtype=ember.int16).reshape(2, 3)
+    a = t.t().numpy()
+    assert a.strides == (2, 6) and a.tolist() == [[0, 3], [1, 4], [2, 5]]
+    a[0, 1] = 30
+    assert t[1, 0].item() == 30
+    del t
+    gc.collect()
+    assert a[0, 1] == 30  # the holder keeps the storage alive
+
+
 def test_numpy_requires_grad_and_force(device):
     t = ember.ones(3, requires_grad=True, device=device)
     with pytest.raises(RuntimeError) as e:
