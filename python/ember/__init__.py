@@ -138,6 +138,7 @@ from ._tensor_api import (  # noqa: F401,E402
     channels_last,
     channels_last_3d,
     contiguous_format,
+    is_complex,
     isin,
     kron,
     memory_format,

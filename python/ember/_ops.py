@@ -3,6 +3,7 @@
 import builtins
 import collections.abc as _abc
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -160,7 +161,7 @@ def _tensors_to_lists(data):
     return out
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     if isinstance(data, Tensor) and data.dtype == _dtype.bfloat16:
         t = data.detach().clone()
         t = t.to(dtype) if dtype is not None else t
@@ -170,7 +171,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     return _finish(t, device, requires_grad)
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor):
         t = data
         if dtype is not None and dtype != t.dtype:
@@ -187,7 +188,7 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype, device=device)
 
 
-def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False) -> Tensor:
     if (
         not copy
         and not isinstance(obj, (Tensor, np.ndarray))
@@ -242,7 +243,7 @@ def _check_can_alias(obj, dtype):
         raise ValueError("can't alias arbitrary sequence into a tensor.")
 
 
-def from_numpy(arr):
+def from_numpy(arr) -> Tensor:
     """A CPU tensor sharing `arr`'s memory (PyTorch's torch.from_numpy; see ember._interop)."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
@@ -256,7 +257,7 @@ def _rebuild_tensor(arr, dtype_name, requires_grad):
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def _factory(fill):
+def _factory(fill) -> Callable[..., Tensor]:
     def f(
         *size,
         out=None,
@@ -289,7 +290,7 @@ def full(
     device=None,
     requires_grad=False,
     pin_memory=False,
-):
+) -> Tensor:
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
@@ -306,7 +307,7 @@ def full(
     )
 
 
-def _like(fn):
+def _like(fn) -> Callable[..., Tensor]:
     def f(
         input,
         *,
@@ -341,7 +342,7 @@ def full_like(
     device=None,
     requires_grad=False,
     memory_format=None,
-):
+) -> Tensor:
     return full(
         input.shape,
         fill_value,
@@ -351,7 +352,7 @@ def full_like(
     )
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False, **kw):
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, **kw) -> Tensor:
     return rand(
         *input.shape,
         dtype=dtype or input.dtype,
@@ -360,7 +361,7 @@ def rand_like(input, *, dtype=None, device=None, requires_grad=False, **kw):
     )
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False, **kw):
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, **kw) -> Tensor:
     return randn(
         *input.shape,
         dtype=dtype or input.dtype,
@@ -369,7 +370,9 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, **kw):
     )
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, **kw):
+def randint_like(
+    input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, **kw
+) -> Tensor:
     if high is None:
         low, high = 0, low
     return randint(
@@ -391,7 +394,7 @@ def arange(
     layout=None,
     device=None,
     requires_grad=False,
-):
+) -> Tensor:
     start, end, step = _num(start), _num(end), _num(step)
     if end is None:
         start, end = 0, start
@@ -414,7 +417,7 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
 
 def linspace(
     start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
-):
+) -> Tensor:
     return _finish(
         _C.linspace(
             float(_num(start)), float(_num(end)), int(steps), dtype or _dtype.get_default_dtype()
@@ -424,13 +427,17 @@ def linspace(
     )
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+def logspace(
+    start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     lin = _C.linspace(float(start), float(end), int(steps), _dtype.float64)
     t = (float(base) ** lin).to(dtype or _dtype.get_default_dtype())
     return _finish(t, device, requires_grad)
 
 
-def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def eye(
+    n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
+) -> Tensor:
     return _finish(
         _C.eye(int(n), int(n if m is None else m), dtype or _dtype.get_default_dtype()),
         device,
@@ -438,7 +445,7 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
     )
 
 
-def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(_C.full([], s, dtype or _dtype.get_default_dtype()), device, requires_grad)
 
 
@@ -492,7 +499,7 @@ def rand(
     device=None,
     requires_grad=False,
     pin_memory=False,
-):
+) -> Tensor:
     return _finish(
         _C.rand(_sizes(size), dtype or _dtype.get_default_dtype(), _gen(generator)),
         device,
@@ -509,7 +516,7 @@ def randn(
     device=None,
     requires_grad=False,
     pin_memory=False,
-):
+) -> Tensor:
     return _finish(
         _C.randn(_sizes(size), dtype or _dtype.get_default_dtype(), _gen(generator)),
         device,
@@ -528,7 +535,7 @@ def randint(
     layout=None,
     device=None,
     requires_grad=False,
-):
+) -> Tensor:
     if size is None:
         low, high, size = 0, low, high
     if high is None:
@@ -550,7 +557,7 @@ def randperm(
     device=None,
     requires_grad=False,
     pin_memory=False,
-):
+) -> Tensor:
     return _finish(
         _C.randperm(int(n), dtype or _dtype.int64, _gen(generator)), device, requires_grad
     )
@@ -566,7 +573,7 @@ def normal(
     dtype=None,
     device=None,
     requires_grad=False,
-):
+) -> Tensor:
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         m = mean if isinstance(mean, Tensor) else None
         s = std if isinstance(std, Tensor) else None
@@ -636,11 +643,11 @@ def broadcast_tensors(*tensors):
     return tuple(t.expand(shape) for t in tensors)
 
 
-def broadcast_to(input, size):
+def broadcast_to(input, size) -> Tensor:
     return input.expand(*size)
 
 
-def cat(tensors, dim=0, *, out=None):
+def cat(tensors, dim=0, *, out=None) -> Tensor:
     return _C.cat(list(tensors), dim)
 
 
@@ -648,16 +655,16 @@ concat = cat
 concatenate = cat
 
 
-def stack(tensors, dim=0, *, out=None):
+def stack(tensors, dim=0, *, out=None) -> Tensor:
     return _C.stack(list(tensors), dim)
 
 
-def hstack(tensors):
+def hstack(tensors) -> Tensor:
     ts = [atleast_1d(t) for t in tensors]
     return cat(ts, 0 if ts[0].dim() == 1 else 1)
 
 
-def vstack(tensors):
+def vstack(tensors) -> Tensor:
     return cat([atleast_2d(t) for t in tensors], 0)
 
 
@@ -714,7 +721,7 @@ def meshgrid(*tensors, indexing="ij"):
     return tuple(out)
 
 
-def einsum(equation, *operands):
+def einsum(equation, *operands) -> Tensor:
     from ._einsum import einsum as _e
 
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -722,7 +729,7 @@ def einsum(equation, *operands):
     return _e(equation, *operands)
 
 
-def tensordot(a, b, dims=2):
+def tensordot(a, b, dims=2) -> Tensor:
     if isinstance(dims, int):
         da = list(builtins.range(a.dim() - dims, a.dim()))
         db = list(builtins.range(dims))
@@ -769,7 +776,7 @@ def block_diag(*tensors):
     return out
 
 
-def diag(input, diagonal=0):
+def diag(input, diagonal=0) -> Tensor:
     if input.dim() == 1:
         n = input.shape[0] + builtins.abs(diagonal)
         out = zeros(n, n, dtype=input.dtype)
@@ -852,11 +859,11 @@ def can_cast(from_, to):
     return True
 
 
-def is_tensor(obj):
+def is_tensor(obj) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(t):
+def is_floating_point(t) -> builtins.bool:
     return t.is_floating_point()
 
 
@@ -866,7 +873,7 @@ def is_nonzero(t):
     return builtins.bool(t.item())
 
 
-def numel(t):
+def numel(t) -> builtins.int:
     return t.numel()
 
 
@@ -882,20 +889,20 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     )
 
 
-def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
+def clamp(input, min=None, max=None, *, out=None) -> Tensor:  # noqa: A002
     return _C.clamp(input, min, max)
 
 
 clip = clamp
 
 
-def add(input, other, *, alpha=1, out=None):
+def add(input, other, *, alpha=1, out=None) -> Tensor:
     if not isinstance(input, Tensor):
         return _C.binary(input, other * alpha if alpha != 1 else other, "add")
     return input.add(other, alpha=alpha)
 
 
-def sub(input, other, *, alpha=1, out=None):
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
     if not isinstance(input, Tensor):
         return _C.binary(input, other * alpha if alpha != 1 else other, "sub")
     return input.sub(other, alpha=alpha)
@@ -908,14 +915,14 @@ def rsub(input, other, *, alpha=1):
     return _C.binary(other, input * alpha if alpha != 1 else input, "sub")
 
 
-def mul(input, other, *, out=None):
+def mul(input, other, *, out=None) -> Tensor:
     return _C.binary(input, other, "mul")
 
 
 multiply = mul
 
 
-def div(input, other, *, rounding_mode=None, out=None):
+def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     return _C.div(input, other, rounding_mode)
 
 
@@ -923,7 +930,7 @@ divide = div
 true_divide = div
 
 
-def pow(input, exponent, *, out=None):  # noqa: A001
+def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001
     if not isinstance(input, Tensor):
         return _C.binary(input, exponent, "pow")
     return input.pow(exponent)
@@ -945,19 +952,19 @@ def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return input.min(dim, keepdim)
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None) -> Tensor:  # noqa: A001
     return input.sum(dim, keepdim, dtype=dtype)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None) -> Tensor:
     return input.mean(dim, keepdim, dtype=dtype)
 
 
-def matmul(input, other, *, out=None):
+def matmul(input, other, *, out=None) -> Tensor:
     return _C.matmul(input, other)
 
 
-def abs(input, *, out=None):  # noqa: A001
+def abs(input, *, out=None) -> Tensor:  # noqa: A001
     return input.abs()
 
 
@@ -969,19 +976,19 @@ def numel_(t):
     return t.numel()
 
 
-def softmax(input, dim, dtype=None):
+def softmax(input, dim, dtype=None) -> Tensor:
     return input.softmax(dim, dtype)
 
 
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input, dim, dtype=None) -> Tensor:
     return input.log_softmax(dim, dtype)
 
 
-def sigmoid(input, *, out=None):
+def sigmoid(input, *, out=None) -> Tensor:
     return _C.unary(input, "sigmoid")
 
 
-def relu(input):
+def relu(input) -> Tensor:
     return _C.unary(input, "relu")
 
 
@@ -989,7 +996,7 @@ def relu_(input):
     return input.relu_()
 
 
-def dropout(input, p=0.5, train=True):
+def dropout(input, p=0.5, train=True) -> Tensor:
     from .nn import functional as F
 
     return F.dropout(input, p, train)

@@ -346,3 +346,19 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
     return _dist(x1.unsqueeze(-2), x2.unsqueeze(-3), p)
+
+
+# ----------------------------------------------------------------- is_complex
+
+
+def is_complex(input):
+    """True if `input`'s dtype is complex. ember has no complex dtypes yet, so this is False for
+    every ember tensor; it reads `dtype.is_complex` so it stays right once they exist."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"is_complex(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
+        )
+    return input.dtype.is_complex
+
+
+_method("is_complex", lambda self: self.dtype.is_complex)

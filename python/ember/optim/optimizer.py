@@ -216,7 +216,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     # ------------------------------------------------------------------ grads & hooks
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none=True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:

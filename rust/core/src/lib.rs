@@ -12,6 +12,7 @@
 )]
 
 pub mod autograd;
+pub mod backend;
 pub mod cpu;
 pub mod dtype;
 pub mod error;

@@ -15,6 +15,10 @@ impl Device {
     pub fn is_gpu(&self) -> bool {
         matches!(self, Device::Gpu(_))
     }
+    /// Host memory, where every kernel exists (other devices fall back to it).
+    pub fn is_host(&self) -> bool {
+        matches!(self, Device::Cpu)
+    }
     pub fn name(&self) -> String {
         match self {
             Device::Cpu => "cpu".into(),

@@ -49,7 +49,7 @@ def _apply_inplace(input, fn):
     return input.copy_(fn(src))
 
 
-def relu(input, inplace=False):
+def relu(input, inplace=False) -> "ember.Tensor":
     if inplace:
         return relu_(input)
     return input.relu()
@@ -122,7 +122,7 @@ def celu(input, alpha=1.0, inplace=False):
     return out
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input, negative_slope=0.01, inplace=False) -> "ember.Tensor":
     if inplace:
         return _apply_inplace(input, lambda x: leaky_relu(x, negative_slope))
     out = ember.where(input > 0, input, input * negative_slope)
@@ -140,7 +140,7 @@ def prelu(input, weight):
     return ember.where(input > 0, input, input * w)
 
 
-def gelu(input, approximate="none"):
+def gelu(input, approximate="none") -> "ember.Tensor":
     if approximate == "none":
         return input * 0.5 * (1.0 + (input * 0.7071067811865476).erf())
     if approximate == "tanh":
@@ -149,15 +149,15 @@ def gelu(input, approximate="none"):
     raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate}")
 
 
-def sigmoid(input):
+def sigmoid(input) -> "ember.Tensor":
     return input.sigmoid()
 
 
-def tanh(input):
+def tanh(input) -> "ember.Tensor":
     return input.tanh()
 
 
-def silu(input, inplace=False):
+def silu(input, inplace=False) -> "ember.Tensor":
     if inplace:
         return _apply_inplace(input, lambda x: silu(x))
     out = input * input.sigmoid()
@@ -231,7 +231,7 @@ def _get_softmax_dim(name, ndim, stacklevel):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
+def softmax(input, dim=None, _stacklevel=3, dtype=None) -> "ember.Tensor":
     if dim is None:
         dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
     if dtype is not None:
@@ -239,7 +239,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return input.softmax(dim)
 
 
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None) -> "ember.Tensor":
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
     if dtype is not None:

@@ -35,7 +35,7 @@ def scaled_dot_product_attention(
     is_causal=False,
     scale=None,
     enable_gqa=False,
-):
+) -> "ember.Tensor":
     L, S = int(query.shape[-2]), int(key.shape[-2])
     scale_factor = 1.0 / math.sqrt(int(query.shape[-1])) if scale is None else scale
     if enable_gqa and query.dim() >= 3 and int(key.shape[-3]) != int(query.shape[-3]):

@@ -48,7 +48,7 @@ def _check_conv_input(name, input, weight, groups, transposed, nd):
             )
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> "ember.Tensor":
     _check_conv_input("conv2d", input, weight, groups, False, 2)
     unbatched = input.dim() == 3
     if unbatched:

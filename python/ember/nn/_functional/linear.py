@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-def linear(input, weight, bias=None):
+def linear(input, weight, bias=None) -> "ember.Tensor":
     if int(input.shape[-1]) != int(weight.shape[-1]):
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied "
@@ -75,7 +75,7 @@ def embedding(
     norm_type=2.0,
     scale_grad_by_freq=False,
     sparse=False,
-):
+) -> "ember.Tensor":
     num = int(weight.shape[0])
     if padding_idx is not None:
         if padding_idx > 0:
@@ -105,7 +105,7 @@ def embedding(
     return out
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor, num_classes=-1) -> "ember.Tensor":
     if tensor.is_floating_point() or tensor.dtype == ember.bool:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
@@ -131,7 +131,7 @@ def _dropout_mask(input, shape, p):
     return keep.to(input.dtype) / (1.0 - p)
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input, p=0.5, training=True, inplace=False) -> "ember.Tensor":
     _check_p(p)
     if not training or p == 0.0:
         return input

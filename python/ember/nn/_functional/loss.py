@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def mse_loss(
+    input, target, size_average=None, reduce=None, reduction="mean", weight=None
+) -> "ember.Tensor":
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _broadcast_target_warn(input, target, "mse_loss")
     d = input - target
@@ -48,7 +50,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _reduce(loss, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def l1_loss(
+    input, target, size_average=None, reduce=None, reduction="mean", weight=None
+) -> "ember.Tensor":
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _broadcast_target_warn(input, target, "l1_loss")
     loss = (input - target).abs()
@@ -118,7 +122,7 @@ else:  # pragma: no cover - only without autograd.Function
 
 def binary_cross_entropy(
     input, target, weight=None, size_average=None, reduce=None, reduction="mean"
-):
+) -> "ember.Tensor":
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "binary_cross_entropy")
     if input.numel() > 0 and str(input.device) == "cpu":
@@ -139,7 +143,7 @@ def binary_cross_entropy_with_logits(
     reduce=None,
     reduction="mean",
     pos_weight=None,
-):
+) -> "ember.Tensor":
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "binary_cross_entropy_with_logits")
     log_sig = logsigmoid(input)
@@ -215,7 +219,7 @@ def nll_loss(
     ignore_index=-100,
     reduce=None,
     reduction="mean",
-):
+) -> "ember.Tensor":
     reduction = _legacy_reduction(size_average, reduce, reduction)
     cdim = _check_nll_shapes(input, target)
     if target.is_floating_point():
@@ -241,7 +245,7 @@ def cross_entropy(
     reduce=None,
     reduction="mean",
     label_smoothing=0.0,
-):
+) -> "ember.Tensor":
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")

@@ -32,7 +32,7 @@ def batch_norm(
     training=False,
     momentum=0.1,
     eps=1e-5,
-):
+) -> "ember.Tensor":
     if input.dim() < 2:
         raise ValueError(f"expected 2D or higher input (got {input.dim()}D input)")
     dims = [0] + list(range(2, input.dim()))
@@ -69,7 +69,7 @@ def batch_norm(
 _FUSED_DTYPES = (ember.float32, ember.float64)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5) -> "ember.Tensor":
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -192,6 +192,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     return input / div
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None) -> "ember.Tensor":
     denom = input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)
     return input / denom

@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 
-def pad(input, pad, mode="constant", value=None):
+def pad(input, pad, mode="constant", value=None) -> "ember.Tensor":
     if len(pad) % 2 != 0:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():

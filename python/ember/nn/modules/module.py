@@ -9,6 +9,7 @@ import functools
 import itertools
 import warnings
 from collections import OrderedDict, namedtuple
+from typing import Any, Dict, Iterator, Tuple, TypeVar
 
 import ember
 from ember._interop import as_ember_tensor as _as_ember_tensor
@@ -58,6 +59,11 @@ def _forward_unimplemented(self, *input):
     )
 
 
+# `self` type of the methods that return the module itself (train/eval/to/...), so a
+# subclass keeps its type through them.
+_M = TypeVar("_M", bound="Module")
+
+
 class Module:
     r"""Base class for all neural network modules (PyTorch's `torch.nn.Module`)."""
 
@@ -98,7 +104,7 @@ class Module:
     forward = _forward_unimplemented
 
     # ------------------------------------------------------------------ registration
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name, tensor, persistent=True) -> None:
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         if not isinstance(name, str):
@@ -120,7 +126,7 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name, param) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         if not isinstance(name, str):
@@ -147,7 +153,7 @@ class Module:
         else:
             self._parameters[name] = param
 
-    def add_module(self, name, module):
+    def add_module(self, name, module) -> None:
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         elif not isinstance(name, str):
@@ -331,13 +337,13 @@ class Module:
                 self._buffers[key] = fn(buf)
         return self
 
-    def apply(self, fn):
+    def apply(self: _M, fn) -> _M:
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self: _M, *args, **kwargs) -> _M:
         device, dtype, non_blocking = _parse_to(*args, **kwargs)
         if dtype is not None:
             if not getattr(dtype, "is_floating_point", True):
@@ -357,25 +363,25 @@ class Module:
 
         return self._apply(convert)
 
-    def cuda(self, device=None):
+    def cuda(self: _M, device=None) -> _M:
         return self._apply(lambda t: t.to("cuda" if device is None else device))
 
-    def cpu(self):
+    def cpu(self: _M) -> _M:
         return self._apply(lambda t: t.to("cpu"))
 
-    def type(self, dst_type):
+    def type(self: _M, dst_type) -> _M:
         return self._apply(lambda t: t.to(dst_type))
 
-    def float(self):
+    def float(self: _M) -> _M:
         return self._apply(lambda t: t.to(ember.float32) if t.is_floating_point() else t)
 
-    def double(self):
+    def double(self: _M) -> _M:
         return self._apply(lambda t: t.to(ember.float64) if t.is_floating_point() else t)
 
-    def half(self):
+    def half(self: _M) -> _M:
         return self._apply(lambda t: t.to(ember.float16) if t.is_floating_point() else t)
 
-    def bfloat16(self):
+    def bfloat16(self: _M) -> _M:
         return self._apply(lambda t: t.to(ember.bfloat16) if t.is_floating_point() else t)
 
     def to_empty(self, *, device=None, recurse=True):
@@ -508,7 +514,7 @@ class Module:
         if type(self).get_extra_state is not Module.get_extra_state:
             destination[extra_state_key] = self.get_extra_state()
 
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False) -> Dict[str, Any]:
         if len(args) > 0:
             if destination is None:
                 destination = args[0]
@@ -706,11 +712,13 @@ class Module:
                 name = module_prefix + ("." if module_prefix else "") + k
                 yield name, v
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse=True) -> Iterator[Parameter]:
         for _name, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(
+        self, prefix="", recurse=True, remove_duplicate=True
+    ) -> Iterator[Tuple[str, Parameter]]:
         yield from self._named_members(
             lambda module: module._parameters.items(),
             prefix=prefix,
@@ -718,11 +726,13 @@ class Module:
             remove_duplicate=remove_duplicate,
         )
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse=True) -> Iterator[ember.Tensor]:
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(
+        self, prefix="", recurse=True, remove_duplicate=True
+    ) -> Iterator[Tuple[str, ember.Tensor]]:
         yield from self._named_members(
             lambda module: module._buffers.items(),
             prefix=prefix,
@@ -730,22 +740,24 @@ class Module:
             remove_duplicate=remove_duplicate,
         )
 
-    def children(self):
+    def children(self) -> Iterator["Module"]:
         for _name, module in self.named_children():
             yield module
 
-    def named_children(self):
+    def named_children(self) -> Iterator[Tuple[str, "Module"]]:
         memo = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in memo:
                 memo.add(id(module))
                 yield name, module
 
-    def modules(self):
+    def modules(self) -> Iterator["Module"]:
         for _, module in self.named_modules():
             yield module
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(
+        self, memo=None, prefix="", remove_duplicate=True
+    ) -> Iterator[Tuple[str, "Module"]]:
         if memo is None:
             memo = set()
         if id(self) not in memo:
@@ -759,7 +771,7 @@ class Module:
                 yield from module.named_modules(memo, submodule_prefix, remove_duplicate)
 
     # ------------------------------------------------------------------ modes & grads
-    def train(self, mode=True):
+    def train(self: _M, mode=True) -> _M:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -767,15 +779,15 @@ class Module:
             module.train(mode)
         return self
 
-    def eval(self):
+    def eval(self: _M) -> _M:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: _M, requires_grad=True) -> _M:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none=True) -> None:
         for p in self.parameters():
             if p.grad is not None:
                 if set_to_none:

@@ -22,14 +22,14 @@ import queue
 import signal
 import time
 import warnings
-from typing import Generic, TypeVar
+from typing import Any, Generic, Iterator, TypeVar
 
 import ember
 
 from . import _utils
 from ._utils.collate import default_collate, default_convert
 from ._utils.worker import ExceptionWrapper, _IterableDatasetStopIteration, get_worker_info, unpack
-from .dataset import IterableDataset
+from .dataset import Dataset, IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info", "default_collate", "default_convert"]
@@ -108,7 +108,8 @@ class DataLoader(Generic[_T_co]):
 
     def __init__(
         self,
-        dataset,
+        # typed as PyTorch's, so `DataLoader(ds)` infers DataLoader[T] from a Dataset[T]
+        dataset: "Dataset[_T_co]",
         batch_size=1,
         shuffle=None,
         sampler=None,
@@ -243,7 +244,7 @@ class DataLoader(Generic[_T_co]):
             return _SingleProcessDataLoaderIter(self)
         return _MultiProcessingDataLoaderIter(self)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         if self.persistent_workers and self.num_workers > 0:
             it = self._iterator
             if it is not None and it._can_reset():
@@ -255,7 +256,7 @@ class DataLoader(Generic[_T_co]):
             return self._iterator
         return self._get_iterator()
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._dataset_kind == "iterable":
             length = len(self.dataset)
             if self.batch_size is not None:

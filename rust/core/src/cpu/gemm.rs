@@ -2,7 +2,11 @@
 //! AVX2/AVX-512 kernels are chosen at run time by the crate), integer
 //! products with wrapping arithmetic.
 
+use crate::dtype::{DType, Element};
+use crate::error::Result;
+use crate::layout::Layout;
 use crate::storage::CpuElement;
+use crate::tensor::Tensor;
 
 /// dst (m x n, contiguous) = alpha * dst + beta * a @ b with strided a and b;
 /// `alpha: None` means dst is not read (it may hold anything).
@@ -97,4 +101,54 @@ pub fn gemm_int<T: CpuElement>(
             dst[i * n + j] = T::from_i64(acc);
         }
     }
+}
+
+/// See [`crate::backend::Backend::matmul`]: one packed GEMM per batch item.
+pub fn matmul(
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    nb: usize,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let dt = a.dtype();
+    if matches!(dt, DType::F16 | DType::BF16) {
+        // Float32 products, rounded once to the half type.
+        let (a32, b32) = (a.cast_raw(DType::F32)?, b.cast_raw(DType::F32)?);
+        let la32 = a32.layout().broadcast_to(&la.shape)?;
+        let lb32 = b32.layout().broadcast_to(&lb.shape)?;
+        return matmul(&a32, &la32, &b32, &lb32, nb, out_shape)?.cast_raw(dt);
+    }
+    let (m, k, n) = (la.shape[nb], la.shape[nb + 1], lb.shape[nb + 1]);
+    let batch_layout = |l: &Layout| Layout {
+        shape: l.shape[..nb].to_vec(),
+        strides: l.strides[..nb].to_vec(),
+        offset: l.offset,
+    };
+    let offs_a = batch_layout(la).offsets();
+    let offs_b = batch_layout(lb).offsets();
+    let (ars, acs) = (la.strides[nb], la.strides[nb + 1]);
+    let (brs, bcs) = (lb.strides[nb], lb.strides[nb + 1]);
+    let (ga, gb) = (a.storage().read(), b.storage().read());
+    let data = match dt {
+        DType::F32 | DType::F64 => crate::dispatch_float!(dt, T => {
+            let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
+            let mut out = vec![T::zero_v(); offs_a.len() * m * n];
+            for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
+                gemm_f::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs, None, T::one_v());
+            }
+            T::wrap(out)
+        }, unreachable!()),
+        DType::Bool => crate::bail!("\"addmm_impl_cpu_\" not implemented for 'Bool'"),
+        _ => crate::dispatch!(dt, T => {
+            let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
+            let mut out = vec![T::zero_v(); offs_a.len() * m * n];
+            for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
+                gemm_int::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs);
+            }
+            T::wrap(out)
+        }),
+    };
+    Ok(Tensor::from_cpu(data, out_shape))
 }

@@ -8,11 +8,14 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 pub mod alloc;
+pub mod backend;
 pub mod binary;
 pub mod gemm;
 pub mod norm;
+pub mod reduce;
 pub mod simd;
 pub mod softmax;
+pub mod sort;
 pub mod unary;
 
 /// Elements above which elementwise kernels split work across threads.

@@ -2,8 +2,14 @@
 //! each a lane-parallel loop compiled for the CPU's widest vectors.
 
 use super::simd::{multiversion, FastMath};
+use crate::dispatch_float;
 use crate::dtype::Element;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::storage::CpuElement;
+use crate::tensor::Tensor;
 use num_traits::Float;
+use rayon::prelude::*;
 
 /// Element types a softmax line runs on.
 pub trait SoftmaxElem: Float + Element + FastMath {}
@@ -76,4 +82,39 @@ fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
 multiversion! {
     /// Softmax (or log-softmax) of the line `i` into `o` (same length).
     pub fn softmax_line<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) via softmax_body
+}
+
+/// Softmax (or log-softmax) along `d` of a host float tensor: a new contiguous tensor.
+pub fn softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    let xc = x.contiguous()?;
+    let shape = xc.shape().to_vec();
+    let len = shape[d];
+    let stride = xc.strides()[d];
+    let off = xc.layout().offset;
+    let dt = xc.dtype();
+    let data = dispatch_float!(dt, T => {
+        let mut out = vec![T::zero_v(); xc.numel()];
+        xc.with_cpu(|dd, _| {
+            let s = &T::slice(dd)[off..off + xc.numel()];
+            if stride == 1 {
+                let work = |(o, i): (&mut [T], &[T])| softmax_line(i, o, log);
+                if super::use_par(xc.numel()) {
+                    out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
+                } else {
+                    out.chunks_mut(len.max(1)).zip(s.chunks(len.max(1))).for_each(work);
+                }
+            } else {
+                let bases = super::line_bases(&Layout::contiguous(&shape), d);
+                let mut line = vec![T::zero_v(); len];
+                let mut res = vec![T::zero_v(); len];
+                for &b in &bases {
+                    for k in 0..len { line[k] = s[b + k * stride]; }
+                    softmax_line(&line, &mut res, log);
+                    for k in 0..len { out[b + k * stride] = res[k]; }
+                }
+            }
+        })?;
+        T::wrap(out)
+    }, unreachable!());
+    Ok(Tensor::from_cpu(data, &shape))
 }

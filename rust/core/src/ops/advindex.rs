@@ -387,7 +387,7 @@ impl Tensor {
                 .iter()
                 .map(|i| i.as_ref().map(|t| t.host()).transpose())
                 .collect::<Result<_>>()?;
-            return crate::ops::device::gpu_fallback("index_put", &[self, values], |h| {
+            return crate::ops::device::host_fallback("index_put", &[self, values], |h| {
                 h[0].index_put(&hidx, &h[1], accumulate)
             });
         }

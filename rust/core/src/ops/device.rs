@@ -163,21 +163,20 @@ impl Tensor {
     }
 }
 
-/// Run `f` (the CPU implementation of an op) on host copies of GPU operands
-/// and move its results back to the GPU; autograd flows through the moves.
-pub fn gpu_fallback_n(
+/// Run `f` (the host implementation of an op that has no kernel on the
+/// operands' device) on host copies of the operands and move its results
+/// back; autograd flows through the moves. Counted per device as a fallback.
+pub fn host_fallback_n(
     op: &str,
     inputs: &[&Tensor],
     f: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
 ) -> Result<Vec<Tensor>> {
     let dev = common_device(inputs, op)?;
-    if dev.is_gpu() {
-        gpu::note_fallback(op);
-    }
+    crate::backend::for_device(dev).note_fallback(op);
     let host: Vec<Tensor> = inputs
         .iter()
         .map(|t| {
-            if t.is_gpu() {
+            if !t.device().is_host() {
                 t.to_device(Device::Cpu)
             } else {
                 Ok((*t).clone())
@@ -196,17 +195,17 @@ pub fn gpu_fallback_n(
         .collect()
 }
 
-pub fn gpu_fallback(
+pub fn host_fallback(
     op: &str,
     inputs: &[&Tensor],
     f: impl FnOnce(&[Tensor]) -> Result<Tensor>,
 ) -> Result<Tensor> {
-    Ok(gpu_fallback_n(op, inputs, |h| Ok(vec![f(h)?]))?.remove(0))
+    Ok(host_fallback_n(op, inputs, |h| Ok(vec![f(h)?]))?.remove(0))
 }
 
-/// Whether any operand lives on the GPU (0-dim CPU scalars do not count).
+/// Whether any operand lives off the host (0-dim CPU scalars do not count).
 pub fn any_gpu(ts: &[&Tensor]) -> bool {
-    ts.iter().any(|t| t.is_gpu())
+    ts.iter().any(|t| !t.device().is_host())
 }
 
 /// In-place write of host-computed `new` values into a GPU tensor's

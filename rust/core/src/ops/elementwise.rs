@@ -1,14 +1,15 @@
 //! Elementwise ops: casts, unary math, binary arithmetic, comparisons, where, clamp.
 
 use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
-use crate::cpu;
-use crate::dtype::{result_type, DType, Element, Operand, Scalar};
+use crate::backend;
+
+use crate::dtype::{result_type, DType, Operand, Scalar};
 use crate::error::Result;
-use crate::layout::{broadcast_shapes, Layout};
-use crate::storage::{CpuData, CpuElement};
+use crate::layout::broadcast_shapes;
+use crate::storage::CpuData;
 use crate::tensor::Tensor;
-use crate::wgpu::kernels as gpu;
-use crate::{bail, dispatch, dispatch_float, rt_err};
+
+use crate::{bail, rt_err};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,20 +163,12 @@ impl Tensor {
     /// Contiguous copy without autograd.
     pub fn clone_data(&self) -> Result<Tensor> {
         crate::layout::checked_numel(self.shape(), self.dtype().size(), "clone")?;
-        if self.is_gpu() {
-            return gpu::cast(self, self.dtype());
-        }
-        let data = self.with_cpu(|d, l| cpu::cast(d, l, self.dtype()))?;
-        Ok(Tensor::from_cpu(data, self.shape()))
+        backend::of(self).cast(self, self.dtype())
     }
     /// Cast without autograd.
     pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
         crate::layout::checked_numel(self.shape(), dtype.size(), "to")?;
-        if self.is_gpu() {
-            return gpu::cast(self, dtype);
-        }
-        let data = self.with_cpu(|d, l| cpu::cast(d, l, dtype))?;
-        Ok(Tensor::from_cpu(data, self.shape()))
+        backend::of(self).cast(self, dtype)
     }
     /// `self` if contiguous, else a contiguous copy (gradient passes through).
     pub fn contiguous(&self) -> Result<Tensor> {
@@ -223,18 +216,9 @@ impl Tensor {
     // ---------- unary ----------
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
         let dt = self.dtype();
-        if self.is_gpu() && !dt.is_float() && dt != DType::Bool && !op.int_ok() {
-            return self.cast_raw(DType::F32)?.unary(op);
-        }
-        if self.is_gpu() && (dt != DType::Bool || matches!(op, Unary::LogicalNot | Unary::BitNot)) {
-            return self.unary_gpu(op);
-        }
         if dt == DType::Bool {
             return match op {
-                Unary::LogicalNot | Unary::BitNot => {
-                    let v = self.with_cpu(|d, l| cpu::map1::<bool, bool>(d, l, |x| !x))?;
-                    Ok(Tensor::from_vec(v, self.shape()))
-                }
+                Unary::LogicalNot | Unary::BitNot => backend::of(self).unary(self, op),
                 Unary::Neg => bail!("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."),
                 Unary::Abs | Unary::Relu => Ok(self.clone_data()?),
                 _ if op.int_ok() => self.cast_raw(DType::U8)?.unary(op)?.cast_raw(DType::Bool),
@@ -242,49 +226,12 @@ impl Tensor {
             };
         }
         if op == Unary::LogicalNot {
-            let v = dispatch!(dt, T => self.with_cpu(|d, l| cpu::map1::<T, bool>(d, l, |x| x == T::zero_v()))?);
-            return Ok(Tensor::from_vec(v, self.shape()));
+            return backend::of(self).unary(self, op);
         }
-        if !dt.is_float() {
-            if op.int_ok() {
-                let data = match dt {
-                    DType::U8 => {
-                        CpuData::from(self.with_cpu(|d, l| cpu::unary::int_unary::<u8>(op, d, l))??)
-                    }
-                    DType::I8 => {
-                        CpuData::from(self.with_cpu(|d, l| cpu::unary::int_unary::<i8>(op, d, l))??)
-                    }
-                    DType::I16 => CpuData::from(
-                        self.with_cpu(|d, l| cpu::unary::int_unary::<i16>(op, d, l))??,
-                    ),
-                    DType::I32 => CpuData::from(
-                        self.with_cpu(|d, l| cpu::unary::int_unary::<i32>(op, d, l))??,
-                    ),
-                    _ => CpuData::from(
-                        self.with_cpu(|d, l| cpu::unary::int_unary::<i64>(op, d, l))??,
-                    ),
-                };
-                return Ok(Tensor::from_cpu(data, self.shape()));
-            }
+        if !dt.is_float() && !op.int_ok() {
             return self.cast_raw(DType::F32)?.unary(op);
         }
-        let data = dispatch_float!(dt, T => T::wrap(self.with_cpu(|d, l| cpu::unary::float_unary::<T>(op, d, l))??), unreachable!());
-        let out = Tensor::from_cpu(data, self.shape());
-        self.unary_finish(op, out)
-    }
-
-    fn unary_gpu(&self, op: Unary) -> Result<Tensor> {
-        let dt = self.dtype();
-        if op == Unary::LogicalNot || (dt == DType::Bool && op == Unary::BitNot) {
-            let b = if dt == DType::Bool {
-                self.clone()
-            } else {
-                self.cast_raw(DType::Bool)?
-            };
-            let out = gpu::unary(&b.cast_raw(DType::I32)?, Unary::LogicalNot as u32)?;
-            return out.cast_raw(DType::Bool);
-        }
-        let out = gpu::unary(self, op as u32)?;
+        let out = backend::of(self).unary(self, op)?;
         if !dt.is_float() {
             return Ok(out);
         }
@@ -356,27 +303,14 @@ fn camel(s: &str) -> String {
         .collect()
 }
 
-/// ReLU's backward in one pass (PyTorch's threshold_backward: 0 where
-/// x <= 0, g elsewhere) when no graph of the backward is being built.
+/// ReLU's backward through the device's threshold_backward kernel (one
+/// pass: 0 where x <= 0, g elsewhere) when no graph of the backward is built.
 fn relu_grad_fusable(g: &Tensor, x: &Tensor) -> bool {
     !crate::autograd::grad_enabled()
-        && !g.is_gpu()
-        && !x.is_gpu()
+        && g.device() == x.device()
         && g.dtype() == x.dtype()
         && g.dtype().is_float()
         && g.shape() == x.shape()
-}
-
-fn relu_grad_cpu(g: &Tensor, x: &Tensor) -> Result<Tensor> {
-    let (gg, gx) = (g.storage().read(), x.storage().read());
-    let data = dispatch_float!(g.dtype(), T => T::wrap(cpu::map2::<T, T>(
-        gg.cpu(),
-        g.layout(),
-        gx.cpu(),
-        x.layout(),
-        |g, x| if x > T::zero_v() { g } else { T::zero_v() },
-    )), unreachable!());
-    Ok(Tensor::from_cpu(data, g.shape()))
 }
 
 fn unary_backward(
@@ -424,7 +358,7 @@ fn unary_backward(
             g.mul(&y.mul(&y.neg()?.add_s(1.0)?)?)?
         }
         LogSigmoid => g.mul(&x.neg()?.unary(Sigmoid)?)?,
-        Relu if relu_grad_fusable(g, x) => relu_grad_cpu(g, x)?,
+        Relu if relu_grad_fusable(g, x) => backend::of(x).threshold_backward(g, x)?,
         Relu => g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)?,
         Relu6 => g.mul(
             &x.gt_s(0.0)?
@@ -574,17 +508,17 @@ impl Binary {
             Ge => "ge",
         }
     }
-    fn is_compare(self) -> bool {
+    pub(crate) fn is_compare(self) -> bool {
         use Binary::*;
         matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
     }
-    fn is_logical(self) -> bool {
+    pub(crate) fn is_logical(self) -> bool {
         matches!(
             self,
             Binary::LogicalAnd | Binary::LogicalOr | Binary::LogicalXor
         )
     }
-    fn is_bitwise(self) -> bool {
+    pub(crate) fn is_bitwise(self) -> bool {
         use Binary::*;
         matches!(self, BitAnd | BitOr | BitXor | Shl | Shr)
     }
@@ -642,46 +576,7 @@ impl Tensor {
         } else {
             other.cast_raw(ct)?
         };
-        if dev.is_gpu() {
-            let out = self.binary_gpu(&a, &b, &shape, op, ct)?;
-            if op.is_compare() || op.is_logical() || op.is_bitwise() || !out.dtype().is_float() {
-                return Ok(out);
-            }
-            if any_requires_grad(&[self, other]) {
-                binary_record(op, &out, self, other)?;
-            }
-            return Ok(out);
-        }
-        let la = a.layout().broadcast_to(&shape)?;
-        let lb = b.layout().broadcast_to(&shape)?;
-        let data = {
-            let ga = a.storage().read();
-            let gb = b.storage().read();
-            let (da, db) = (ga.cpu(), gb.cpu());
-            match ct {
-                DType::Bool => cpu::binary::bool_binary(op, da, &la, db, &lb)?,
-                DType::U8 => cpu::binary::int_binary::<u8>(op, da, &la, db, &lb)?,
-                DType::I8 => cpu::binary::int_binary::<i8>(op, da, &la, db, &lb)?,
-                DType::I16 => cpu::binary::int_binary::<i16>(op, da, &la, db, &lb)?,
-                DType::I32 => cpu::binary::int_binary::<i32>(op, da, &la, db, &lb)?,
-                DType::I64 => cpu::binary::int_binary::<i64>(op, da, &la, db, &lb)?,
-                DType::F16 | DType::BF16 => {
-                    // Compute in float32, round once to the half type.
-                    let a32 = cpu::cast(da, &la, DType::F32);
-                    let b32 = cpu::cast(db, &lb, DType::F32);
-                    let l = Layout::contiguous(&shape);
-                    let r = cpu::binary::float_binary::<f32>(op, &a32, &l, &b32, &l)?;
-                    if r.dtype() == DType::Bool {
-                        r
-                    } else {
-                        cpu::cast(&r, &l, ct)
-                    }
-                }
-                DType::F32 => cpu::binary::float_binary::<f32>(op, da, &la, db, &lb)?,
-                DType::F64 => cpu::binary::float_binary::<f64>(op, da, &la, db, &lb)?,
-            }
-        };
-        let out = Tensor::from_cpu(data, &shape);
+        let out = backend::for_device(dev).binary(&a, &b, &shape, op, ct)?;
         if op.is_compare() || op.is_logical() || op.is_bitwise() || !out.dtype().is_float() {
             return Ok(out);
         }
@@ -689,66 +584,6 @@ impl Tensor {
             binary_record(op, &out, self, other)?;
         }
         Ok(out)
-    }
-
-    /// GPU kernel for `binary`; ops without one run on the host.
-    fn binary_gpu(
-        &self,
-        a: &Tensor,
-        b: &Tensor,
-        shape: &[usize],
-        op: Binary,
-        ct: DType,
-    ) -> Result<Tensor> {
-        use Binary::*;
-        // Operands: GPU tensors, or a 0-dim CPU tensor passed as a scalar.
-        let (a, b, op) = if !a.is_gpu() {
-            // scalar (op) tensor: swap when the op allows it.
-            match op {
-                Add | Mul | Maximum | Minimum | Fmax | Fmin | Eq | Ne | BitAnd | BitOr | BitXor
-                | LogicalAnd | LogicalOr | LogicalXor => (b.clone(), a.clone(), op),
-                Lt => (b.clone(), a.clone(), Gt),
-                Gt => (b.clone(), a.clone(), Lt),
-                Le => (b.clone(), a.clone(), Ge),
-                Ge => (b.clone(), a.clone(), Le),
-                _ => (a.to_device_raw(crate::Device::Gpu(0))?, b.clone(), op),
-            }
-        } else {
-            (a.clone(), b.clone(), op)
-        };
-        let native = if op.is_compare() || op.is_logical() {
-            true
-        } else if ct.is_float() {
-            !op.is_bitwise() && !matches!(op, Shl | Shr)
-        } else if ct == DType::Bool {
-            matches!(
-                op,
-                BitAnd | BitOr | BitXor | Maximum | Minimum | Fmax | Fmin
-            )
-        } else {
-            matches!(
-                op,
-                Add | Sub
-                    | Mul
-                    | FloorDiv
-                    | Remainder
-                    | Fmod
-                    | Maximum
-                    | Minimum
-                    | Fmax
-                    | Fmin
-                    | BitAnd
-                    | BitOr
-                    | BitXor
-            )
-        };
-        if !native {
-            let (ha, hb) = (a.host()?, b.host()?);
-            let out = ha.binary(&hb, op)?;
-            return out.to_device_raw(crate::Device::Gpu(0));
-        }
-        let compare = op.is_compare() || op.is_logical();
-        gpu::binary(&a, &b, shape, op as u32, compare, ct)
     }
 
     pub fn add(&self, o: &Tensor) -> Result<Tensor> {
@@ -839,25 +674,7 @@ impl Tensor {
         let a2 = a.cast_raw_if(ct)?.to_device_raw(dev)?;
         let b2 = b.cast_raw_if(ct)?.to_device_raw(dev)?;
         let cond = cond.to_device_raw(dev)?;
-        let lc = cond.layout().broadcast_to(&shape)?;
-        let la = a2.layout().broadcast_to(&shape)?;
-        let lb = b2.layout().broadcast_to(&shape)?;
-        let data = if dev.is_gpu() {
-            None
-        } else {
-            Some({
-                let (gc, ga, gb) = (
-                    cond.storage().read(),
-                    a2.storage().read(),
-                    b2.storage().read(),
-                );
-                dispatch!(ct, T => T::wrap(cpu::map3::<bool, T, T>(gc.cpu(), &lc, ga.cpu(), &la, gb.cpu(), &lb, |c, x, y| if c { x } else { y })))
-            })
-        };
-        let out = match data {
-            Some(d) => Tensor::from_cpu(d, &shape),
-            None => gpu::where_(&cond, &a2, &b2, &shape)?,
-        };
+        let out = backend::for_device(dev).where_(&cond, &a2, &b2, &shape)?;
         if out.dtype().is_float() && any_requires_grad(&[a, b]) {
             let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
             let (da, db) = (a.dtype(), b.dtype());
@@ -912,42 +729,7 @@ impl Tensor {
         if dt == DType::Bool {
             bail!("\"clamp_cpu\" not implemented for 'Bool'");
         }
-        if self.is_gpu() {
-            let mut y = self.detach();
-            let ws = |v: f64| Tensor::wrapped_scalar(Scalar::Float(v), DType::F64);
-            if let Some(lo) = min {
-                y = gpu::binary(&y, &ws(lo), y.shape(), Binary::Maximum as u32, false, dt)?;
-            }
-            if let Some(hi) = max {
-                y = gpu::binary(&y, &ws(hi), y.shape(), Binary::Minimum as u32, false, dt)?;
-            }
-            return self.clamp_finish(y, min, max);
-        }
-        let data = if dt.is_float() {
-            dispatch_float!(dt, T => {
-                let lo = min.map(|v| T::from_f64(v));
-                let hi = max.map(|v| T::from_f64(v));
-                T::wrap(self.with_cpu(|d, l| cpu::map1::<T, T>(d, l, |x| {
-                    if x.is_nan() { return x; }
-                    let mut y = x;
-                    if let Some(lo) = lo { if y < lo { y = lo; } }
-                    if let Some(hi) = hi { if y > hi { y = hi; } }
-                    y
-                }))?)
-            }, unreachable!())
-        } else {
-            dispatch!(dt, T => {
-                let lo = min.map(|v| T::from_f64(v));
-                let hi = max.map(|v| T::from_f64(v));
-                T::wrap(self.with_cpu(|d, l| cpu::map1::<T, T>(d, l, |x| {
-                    let mut y = x;
-                    if let Some(lo) = lo { if y < lo { y = lo; } }
-                    if let Some(hi) = hi { if y > hi { y = hi; } }
-                    y
-                }))?)
-            })
-        };
-        let out = Tensor::from_cpu(data, self.shape());
+        let out = backend::of(self).clamp(self, min, max)?;
         self.clamp_finish(out, min, max)
     }
 

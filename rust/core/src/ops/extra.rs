@@ -181,7 +181,7 @@ impl Tensor {
         include_self: bool,
     ) -> Result<Tensor> {
         if crate::ops::device::any_gpu(&[self, index, src]) {
-            return crate::ops::device::gpu_fallback("scatter_reduce", &[self, index, src], |h| {
+            return crate::ops::device::host_fallback("scatter_reduce", &[self, index, src], |h| {
                 h[0].scatter_reduce(dim, &h[1], &h[2], reduce, include_self)
             });
         }

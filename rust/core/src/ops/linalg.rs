@@ -1,6 +1,7 @@
 //! matmul in all of PyTorch's rank combinations, on the packed `gemm` crate.
 
 use crate::autograd::{any_requires_grad, record, BackCtx};
+use crate::backend;
 use crate::cpu;
 use crate::dtype::{promote_types, DType, Element};
 use crate::error::Result;
@@ -48,65 +49,14 @@ impl Tensor {
         let la = a.layout().broadcast_to(&full_a)?;
         let lb = b.layout().broadcast_to(&full_b)?;
         let nb = batch.len();
-        let bl_a = Layout {
-            shape: batch.clone(),
-            strides: la.strides[..nb].to_vec(),
-            offset: la.offset,
-        };
-        let bl_b = Layout {
-            shape: batch.clone(),
-            strides: lb.strides[..nb].to_vec(),
-            offset: lb.offset,
-        };
-        let offs_a = bl_a.offsets();
-        let offs_b = bl_b.offsets();
-        let (ars, acs) = (la.strides[nb], la.strides[nb + 1]);
-        let (brs, bcs) = (lb.strides[nb], lb.strides[nb + 1]);
         let mut out_shape = batch.clone();
         out_shape.extend([m, n]);
         crate::layout::checked_numel(&out_shape, dt.size(), "matmul")?;
-        if a.is_gpu() || b.is_gpu() {
-            crate::ops::device::common_device(&[a, b], "matmul")?;
-            if dt == DType::F32 {
-                return matmul_gpu(a, &la, b, &lb, nb, &out_shape);
-            }
-            if dt == DType::F16 {
-                return a
-                    .cast_raw(DType::F32)?
-                    .matmul_nd(&b.cast_raw(DType::F32)?)?
-                    .cast_raw(dt);
-            }
-            let r = a.host()?.matmul_nd(&b.host()?)?;
-            return r.to_device_raw(a.device());
+        if dt == DType::Bool {
+            bail!("\"addmm_impl_cpu_\" not implemented for 'Bool'");
         }
-        let (ga, gb) = (a.storage().read(), b.storage().read());
-        let data = match dt {
-            DType::F32 | DType::F64 => crate::dispatch_float!(dt, T => {
-                let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
-                let mut out = vec![T::zero_v(); offs_a.len() * m * n];
-                for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
-                    cpu::gemm::gemm_f::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs, None, T::one_v());
-                }
-                T::wrap(out)
-            }, unreachable!()),
-            DType::F16 | DType::BF16 => {
-                drop((ga, gb));
-                let r = a
-                    .cast_raw(DType::F32)?
-                    .matmul_nd(&b.cast_raw(DType::F32)?)?;
-                return r.cast_raw(dt);
-            }
-            DType::Bool => bail!("\"addmm_impl_cpu_\" not implemented for 'Bool'"),
-            _ => crate::dispatch!(dt, T => {
-                let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
-                let mut out = vec![T::zero_v(); offs_a.len() * m * n];
-                for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
-                    cpu::gemm::gemm_int::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs);
-                }
-                T::wrap(out)
-            }),
-        };
-        Ok(Tensor::from_cpu(data, &out_shape))
+        let dev = crate::ops::device::common_device(&[a, b], "matmul")?;
+        backend::for_device(dev).matmul(a, &la, b, &lb, nb, &out_shape)
     }
 
     /// torch.matmul.
@@ -333,48 +283,4 @@ impl Tensor {
         };
         i.add(&p)
     }
-}
-
-/// GPU matmul of broadcast (batch..., m, k) x (batch..., k, n) layouts.
-fn matmul_gpu(
-    a: &Tensor,
-    la: &Layout,
-    b: &Tensor,
-    lb: &Layout,
-    nb: usize,
-    out_shape: &[usize],
-) -> Result<Tensor> {
-    // Collapse the batch dims into one strided dim (copying an operand whose
-    // batch dims do not merge).
-    fn batch3(t: &Tensor, l: &Layout, nb: usize) -> Result<(Tensor, Layout)> {
-        let bshape = &l.shape[..nb];
-        let bt: usize = bshape.iter().product();
-        let mut stride = None;
-        let mut ok = true;
-        // Mergeable when each batch stride equals the next one times its size.
-        let dims: Vec<usize> = (0..nb).filter(|&d| bshape[d] != 1).collect();
-        for w in dims.windows(2) {
-            if l.strides[w[0]] != l.strides[w[1]] * bshape[w[1]] {
-                ok = false;
-            }
-        }
-        if let Some(&last) = dims.last() {
-            stride = Some(l.strides[last]);
-        }
-        if ok {
-            let lay = Layout {
-                shape: vec![bt, l.shape[nb], l.shape[nb + 1]],
-                strides: vec![stride.unwrap_or(0), l.strides[nb], l.strides[nb + 1]],
-                offset: l.offset,
-            };
-            return Ok((t.clone(), lay));
-        }
-        let c = t.view_of(l.clone()).clone_data()?;
-        let lay = Layout::contiguous(&[bt, l.shape[nb], l.shape[nb + 1]]);
-        Ok((c, lay))
-    }
-    let (a3, la3) = batch3(a, la, nb)?;
-    let (b3, lb3) = batch3(b, lb, nb)?;
-    let out = crate::wgpu::kernels::matmul3(&a3, &la3, &b3, &lb3)?;
-    Ok(out.view_of(Layout::contiguous(out_shape)))
 }

@@ -2,16 +2,12 @@
 //! scans (cumsum/cumprod) and softmax.
 
 use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
-use crate::cpu;
-use crate::dtype::{DType, Element};
+use crate::backend::{self, Red};
+use crate::bail;
+use crate::dtype::DType;
 use crate::error::Result;
-use crate::layout::{wrap_dim, Layout};
-use crate::storage::{CpuData, CpuElement};
+use crate::layout::wrap_dim;
 use crate::tensor::Tensor;
-use crate::wgpu::kernels as gpu;
-use crate::{bail, dispatch, dispatch_float};
-use num_traits::Float;
-use rayon::prelude::*;
 
 /// Normalise a dim list: empty means all dims. Sorted, deduplicated.
 pub fn norm_dims(dims: &[i64], ndim: usize, op: &str) -> Result<Vec<usize>> {
@@ -47,82 +43,7 @@ fn out_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
     s
 }
 
-/// Lay out the data so every output element owns one contiguous chunk of the
-/// reduced elements. Returns (data tensor, number of chunks, chunk length).
-fn chunked(t: &Tensor, dims: &[usize]) -> Result<(Tensor, usize, usize)> {
-    let nd = t.ndim();
-    let mut perm: Vec<usize> = (0..nd).filter(|d| !dims.contains(d)).collect();
-    perm.extend(dims.iter().copied());
-    let inner: usize = dims.iter().map(|&d| t.shape()[d]).product();
-    let outer: usize = (0..nd)
-        .filter(|d| !dims.contains(d))
-        .map(|d| t.shape()[d])
-        .product();
-    let l = t.layout().permute(&perm)?;
-    let data = if l.is_contiguous() {
-        t.view_of(l)
-    } else {
-        t.view_of(l).clone_data()?
-    };
-    Ok((data, outer, inner))
-}
-
-/// Apply `f` to each chunk of reduced elements (parallel when large).
-fn reduce_chunks<T: CpuElement, U: Send + Sync + Clone>(
-    t: &Tensor,
-    dims: &[usize],
-    f: impl Fn(&[T]) -> U + Sync + Send,
-) -> Result<Vec<U>> {
-    let (data, outer, inner) = chunked(t, dims)?;
-    let off = data.layout().offset;
-    data.with_cpu(|d, _| {
-        let s = &T::slice(d)[off..off + outer * inner];
-        if inner == 0 {
-            let v = f(&[]);
-            return vec![v; outer];
-        }
-        if cpu::use_par(outer * inner) && outer > 1 {
-            s.par_chunks(inner).map(&f).collect()
-        } else {
-            s.chunks(inner).map(&f).collect()
-        }
-    })
-}
-
-/// The slice as f32 when T is f32.
-#[inline]
-fn as_f32<T: Element>(s: &[T]) -> Option<&[f32]> {
-    // SAFETY: T is f32 exactly when its DTYPE says so.
-    (T::DTYPE == DType::F32)
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
-}
-
-/// Sum in blocks: SIMD-friendly lanes in T, blocks combined in f64.
-#[inline]
-pub fn sum_slice<T: Float + Element>(s: &[T]) -> f64 {
-    if let Some(s32) = as_f32(s) {
-        return cpu::simd::sum_f32(s32);
-    }
-    let mut total = 0f64;
-    for block in s.chunks(1024) {
-        let mut lanes = [T::zero_v(); 8];
-        let mut it = block.chunks_exact(8);
-        for c in &mut it {
-            for i in 0..8 {
-                lanes[i] = lanes[i] + c[i];
-            }
-        }
-        let mut b = 0f64;
-        for l in lanes {
-            b += l.to_f64();
-        }
-        for &x in it.remainder() {
-            b += x.to_f64();
-        }
-        total += b;
-    }
-    total
-}
+pub use crate::cpu::reduce::sum_slice;
 
 fn expand_grad(g: &Tensor, in_shape: &[usize], dims: &[usize], keepdim: bool) -> Result<Tensor> {
     let mut g = g.clone();
@@ -155,22 +76,10 @@ impl Tensor {
         let dims_n = norm_dims(dims, self.ndim(), "sum")?;
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
-        let out = if self.is_gpu() {
-            let (x, odt) = if dt.is_float() {
-                (self.clone(), dt)
-            } else {
-                (self.cast_raw_if_raw(DType::I64)?, DType::I64)
-            };
-            gpu::reduce(&x, &dims_n, &shape, gpu::Red::Sum, odt)?.0
-        } else {
-            let data = if dt.is_float() {
-                dispatch_float!(dt, T => T::wrap(self.sum_float::<T>(&dims_n)?), unreachable!())
-            } else {
-                let v = dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(0i64, |a, &x| a.wrapping_add(x.to_i64())))?);
-                CpuData::from(v)
-            };
-            Tensor::from_cpu(data, &shape)
-        };
+        let odt = if dt.is_float() { dt } else { DType::I64 };
+        let out = backend::of(self)
+            .reduce(self, &dims_n, &shape, Red::Sum, odt)?
+            .0;
         let in_shape = self.shape().to_vec();
         Ok(unary_record(
             "SumBackward1",
@@ -186,44 +95,6 @@ impl Tensor {
                 )?)])
             },
         ))
-    }
-
-    fn sum_float<T: CpuElement + Float>(&self, dims: &[usize]) -> Result<Vec<T>> {
-        // Fast path: reducing leading dims of a contiguous tensor (bias gradients).
-        let nd = self.ndim();
-        let k = dims.len();
-        if self.is_contiguous() && k > 0 && k < nd && dims.iter().enumerate().all(|(i, &d)| i == d)
-        {
-            let rows: usize = self.shape()[..k].iter().product();
-            let cols: usize = self.shape()[k..].iter().product();
-            let off = self.layout().offset;
-            return self.with_cpu(|d, _| {
-                let s = &T::slice(d)[off..off + rows * cols];
-                if let Some(s32) = as_f32(s) {
-                    // f32 lanes over blocks of 64 rows, blocks combined in f64.
-                    let mut acc64 = vec![0f64; cols];
-                    let mut acc = vec![0f32; cols];
-                    for block in s32.chunks((cols * 64).max(1)) {
-                        acc.fill(0.0);
-                        for r in block.chunks(cols.max(1)) {
-                            cpu::simd::map2_inplace(&mut acc, r, |a: f32, b: f32| a + b);
-                        }
-                        for (a, &b) in acc64.iter_mut().zip(&acc) {
-                            *a += b as f64;
-                        }
-                    }
-                    return acc64.into_iter().map(T::from_f64).collect();
-                }
-                let mut acc = vec![0f64; cols];
-                for r in s.chunks(cols.max(1)) {
-                    for (a, &x) in acc.iter_mut().zip(r) {
-                        *a += x.to_f64();
-                    }
-                }
-                acc.into_iter().map(T::from_f64).collect()
-            });
-        }
-        reduce_chunks::<T, T>(self, dims, |c| T::from_f64(sum_slice(c)))
     }
 
     pub fn sum_all(&self) -> Result<Tensor> {
@@ -297,23 +168,10 @@ impl Tensor {
         let dims_n: Vec<usize> = if self.ndim() == 0 { vec![] } else { dims_n };
         let shape = out_shape(self.shape(), &dims_n, keepdim && dim.is_some());
         let dt = self.dtype();
-        let out = if self.is_gpu() {
-            let (x, odt) = if dt.is_float() {
-                (self.clone(), dt)
-            } else {
-                (self.cast_raw_if_raw(DType::I64)?, DType::I64)
-            };
-            gpu::reduce(&x, &dims_n, &shape, gpu::Red::Prod, odt)?.0
-        } else {
-            let data = if dt.is_float() {
-                dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| c.iter().fold(T::one_v(), |a, &x| a * x))?), unreachable!())
-            } else {
-                CpuData::from(
-                    dispatch!(dt, T => reduce_chunks::<T, i64>(self, &dims_n, |c| c.iter().fold(1i64, |a, &x| a.wrapping_mul(x.to_i64())))?),
-                )
-            };
-            Tensor::from_cpu(data, &shape)
-        };
+        let odt = if dt.is_float() { dt } else { DType::I64 };
+        let out = backend::of(self)
+            .reduce(self, &dims_n, &shape, Red::Prod, odt)?
+            .0;
         let in_shape = self.shape().to_vec();
         let kd = keepdim && dim.is_some();
         Ok(unary_record(
@@ -367,20 +225,8 @@ impl Tensor {
         }
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
-        let out = if self.is_gpu() {
-            let op = if is_max { gpu::Red::Max } else { gpu::Red::Min };
-            gpu::reduce(self, &dims_n, &shape, op, dt)?.0
-        } else {
-            let data = dispatch!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
-            let mut best = c[0];
-            for &x in &c[1..] {
-                if best.is_nan_v() { break; }
-                if x.is_nan_v() || (is_max && x > best) || (!is_max && x < best) { best = x; }
-            }
-            best
-        })?));
-            Tensor::from_cpu(data, &shape)
-        };
+        let op = if is_max { Red::Max } else { Red::Min };
+        let out = backend::of(self).reduce(self, &dims_n, &shape, op, dt)?.0;
         if !dt.is_float() || !any_requires_grad(&[self]) {
             return Ok(out);
         }
@@ -427,33 +273,13 @@ impl Tensor {
         }
         let shape = out_shape(self.shape(), &dims_n, keepdim);
         let dt = self.dtype();
-        let (values, indices) = if self.is_gpu() {
-            let op = if is_max {
-                gpu::Red::ArgMax
-            } else {
-                gpu::Red::ArgMin
-            };
-            let (v, i) = gpu::reduce(self, &dims_n, &shape, op, dt)?;
-            (v, i.expect("arg reduction returns indices"))
-        } else {
-            let pairs: Vec<(CpuData, Vec<i64>)> = vec![dispatch!(dt, T => {
-                let r = reduce_chunks::<T, (T, i64)>(self, &dims_n, |c| {
-                    let mut bi = 0usize;
-                    for (i, &x) in c.iter().enumerate() {
-                        let b = c[bi];
-                        if b.is_nan_v() { break; }
-                        if x.is_nan_v() || (is_max && x > b) || (!is_max && x < b) { bi = i; }
-                    }
-                    (c[bi], bi as i64)
-                })?;
-                let (v, i): (Vec<T>, Vec<i64>) = r.into_iter().unzip();
-                (T::wrap(v), i)
-            })];
-            let (vals, idx) = pairs.into_iter().next().unwrap();
-            (
-                Tensor::from_cpu(vals, &shape),
-                Tensor::from_vec(idx, &shape),
-            )
+        let op = if is_max { Red::ArgMax } else { Red::ArgMin };
+        let (values, indices) = match backend::of(self).reduce(self, &dims_n, &shape, op, dt)? {
+            (v, Some(i)) => (v, i),
+            (_, None) => bail!(
+                "{opn}: the {} backend returned no indices",
+                backend::of(self).name()
+            ),
         };
         if dt.is_float() && any_requires_grad(&[self]) {
             let in_shape = self.shape().to_vec();
@@ -522,25 +348,7 @@ impl Tensor {
         let dims_n = norm_dims(dims, self.ndim(), "var")?;
         let n: usize = dims_n.iter().map(|&d| self.shape()[d]).product();
         let shape = out_shape(self.shape(), &dims_n, keepdim);
-        let dt = self.dtype();
-        let out = if self.is_gpu() {
-            let di: Vec<i64> = dims_n.iter().map(|&d| d as i64).collect();
-            crate::autograd::no_grad(|| -> Result<Tensor> {
-                let x = self.detach();
-                let m = x.sum_dims(&di, true, None)?.div_s(n as f64)?;
-                let d = x.sub(&m)?;
-                d.mul(&d)?
-                    .sum_dims(&di, keepdim, None)?
-                    .div_s((n as f64 - correction).max(0.0))
-            })?
-        } else {
-            let data = dispatch_float!(dt, T => T::wrap(reduce_chunks::<T, T>(self, &dims_n, |c| {
-            let m = sum_slice(c) / c.len() as f64;
-            let ss: f64 = c.iter().map(|&x| { let d = x.to_f64() - m; d * d }).sum();
-            T::from_f64(ss / (c.len() as f64 - correction).max(0.0))
-        })?), unreachable!());
-            Tensor::from_cpu(data, &shape)
-        };
+        let out = backend::of(self).var(self, &dims_n, &shape, correction)?;
         let in_shape = self.shape().to_vec();
         let dims_i: Vec<i64> = dims_n.iter().map(|&d| d as i64).collect();
         Ok(unary_record(
@@ -648,23 +456,10 @@ impl Tensor {
         };
         let dims_n = norm_dims(dims, b.ndim(), if all { "all" } else { "any" })?;
         let shape = out_shape(b.shape(), &dims_n, keepdim);
-        if b.is_gpu() {
-            let op = if all { gpu::Red::All } else { gpu::Red::Any };
-            let out = gpu::reduce(&b, &dims_n, &shape, op, DType::Bool)?.0;
-            return if self.dtype() == DType::U8 {
-                out.cast_raw(DType::U8)
-            } else {
-                Ok(out)
-            };
-        }
-        let v = reduce_chunks::<bool, bool>(&b, &dims_n, |c| {
-            if all {
-                c.iter().all(|&x| x)
-            } else {
-                c.iter().any(|&x| x)
-            }
-        })?;
-        let out = Tensor::from_vec(v, &shape);
+        let op = if all { Red::All } else { Red::Any };
+        let out = backend::of(&b)
+            .reduce(&b, &dims_n, &shape, op, DType::Bool)?
+            .0;
         if self.dtype() == DType::U8 {
             return out.cast_raw(DType::U8);
         }
@@ -688,11 +483,7 @@ impl Tensor {
             return x.clone_t();
         }
         let d = wrap_dim(dim, x.ndim(), opn)?;
-        let out = if x.is_gpu() && crate::wgpu::wgsl_type(x.dtype()) != "u32" {
-            crate::wgpu::kernels::scan(&x, d, prod)?
-        } else {
-            x.cumulative_host(d, prod)?
-        };
+        let out = backend::of(&x).scan(&x, d, prod)?;
         let dt = out.dtype();
         if !dt.is_float() || !any_requires_grad(&[&x]) {
             return Ok(out);
@@ -739,36 +530,6 @@ impl Tensor {
         Ok(out)
     }
 
-    /// The serial cumsum/cumprod loop (CPU tensors, and GPU dtypes without a
-    /// scan kernel, through a host copy): a contiguous tensor on x's device.
-    fn cumulative_host(&self, d: usize, prod: bool) -> Result<Tensor> {
-        let dev = self.device();
-        let xc = self.contiguous()?.host()?;
-        let shape = xc.shape().to_vec();
-        let len = shape[d];
-        let stride = xc.strides()[d];
-        let bases = cpu::line_bases(xc.layout(), d);
-        let dt = xc.dtype();
-        let data = dispatch!(dt, T => {
-            let mut out = vec![T::zero_v(); xc.numel()];
-            let off = xc.layout().offset;
-            xc.with_cpu(|dd, _| {
-                let s = T::slice(dd);
-                for &b in &bases {
-                    let mut acc = if prod { T::one_v() } else { T::zero_v() };
-                    for k in 0..len {
-                        let o = b + k * stride;
-                        let v = s[o];
-                        acc = if prod { mul_elem(acc, v) } else { add_elem(acc, v) };
-                        out[o - off] = acc;
-                    }
-                }
-            })?;
-            T::wrap(out)
-        });
-        Tensor::from_cpu_on(data, &shape, dev)
-    }
-
     pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
         let x = if self.dtype().is_float() {
             self.clone()
@@ -786,53 +547,7 @@ impl Tensor {
             };
         }
         let d = wrap_dim(dim, x.ndim(), if log { "log_softmax" } else { "softmax" })?;
-        if x.is_gpu() {
-            let out = crate::autograd::no_grad(|| -> Result<Tensor> {
-                let xd = x.detach();
-                let m = xd.amax_dims(&[d as i64], true, true, "AmaxBackward0")?;
-                // Rows that are all -inf (or hold +inf) keep PyTorch's NaN/inf results.
-                let z = xd.sub(&m)?;
-                let e = z.unary(crate::ops::Unary::Exp)?;
-                let s = e.sum_dims(&[d as i64], true, None)?;
-                if log {
-                    z.sub(&s.unary(crate::ops::Unary::Log)?)
-                } else {
-                    e.div(&s)
-                }
-            })?;
-            return x.softmax_record(d, log, out);
-        }
-        let xc = x.contiguous()?;
-        let shape = xc.shape().to_vec();
-        let len = shape[d];
-        let stride = xc.strides()[d];
-        let off = xc.layout().offset;
-        let dt = xc.dtype();
-        let data = dispatch_float!(dt, T => {
-            let mut out = vec![T::zero_v(); xc.numel()];
-            xc.with_cpu(|dd, _| {
-                let s = &T::slice(dd)[off..off + xc.numel()];
-                if stride == 1 {
-                    let work = |(o, i): (&mut [T], &[T])| cpu::softmax::softmax_line(i, o, log);
-                    if cpu::use_par(xc.numel()) {
-                        out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
-                    } else {
-                        out.chunks_mut(len.max(1)).zip(s.chunks(len.max(1))).for_each(work);
-                    }
-                } else {
-                    let bases = cpu::line_bases(&Layout::contiguous(&shape), d);
-                    let mut line = vec![T::zero_v(); len];
-                    let mut res = vec![T::zero_v(); len];
-                    for &b in &bases {
-                        for k in 0..len { line[k] = s[b + k * stride]; }
-                        cpu::softmax::softmax_line(&line, &mut res, log);
-                        for k in 0..len { out[b + k * stride] = res[k]; }
-                    }
-                }
-            })?;
-            T::wrap(out)
-        }, unreachable!());
-        let out = Tensor::from_cpu(data, &shape);
+        let out = backend::of(&x).softmax(&x, d, log)?;
         x.softmax_record(d, log, out)
     }
 
@@ -870,23 +585,6 @@ impl Tensor {
             },
         );
         Ok(out)
-    }
-}
-
-#[inline(always)]
-fn add_elem<T: Element>(a: T, b: T) -> T {
-    if T::DTYPE.is_float() {
-        T::from_f64(a.to_f64() + b.to_f64())
-    } else {
-        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
-    }
-}
-#[inline(always)]
-fn mul_elem<T: Element>(a: T, b: T) -> T {
-    if T::DTYPE.is_float() {
-        T::from_f64(a.to_f64() * b.to_f64())
-    } else {
-        T::from_i64(a.to_i64().wrapping_mul(b.to_i64()))
     }
 }
 

@@ -58,8 +58,8 @@ fn lowest(dt: DType) -> f64 {
 impl Tensor {
     /// cummax (is_max) / cummin along `dim`: (values, int64 indices).
     pub fn cummax(&self, dim: i64, is_max: bool) -> Result<(Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("cummax", &[self], |h| {
+        if !self.device().is_host() {
+            let r = crate::ops::device::host_fallback_n("cummax", &[self], |h| {
                 let (a, b) = h[0].cummax(dim, is_max)?;
                 Ok(vec![a, b])
             })?;
@@ -98,8 +98,8 @@ impl Tensor {
 
     /// log(cumsum(exp(x))) along `dim`, computed as a running log-add-exp.
     pub fn logcumsumexp(&self, dim: i64) -> Result<Tensor> {
-        if self.is_gpu() {
-            return crate::ops::device::gpu_fallback("logcumsumexp", &[self], |h| {
+        if !self.device().is_host() {
+            return crate::ops::device::host_fallback("logcumsumexp", &[self], |h| {
                 h[0].logcumsumexp(dim)
             });
         }

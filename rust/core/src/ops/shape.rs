@@ -2,7 +2,7 @@
 //! flip, roll, repeat, tril/triu.
 
 use crate::autograd::{any_requires_grad, record, unary_record, BackCtx};
-use crate::cpu;
+use crate::backend;
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::layout::{infer_shape, wrap_dim, Layout};
@@ -36,58 +36,15 @@ impl Tensor {
     /// Write `src` (broadcast, cast) into this tensor's memory; no autograd.
     /// With `accumulate`, adds instead of overwriting (for overlapping views).
     pub fn copy_raw_from(&self, src: &Tensor, accumulate: bool) -> Result<()> {
-        let l = src.layout().broadcast_to(self.shape()).map_err(|_| {
+        src.layout().broadcast_to(self.shape()).map_err(|_| {
             rt_err!(
                 "The size of tensor a ({:?}) must match the size of tensor b ({:?}) for copy",
                 self.shape(),
                 src.shape()
             )
         })?;
-        if self.is_gpu() {
-            let src = src.to_device_raw(self.device())?;
-            if accumulate {
-                // Overlapping views add up element by element on the host.
-                crate::ops::device::gpu_write_back(self, |h| h.copy_raw_from(&src.host()?, true))?;
-            } else {
-                crate::wgpu::kernels::copy_into(self, &src)?;
-            }
-            self.storage().bump_version();
-            return Ok(());
-        }
-        let src = if src.is_gpu() {
-            src.host()?
-        } else {
-            src.clone()
-        };
-        let src = if self.same_storage(&src) {
-            src.clone_data()?
-        } else {
-            src
-        };
-        let l = if self.same_storage(&src) {
-            l
-        } else {
-            src.layout().broadcast_to(self.shape())?
-        };
-        let sg = src.storage().read();
-        let mut dg = self.storage().write();
-        if accumulate {
-            let dl = self.layout().clone();
-            let dt = self.dtype();
-            crate::dispatch!(dt, T => {
-                let tmp = cpu::cast(sg.cpu(), &l, dt);
-                let t = <T as crate::storage::CpuElement>::slice(&tmp);
-                let d = <T as crate::storage::CpuElement>::slice_mut(dg.cpu_mut());
-                let mut k = 0;
-                crate::layout::for_each_offset(&dl, |o| {
-                    d[o] = add_any(d[o], t[k]);
-                    k += 1;
-                });
-            });
-        } else {
-            cpu::copy_into(dg.cpu_mut(), self.layout(), sg.cpu(), &l);
-        }
-        drop(dg);
+        let src = src.to_device_raw(self.device())?;
+        backend::of(self).copy_into(self, &src, accumulate)?;
         self.storage().bump_version();
         Ok(())
     }
@@ -780,27 +737,8 @@ impl Tensor {
     }
 
     pub fn fill_scalar_raw(&self, v: Scalar) -> Result<()> {
-        if self.is_gpu() {
-            crate::wgpu::kernels::fill(self, v)?;
-            self.storage().bump_version();
-            return Ok(());
-        }
-        {
-            let mut g = self.storage().write();
-            cpu::fill(g.cpu_mut(), self.layout(), v);
-        }
+        backend::of(self).fill(self, v)?;
         self.storage().bump_version();
         Ok(())
-    }
-}
-
-#[inline(always)]
-fn add_any<T: crate::dtype::Element>(a: T, b: T) -> T {
-    if T::DTYPE.is_float() {
-        T::from_f64(a.to_f64() + b.to_f64())
-    } else if T::DTYPE == DType::Bool {
-        T::from_i64(((a.to_i64() != 0) || (b.to_i64() != 0)) as i64)
-    } else {
-        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
     }
 }

@@ -8,94 +8,16 @@
 //! carry a gradient that is scattered back to the selected positions.
 
 use crate::autograd::{any_requires_grad, no_grad, record, BackCtx};
-use crate::cpu;
-use crate::dtype::{Element, Scalar};
+use crate::backend;
+use crate::dtype::Scalar;
 use crate::error::Result;
-use crate::layout::{wrap_dim, Layout};
+use crate::layout::wrap_dim;
 use crate::ops::Binary;
-use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 use crate::{bail, dispatch};
-use rayon::prelude::*;
-use std::cmp::Ordering;
 
-/// Total order with NaN above everything (NaNs equal among themselves).
-#[inline]
-pub fn cmp_nan_last<T: Element>(a: &T, b: &T) -> Ordering {
-    match a.partial_cmp(b) {
-        Some(o) => o,
-        None => a.is_nan_v().cmp(&b.is_nan_v()),
-    }
-}
-
-/// Run `f` on every 1-d line of `x` along `d`, in row-major order of the
-/// other dims. Strided lines are copied out first; big tensors run in parallel.
-pub(crate) fn map_lines<T: CpuElement, R: Send>(
-    x: &Tensor,
-    d: usize,
-    f: impl Fn(&[T]) -> R + Sync + Send,
-) -> Result<Vec<R>> {
-    let l = x.layout();
-    let n = l.shape[d];
-    let stride = l.strides[d];
-    let bases = cpu::line_bases(l, d);
-    x.with_cpu(|data, _| {
-        let s = T::slice(data);
-        let run = |&b: &usize| -> R {
-            if n == 0 {
-                f(&[])
-            } else if stride == 1 {
-                f(&s[b..b + n])
-            } else {
-                let line: Vec<T> = (0..n).map(|j| s[b + j * stride]).collect();
-                f(&line)
-            }
-        };
-        if x.numel() >= cpu::PAR_THRESHOLD && bases.len() > 1 {
-            bases.par_iter().map(run).collect()
-        } else {
-            bases.iter().map(run).collect()
-        }
-    })
-}
-
-/// Write per-line results (each of length `out_shape[d]`) into a new
-/// contiguous tensor of `out_shape`; lines come in `map_lines` order.
-pub(crate) fn assemble<T: CpuElement>(lines: Vec<Vec<T>>, out_shape: &[usize], d: usize) -> Tensor {
-    let ol = Layout::contiguous(out_shape);
-    let mut v = vec![T::zero_v(); ol.numel()];
-    if !v.is_empty() {
-        let ostride = ol.strides[d];
-        for (b, line) in cpu::line_bases(&ol, d).into_iter().zip(lines) {
-            for (j, x) in line.into_iter().enumerate() {
-                v[b + j * ostride] = x;
-            }
-        }
-    }
-    Tensor::from_vec(v, out_shape)
-}
-
-/// Pick `k` positions of each line with `pick`: (values, int64 indices), both
-/// of x's shape with dim `d` set to `k`.
-fn select_lines<T: CpuElement>(
-    x: &Tensor,
-    d: usize,
-    k: usize,
-    pick: impl Fn(&[T]) -> Vec<usize> + Sync + Send,
-) -> Result<(Tensor, Tensor)> {
-    let res = map_lines::<T, _>(x, d, |line| {
-        let idx = pick(line);
-        let vals: Vec<T> = idx.iter().map(|&i| line[i]).collect();
-        (
-            vals,
-            idx.into_iter().map(|i| i as i64).collect::<Vec<i64>>(),
-        )
-    })?;
-    let mut out_shape = x.shape().to_vec();
-    out_shape[d] = k;
-    let (vals, idxs): (Vec<_>, Vec<_>) = res.into_iter().unzip();
-    Ok((assemble(vals, &out_shape, d), assemble(idxs, &out_shape, d)))
-}
+pub(crate) use crate::cpu::sort::{asc, assemble, cmp_nan_last, map_lines};
+use crate::cpu::sort::{mode_idx, select_lines};
 
 /// Record the gradient of a value-selecting op: scatter the incoming gradient
 /// to the selected indices of the input (`has_dim`: the outputs keep dim `d`).
@@ -130,103 +52,6 @@ pub(crate) fn record_select(
     );
 }
 
-/// (value, position) pairs of a line.
-fn pairs<T: Element>(line: &[T]) -> Vec<(T, usize)> {
-    line.iter().copied().zip(0..).collect()
-}
-
-/// Ascending (NaN last), ties by position: a total order on (value, position).
-pub(crate) fn asc<T: Element>(a: &(T, usize), b: &(T, usize)) -> Ordering {
-    cmp_nan_last(&a.0, &b.0).then(a.1.cmp(&b.1))
-}
-
-fn desc<T: Element>(a: &(T, usize), b: &(T, usize)) -> Ordering {
-    cmp_nan_last(&b.0, &a.0).then(a.1.cmp(&b.1))
-}
-
-fn sort_idx<T: Element>(line: &[T], descending: bool) -> Vec<usize> {
-    let mut p = pairs(line);
-    // The position tie-break makes the order total, so an unstable sort is stable.
-    let ord = if descending { desc::<T> } else { asc::<T> };
-    if p.len() >= cpu::PAR_THRESHOLD {
-        p.par_sort_unstable_by(ord);
-    } else {
-        p.sort_unstable_by(ord);
-    }
-    p.into_iter().map(|(_, i)| i).collect()
-}
-
-fn topk_idx<T: Element>(line: &[T], k: usize, largest: bool) -> Vec<usize> {
-    let mut p = pairs(line);
-    let ord = if largest { desc::<T> } else { asc::<T> };
-    if k < p.len() {
-        p.select_nth_unstable_by(k, ord);
-        p.truncate(k);
-    }
-    p.sort_unstable_by(ord);
-    p.into_iter().map(|(_, i)| i).collect()
-}
-
-/// Position of the k-th smallest (0-based) element, ties by position.
-fn kth_idx<T: Element>(line: &[T], k: usize) -> usize {
-    let mut p = pairs(line);
-    p.select_nth_unstable_by(k, asc);
-    p[k].1
-}
-
-fn median_idx<T: Element>(line: &[T], ignore_nan: bool) -> usize {
-    let nans = line.iter().filter(|x| x.is_nan_v()).count();
-    if nans > 0 && (!ignore_nan || nans == line.len()) {
-        // median propagates NaN (the first one); nanmedian of all-NaN is NaN.
-        return line.iter().position(|x| x.is_nan_v()).unwrap_or(0);
-    }
-    kth_idx(line, (line.len() - nans - 1) / 2)
-}
-
-/// median_dim of a GPU tensor (dim `d` kept, size 1): the lines sorted
-/// ascending (NaNs last, ties by position) and the pick of `median_idx` made
-/// with tensor ops: with c non-NaN values of n, position (c - 1) / 2 when no
-/// NaN counts (ignore_nan, or c == n), else c (the first NaN); 0 when c == 0.
-fn gpu_median(x: &Tensor, d: usize, ignore_nan: bool) -> Result<(Tensor, Tensor)> {
-    let n = x.shape()[d];
-    let (v, i) = crate::wgpu::kernels::sort(x, d, false, n)?;
-    let int = |k: i64| Tensor::wrapped_scalar(Scalar::Int(k), crate::dtype::DType::I64);
-    let c = x
-        .binary(x, Binary::Eq)?
-        .sum_dims(&[d as i64], true, Some(crate::dtype::DType::I64))?;
-    let mid = c
-        .binary(&int(1), Binary::Sub)?
-        .binary(&int(2), Binary::FloorDiv)?
-        .binary(&int(0), Binary::Maximum)?;
-    let pos = if ignore_nan {
-        mid
-    } else {
-        let full = c.binary(&int(n as i64), Binary::Eq)?;
-        Tensor::where_(&full, &mid, &c)?
-    };
-    Ok((v.gather(d as i64, &pos)?, i.gather(d as i64, &pos)?))
-}
-
-/// The most frequent value (the smallest among equally frequent ones) and its
-/// last position, as PyTorch's CPU kernel. NaNs never compare equal, so each
-/// counts once.
-fn mode_idx<T: Element>(line: &[T]) -> usize {
-    let mut p = pairs(line);
-    p.sort_unstable_by(asc);
-    let (mut best, mut best_n, mut run) = (0usize, 0usize, 0usize);
-    for i in 0..p.len() {
-        run += 1;
-        if i + 1 == p.len() || p[i].0 != p[i + 1].0 {
-            if run > best_n {
-                best_n = run;
-                best = i;
-            }
-            run = 0;
-        }
-    }
-    p[best].1
-}
-
 impl Tensor {
     /// At least 1-d view of self, the wrapped dim, and whether self was 0-dim.
     fn line_input(&self, dim: i64, op: &str) -> Result<(Tensor, usize, bool)> {
@@ -241,11 +66,7 @@ impl Tensor {
     pub fn sort(&self, dim: i64, descending: bool, _stable: bool) -> Result<(Tensor, Tensor)> {
         let (x, d, scalar) = self.line_input(dim, "sort")?;
         let n = x.shape()[d];
-        let (v, i) = if x.is_gpu() {
-            crate::wgpu::kernels::sort(&x, d, descending, n)?
-        } else {
-            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, n, |l| sort_idx(l, descending)))?
-        };
+        let (v, i) = backend::of(&x).sort(&x, d, descending, n)?;
         record_select("SortBackward0", &x, &v, &i, d, true);
         if scalar {
             return Ok((v.reshape(&[])?, i.reshape(&[])?));
@@ -269,11 +90,7 @@ impl Tensor {
             );
         }
         let k = k as usize;
-        let (v, i) = if x.is_gpu() {
-            crate::wgpu::kernels::sort(&x, d, largest, k)?
-        } else {
-            dispatch!(x.dtype(), T => select_lines::<T>(&x, d, k, |l| topk_idx(l, k, largest)))?
-        };
+        let (v, i) = backend::of(&x).sort(&x, d, largest, k)?;
         record_select("TopkBackward0", &x, &v, &i, d, true);
         if scalar && k == 1 {
             return Ok((v.reshape(&[])?, i.reshape(&[])?));
@@ -315,14 +132,7 @@ impl Tensor {
                     "kthvalue(): selected number k out of range: k={k} but dimension {d} of input with shape {shape:?} has size {n}"
                 );
             }
-            let k0 = k as usize - 1;
-            if x.is_gpu() {
-                // The k smallest in order (ties by position); the last is the k-th.
-                let (v, i) = crate::wgpu::kernels::sort(x, d, false, k0 + 1)?;
-                let pick = |t: &Tensor| t.narrow(d as i64, k0, 1)?.contiguous();
-                return Ok((pick(&v)?, pick(&i)?));
-            }
-            dispatch!(x.dtype(), T => select_lines::<T>(x, d, 1, |l| vec![kth_idx(l, k0)]))
+            backend::of(x).kthvalue(x, d, k as usize - 1)
         })
     }
 
@@ -343,10 +153,7 @@ impl Tensor {
             if x.shape()[d] == 0 {
                 bail!("{op}(): Expected reduction dim {d} to have non-zero size.");
             }
-            if x.is_gpu() {
-                return gpu_median(x, d, ignore_nan);
-            }
-            dispatch!(x.dtype(), T => select_lines::<T>(x, d, 1, |l| vec![median_idx(l, ignore_nan)]))
+            backend::of(x).median(x, d, ignore_nan)
         })
     }
 
@@ -391,8 +198,8 @@ impl Tensor {
 
     /// Most frequent value along `dim` and its last position.
     pub fn mode(&self, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("mode", &[self], |h| {
+        if !self.device().is_host() {
+            let r = crate::ops::device::host_fallback_n("mode", &[self], |h| {
                 let (a, b) = h[0].mode(dim, keepdim)?;
                 Ok(vec![a, b])
             })?;

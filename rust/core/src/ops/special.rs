@@ -266,8 +266,8 @@ fn map_f64(x: &Tensor, out: DType, f: impl Fn(f64) -> f64 + Sync + Send) -> Resu
 
 impl Tensor {
     pub fn special(&self, op: Special) -> Result<Tensor> {
-        if self.is_gpu() {
-            return crate::ops::device::gpu_fallback("special", &[self], |h| h[0].special(op));
+        if !self.device().is_host() {
+            return crate::ops::device::host_fallback("special", &[self], |h| h[0].special(op));
         }
         let out_dt = if self.dtype().is_float() {
             self.dtype()
@@ -313,7 +313,7 @@ impl Tensor {
     /// Broadcasting float binary op (integer inputs give float32).
     pub fn special_binary(&self, other: &Tensor, op: SpecialBinary) -> Result<Tensor> {
         if crate::ops::device::any_gpu(&[self, other]) {
-            return crate::ops::device::gpu_fallback("special", &[self, other], |h| {
+            return crate::ops::device::host_fallback("special", &[self, other], |h| {
                 h[0].special_binary(&h[1], op)
             });
         }

@@ -113,8 +113,8 @@ impl Tensor {
         dim: Option<i64>,
         consecutive: bool,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        if self.is_gpu() {
-            let r = crate::ops::device::gpu_fallback_n("unique", &[&self.detach()], |h| {
+        if !self.device().is_host() {
+            let r = crate::ops::device::host_fallback_n("unique", &[&self.detach()], |h| {
                 let (a, b, c) = h[0].unique_t(dim, consecutive)?;
                 Ok(vec![a, b, c])
             })?;

@@ -388,18 +388,8 @@ pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
     Ok(out)
 }
 
-/// Reduction ops of reduce.wgsl.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Red {
-    Sum = 0,
-    Prod = 1,
-    Max = 2,
-    Min = 3,
-    ArgMax = 4,
-    ArgMin = 5,
-    Any = 7,
-    All = 8,
-}
+/// Reduction ops of reduce.wgsl (their discriminants are the shader's op ids).
+pub use crate::backend::Red;
 
 /// Reduce `x` over `dims` into a contiguous tensor of `out_shape` and
 /// `out_dt` (x must already have a dtype with the same storage word).

@@ -9,6 +9,7 @@
 //! fit in 32 bits), u32 for bool/uint8. WGSL has no 64-bit types, so float64
 //! on the GPU is an error, as on PyTorch's MPS.
 
+pub mod backend;
 pub mod kernels;
 
 use crate::dtype::DType;

@@ -247,7 +247,7 @@ fn bias_grad_op(gy: &Tensor) -> Result<Tensor> {
     let s = gy.shape().to_vec();
     let (n, c, hw) = (s[0], s[1], s[2] * s[3]);
     let out = if gy.is_gpu() && gy.dtype() == crate::dtype::DType::F32 {
-        let sum = crate::wgpu::kernels::Red::Sum;
+        let sum = crate::backend::Red::Sum;
         crate::wgpu::kernels::reduce(gy, &[0, 2, 3], &[c], sum, gy.dtype())?.0
     } else {
         run_kernel(

@@ -367,7 +367,7 @@ pub fn channel_sum<T: Real>(g: &[T], n: usize, c: usize, hw: usize) -> Vec<T> {
     for i in 0..n {
         for (ci, a) in acc.iter_mut().enumerate() {
             let plane = &g[(i * c + ci) * hw..(i * c + ci + 1) * hw];
-            *a += crate::ops::reduce::sum_slice(plane);
+            *a += crate::cpu::reduce::sum_slice(plane);
         }
     }
     acc.into_iter()
