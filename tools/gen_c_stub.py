@@ -649,7 +649,7 @@ def _class_lines(cls_name, cls, probe):
         else:
             ret = OTHER_METHOD_RETURNS.get(key, "Any")
         lines.append("    " + _signature(name, sig, True, ret))
-    if len(lines) == 1:
+    if lines[-1].startswith("class "):  # no members (the decorator lines come first)
         lines.append("    ...")
     return lines
 
