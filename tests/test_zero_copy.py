@@ -98,6 +98,24 @@ def test_as_tensor_and_asarray_share_unless_converting(device):
     assert x[1].item() == 1.0
 
 
+def test_asarray_copy_false_refuses_to_copy(device):
+    # PyTorch 2.15's messages (by hand): dtype change and Python sequences cannot alias
+    a = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="can't alias tensor with dtype 'Float' into dtype 'Dou"):
+        ember.asarray(a, dtype=ember.float64, copy=False)
+    with pytest.raises(ValueError, match="can't alias arbitrary sequence into a tensor"):
+        ember.asarray([1.0, 2.0], copy=False)
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="copies read-only"):
+        ember.asarray(ro, copy=False)  # PyTorch shares it; ember would have to copy
+    t = ember.asarray(a, copy=False)
+    a[0] = 4.0
+    assert t[0].item() == 4.0
+    g = ember.ones(2, device=device)
+    assert ember.asarray(g, copy=False) is g
+
+
 def test_from_numpy_errors_as_pytorch(device):
     with pytest.raises(ValueError, match="byte order different from the native byte order"):
         ember.from_numpy(np.arange(3, dtype=">f4"))
@@ -164,6 +182,19 @@ def test_numpy_views_the_storage(device):
     tt = t.t()
     assert tt.numpy().strides == (4, 16)
     assert np.shares_memory(tt.numpy(), a)
+
+
+def test_numpy_view_without_numpy_dlpack(monkeypatch):
+    # numpy without from_dlpack (< 1.22) takes the __array_interface__ holder path
+    monkeypatch.delattr(np, "from_dlpack")
+    t = ember.arange(6, dtype=ember.int16).reshape(2, 3)
+    a = t.t().numpy()
+    assert a.strides == (2, 6) and a.tolist() == [[0, 3], [1, 4], [2, 5]]
+    a[0, 1] = 30
+    assert t[1, 0].item() == 30
+    del t
+    gc.collect()
+    assert a[0, 1] == 30  # the holder keeps the storage alive
 
 
 def test_numpy_requires_grad_and_force(device):

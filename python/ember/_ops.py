@@ -203,10 +203,45 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False) -> 
             obj = _interop.from_dlpack(obj)
         except (BufferError, RuntimeError, TypeError):
             pass  # e.g. a GPU producer: the copying path below
+    if copy is False:
+        _check_can_alias(obj, dtype)
     t = as_tensor(obj, dtype=dtype, device=device)
     if copy:
         t = t.clone()
     return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+# PyTorch's C++ scalar-type names, for its "can't alias" messages
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+def _check_can_alias(obj, dtype):
+    """asarray(copy=False): ValueError where sharing memory is impossible (PyTorch's messages)."""
+    if isinstance(obj, Tensor) or (isinstance(obj, np.ndarray) and obj.dtype.name in _SCALAR_NAMES):
+        src = obj.dtype if isinstance(obj, Tensor) else _dtype.from_numpy_dtype(obj.dtype)
+        if dtype is not None and dtype != src:
+            raise ValueError(
+                f"can't alias tensor with dtype '{_SCALAR_NAMES[src.name]}' into dtype "
+                f"'{_SCALAR_NAMES[dtype.name]}'."
+            )
+        if isinstance(obj, np.ndarray) and not (obj.flags.writeable and obj.flags.aligned):
+            raise ValueError(
+                "asarray(copy=False): ember copies read-only and unaligned numpy arrays (its "
+                "tensors are always writable); pass copy=None to allow the copy."
+            )
+    elif not hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
+        raise ValueError("can't alias arbitrary sequence into a tensor.")
 
 
 def from_numpy(arr) -> Tensor:

@@ -73,8 +73,12 @@ impl Backend for Cpu {
             DType::Bool => {
                 CpuData::from(x.with_cpu(|d, l| super::map1::<bool, bool>(d, l, |v| !v))?)
             }
-            DType::U8 => CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<u8>(op, d, l))??),
-            DType::I8 => CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i8>(op, d, l))??),
+            DType::U8 => {
+                CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<u8>(op, d, l))??)
+            }
+            DType::I8 => {
+                CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i8>(op, d, l))??)
+            }
             DType::I16 => {
                 CpuData::from(x.with_cpu(|d, l| super::unary::int_unary::<i16>(op, d, l))??)
             }
