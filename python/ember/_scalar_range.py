@@ -127,6 +127,8 @@ def _full_dtype(fill_value, dtype):
 
 
 def _check_full(size, fill_value, *args, dtype=None, **kwargs):
+    if isinstance(size, (tuple, list)) and len(size) == 0:
+        return  # PyTorch builds a 0-d full() without the check (full((), 2**40, float16) is inf)
     dt = _full_dtype(fill_value, dtype)
     if dt is not None:
         check(fill_value, dt)
@@ -194,6 +196,8 @@ def _clamp_bounds(self, min, max):  # noqa: A002
     """The bounds to pass on, or raise PyTorch's error; ("nan", ..) when a bound is NaN."""
     dt = self.dtype
     nan = any(isinstance(b, float) and math.isnan(b) for b in (min, max))
+    if nan:
+        return nan, min, max  # NaN wins before any range check (PyTorch)
     if dt in _INT_RANGE:
         lo, hi = _INT_RANGE[dt]
         out = []
@@ -264,9 +268,10 @@ def install():
     _copy = Tensor.copy_
 
     def copy_(self, src, non_blocking=False):
-        # PyTorch copies a Python number into every element, as fill_.
+        # PyTorch copies a Python number into every element, converted as a
+        # tensor's values are (no range check: uint8.copy_(nan) returns).
         if isinstance(src, numbers.Number):
-            return self.fill_(src)
+            return _copy(self, _ops.tensor(src), non_blocking)
         return _copy(self, src, non_blocking)
 
     copy_.__doc__ = _copy.__doc__

@@ -66,10 +66,7 @@ pub fn check_alloc(bytes: usize, op: &str) -> Result<()> {
 pub fn try_vec<T>(n: usize, op: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     if v.try_reserve_exact(n).is_err() {
-        return Err(oom_err(
-            n as u128 * std::mem::size_of::<T>() as u128,
-            op,
-        ));
+        return Err(oom_err(n as u128 * std::mem::size_of::<T>() as u128, op));
     }
     Ok(v)
 }

@@ -187,10 +187,7 @@ pub fn multinomial(
         bail!("cannot sample n_sample > prob_dist.size(-1) samples without replacement");
     }
     let pv = probs.to_f64_vec()?;
-    let mut out = crate::layout::try_vec(
-        rows.checked_mul(num_samples).unwrap_or(usize::MAX),
-        "multinomial",
-    )?;
+    let mut out = crate::layout::try_vec(rows.saturating_mul(num_samples), "multinomial")?;
     gen(g).with(|r| {
         for row in 0..rows {
             let mut w: Vec<f64> = pv[row * k..(row + 1) * k].to_vec();

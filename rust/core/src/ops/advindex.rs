@@ -68,6 +68,16 @@ fn expand_bool_indices(x: &Tensor, indices: &[Option<Tensor>]) -> Result<Vec<Opt
     Ok(out)
 }
 
+/// Advanced indexing's negative positions counted from the end (`size` of the
+/// indexed dim): index_select and index_add take no negative index.
+fn wrap_negative(flat: &Tensor, size: usize) -> Result<Tensor> {
+    let n = Tensor::wrapped_scalar(crate::dtype::Scalar::Int(size as i64), flat.dtype());
+    crate::autograd::no_grad(|| {
+        let neg = flat.lt_s(0.0)?;
+        Tensor::where_(&neg, &flat.add(&n)?, flat)
+    })
+}
+
 fn plan(x: &Tensor, indices: &[Option<Tensor>]) -> Result<AdvPlan> {
     let idx = expand_bool_indices(x, indices)?;
     let nd = x.ndim();
@@ -262,14 +272,9 @@ impl Tensor {
         // Negative positions count from the end here (index_select and the
         // backward's index_add take no negative index); out-of-range ones are
         // reported as advanced indexing's IndexError.
-        let size = crate::dtype::Scalar::Int(self.shape()[d] as i64);
-        let n = Tensor::wrapped_scalar(size, flat.dtype());
-        let flat = crate::autograd::no_grad(|| {
-            let neg = flat.lt_s(0.0)?;
-            Tensor::where_(&neg, &flat.add(&n)?, &flat)
-        })?;
+        let flat = wrap_negative(&flat, self.shape()[d])?;
         let sel = crate::autograd::no_grad(|| {
-            self.index_select_reporting(d as i64, &flat, crate::wgpu::ERR_ADV_INDEX)
+            self.index_select_reporting(d as i64, &flat, crate::wgpu::ERR_GETITEM)
         })?;
         let shape = splice_dims(self.shape(), d, 1, idx.shape());
         let out = crate::autograd::no_grad(|| sel.reshape(&shape))?;
@@ -332,6 +337,8 @@ impl Tensor {
         let v = v.reshape(&flat_shape)?;
         let flat = idx.reshape(&[idx.numel()])?;
         if accumulate {
+            // index_add takes no negative index: wrap them first.
+            let flat = wrap_negative(&flat, self.shape()[d])?;
             return Ok(Some(self.index_add(d as i64, &flat, &v, 1.0)?));
         }
         // x[.., idx, ..] = v: a scatter with the index spread over v's shape.

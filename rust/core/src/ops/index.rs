@@ -515,9 +515,10 @@ impl Tensor {
                 strides,
                 offset: idx.layout().offset,
             };
-            // Advanced indexing wraps negative indices; index_select does not.
-            let wrap = code != crate::wgpu::ERR_INDEX_SELECT;
-            let o = gpu::gather(&xs, d, &idx, &li, &shape, code, wrap)?;
+            // No wrapping: index_select takes no negative index, and advanced
+            // indexing passes indices it already wrapped (a second wrap would
+            // turn an index below -size into a valid one).
+            let o = gpu::gather(&xs, d, &idx, &li, &shape, code, false)?;
             let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
             return self.index_select_record(d, index, out);
         }

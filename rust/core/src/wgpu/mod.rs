@@ -649,6 +649,8 @@ pub const ERR_SCATTER: u32 = 7;
 pub const ERR_INDEX_PUT: u32 = 8;
 /// x[i, j, ...] with several index tensors (a flattened index_select).
 pub const ERR_ADV_INDEX: u32 = 9;
+/// x[..., idx, ...] with one index tensor (an index_select of the wrapped index).
+pub const ERR_GETITEM: u32 = 10;
 
 /// The error of a device error record [count, op, index, size, dim, ..]:
 /// IndexError, or RuntimeError for a division by zero.
@@ -661,6 +663,11 @@ fn index_error(rec: &[u32]) -> Error {
         ERR_ADV_INDEX => {
             return Error::Index(format!(
                 "index(): an index tensor holds a value out of bounds for the indexed dims from dimension {dim} on (flattened size {size}) {later}"
+            ))
+        }
+        ERR_GETITEM => {
+            return Error::Index(format!(
+                "index {k} is out of bounds for dimension {dim} with size {size} {later}"
             ))
         }
         ERR_ZERO_DIVISION => {
