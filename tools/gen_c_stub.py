@@ -606,7 +606,8 @@ def _class_lines(cls_name, cls, probe):
     # @disjoint_base (PEP 800; implied by @final).
     if not cls.__flags__ & _TPFLAGS_BASETYPE:
         lines.append("@final")
-    elif cls.__basicsize__ != cls.__base__.__basicsize__:
+    elif cls.__basicsize__ != cls.__base__.__basicsize__ and not issubclass(cls, BaseException):
+        # (an exception class made by PyO3 only adds __dict__: not a layout of its own)
         lines.append("@disjoint_base")
     lines.append(f"class {cls_name}({', '.join(bases)}):" if bases else f"class {cls_name}:")
     members = dict(cls.__dict__)

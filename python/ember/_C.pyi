@@ -1057,7 +1057,6 @@ class dtype:
     @property
     def name(self) -> _str: ...
 
-@disjoint_base
 class _LinAlgError(RuntimeError): ...
 
 def _backward(
