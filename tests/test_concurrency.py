@@ -22,6 +22,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 import ember
 from ember import nn
