@@ -22,7 +22,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 import ember
 from ember import nn
@@ -93,9 +92,6 @@ def test_independent_models_match_single_thread(device):
 
 
 def test_shared_model_backward_accumulates_every_thread(device):
-    if device == "gpu":
-        # Known failure on llvmpipe in the merged tree (issue 17 note), under investigation.
-        pytest.xfail("gpu: concurrent backward into one model differs on llvmpipe")
     """4 threads backward into one model: .grad is the sum of the 4 gradients."""
     model = _make_model(0, device)
     batches = [_data(10 + i, device) for i in range(THREADS)]

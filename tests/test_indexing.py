@@ -231,10 +231,6 @@ def test_index_out_of_range_is_index_error(device, ix):
 
 
 def test_bad_index_errors(device):
-    if device == "gpu":
-        # Known regression (issue 17 note): the gpu kernel reports the index after wrapping
-        # (-1 for -3 on size 2) instead of the index the user passed.
-        pytest.xfail("gpu index error names the wrapped index")
     t = ember.zeros(2, 3, device=device)
     with pytest.raises(IndexError):
         t[0, 0, 0]

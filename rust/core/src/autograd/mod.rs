@@ -564,6 +564,11 @@ fn accumulate_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
     } else {
         g
     };
+    // Threads running backward through one model accumulate into the same
+    // leaves: the read of .grad, the add and the write back are one step, or
+    // two threads that both see no gradient (or the same old one) lose one.
+    static ACCUMULATE: Mutex<()> = Mutex::new(());
+    let _serial = ACCUMULATE.lock().unwrap_or_else(|e| e.into_inner());
     let old = t.meta().grad.clone();
     let new = match old {
         None => {

@@ -69,11 +69,15 @@ fn expand_bool_indices(x: &Tensor, indices: &[Option<Tensor>]) -> Result<Vec<Opt
 }
 
 /// Advanced indexing's negative positions counted from the end (`size` of the
-/// indexed dim): index_select and index_add take no negative index.
+/// indexed dim): index_select and index_add take no negative index. A
+/// position below `-size` is left as it is, so the kernel's bounds error
+/// names the index the user wrote (-3, not the wrapped -1).
 fn wrap_negative(flat: &Tensor, size: usize) -> Result<Tensor> {
     let n = Tensor::wrapped_scalar(crate::dtype::Scalar::Int(size as i64), flat.dtype());
     crate::autograd::no_grad(|| {
-        let neg = flat.lt_s(0.0)?;
+        let neg = flat
+            .lt_s(0.0)?
+            .binary(&flat.ge_s(-(size as f64))?, Binary::LogicalAnd)?;
         Tensor::where_(&neg, &flat.add(&n)?, flat)
     })
 }
