@@ -90,6 +90,8 @@ const F_CONTIG: u32 = 1u;
 const F_SCALAR: u32 = 2u;
 const F_ROUND16: u32 = 4u;
 const F_U8: u32 = 8u;
+const F_I8: u32 = 16u;
+const F_I16: u32 = 32u;
 
 fn ew_off_out(i: u32) -> u32 {
     if (pu(3u) & F_CONTIG) != 0u {

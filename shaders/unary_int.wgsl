@@ -31,5 +31,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (pu(3u) & F_U8) != 0u {
         v = v & T(255);
     }
+    // int8/int16 in i32 words: wrap to the width and sign-extend.
+    if (pu(3u) & F_I8) != 0u {
+        v = (v << 24u) >> 24u;
+    }
+    if (pu(3u) & F_I16) != 0u {
+        v = (v << 16u) >> 16u;
+    }
     out[ew_off_out(i)] = v;
 }

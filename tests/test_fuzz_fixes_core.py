@@ -182,3 +182,37 @@ def test_int32_matmul_keeps_int32(device):
     a = T([[1, 2], [3, 4]], dtype=ember.int32, device=device)
     r = a @ a
     assert r.dtype == ember.int32 and r.tolist() == [[7, 10], [15, 22]]
+
+
+# Fuzzer findings of the 20th stop (PyTorch 2.15 values checked by hand with /tmp/tv).
+
+
+def test_masked_fill_out_of_place_broadcasts_self(device):
+    r = ember.ones(1, device=device).masked_fill(T([[True], [False]], device=device), 5.0)
+    assert r.shape == (2, 1) and r.tolist() == [[5.0], [1.0]]
+    with pytest.raises(RuntimeError, match=r"\[1, 1\]"):
+        ember.ones(1, device=device).masked_fill_(T([[True]], device=device), 5.0)
+
+
+def test_take_along_dim_counts_negative_indices_from_the_end(device):
+    x = ember.arange(4.0, device=device)
+    idx = T([-1, -4, 3, 0], device=device)
+    assert ember.take_along_dim(x, idx, 0).tolist() == [3.0, 0.0, 3.0, 0.0]
+    assert ember.take_along_dim(x, idx).tolist() == [3.0, 0.0, 3.0, 0.0]
+    m = x.reshape(2, 2)
+    assert ember.take_along_dim(m, T([[-1], [0]], device=device), 1).tolist() == [[1.0], [2.0]]
+
+
+def test_integer_sum_with_dtype_and_inner_keep_the_dtype(device):
+    a = T([1, 2], dtype=ember.int32, device=device)
+    assert a.sum(dtype=ember.int32).dtype == ember.int32
+    assert a.sum(0, dtype=ember.int32).dtype == ember.int32
+    assert a.sum().dtype == ember.int64
+    r = ember.inner(a, a)
+    assert r.dtype == ember.int32 and int(r) == 5
+    assert ember.inner(T(2.0, device=device), T([3.0, 4.0], device=device)).tolist() == [6.0, 8.0]
+
+
+def test_bool_square_is_int64(device):
+    r = T([True, False], device=device).square()
+    assert r.dtype == ember.int64 and r.tolist() == [1, 0]

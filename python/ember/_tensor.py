@@ -706,6 +706,17 @@ _method("where", lambda self, condition, other: _C.where_(condition, self, other
 
 
 def masked_fill(self, mask, value):
+    # Out of place, self and mask broadcast together (PyTorch returns the
+    # broadcast shape: ones(1).masked_fill(mask of [1, 1], v) is [1, 1]).
+    if isinstance(mask, Tensor) and mask.shape != self.shape:
+        from ._ops import broadcast_shapes
+
+        try:
+            shape = broadcast_shapes(self.shape, mask.shape)
+        except RuntimeError:
+            shape = self.shape  # not broadcastable: masked_fill names the shapes
+        if tuple(shape) != tuple(self.shape):
+            self = self.expand(*shape)
     return _C.masked_fill(self, mask, value)
 
 
@@ -1163,6 +1174,10 @@ _method("take", take)
 
 
 def take_along_dim(self, indices, dim=None):
+    # Negative indices count from the end of the dim, as in numpy's take_along_axis.
+    size = self.numel() if dim is None else self.shape[dim]
+    if not indices.dtype.is_floating_point and indices.dtype != _dtype.bool:
+        indices = _C.where_(indices < 0, indices + size, indices)
     if dim is None:
         return self.reshape(-1).gather(0, indices.reshape(-1))
     d = dim % self.dim()
@@ -1188,16 +1203,19 @@ _method("mm", lambda self, other: _C.mm(self, other))
 _method("bmm", lambda self, other: _C.bmm(self, other))
 _method("mv", lambda self, other: _C.mv(self, other))
 _method("dot", lambda self, other: _C.dot(self, other))
-_method(
-    "inner",
-    lambda self, other: (
-        (self * other).sum(-1)
-        if self.dim() <= 1
-        else self @ other.transpose(-1, -2)
-        if other.dim() > 1
-        else self @ other
-    ),
-)
+
+
+def _inner(self, other):
+    if self.dim() == 0 or other.dim() == 0:
+        return self * other
+    if self.dim() == 1:
+        prod = self * other
+        # The sum keeps the product's dtype (int32 stays int32, as PyTorch's dot).
+        return prod.sum(-1, dtype=prod.dtype)
+    return self @ other.transpose(-1, -2) if other.dim() > 1 else self @ other
+
+
+_method("inner", _inner)
 _method("outer", lambda self, other: _C.outer(self, other))
 _method("ger", lambda self, other: _C.outer(self, other))
 _method(

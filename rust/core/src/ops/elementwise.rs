@@ -222,6 +222,8 @@ impl Tensor {
                 Unary::LogicalNot | Unary::BitNot => backend::of(self).unary(self, op),
                 Unary::Neg => bail!("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."),
                 Unary::Abs | Unary::Relu => Ok(self.clone_data()?),
+                // PyTorch squares a bool as pow(x, 2): an int64 result.
+                Unary::Square => self.cast_raw(DType::I64)?.unary(op),
                 _ if op.int_ok() => self.cast_raw(DType::U8)?.unary(op)?.cast_raw(DType::Bool),
                 _ => self.cast_raw(DType::F32)?.unary(op),
             };
@@ -831,7 +833,10 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
                     // exponent == 0 -> 0, else g * y * x^(y-1)
                     let d = y.mul(&x.binary(&y.add_s(-1.0)?, Pow)?)?;
                     let z = d.zeros_like()?;
-                    Some(g.mul(&Tensor::where_(&y.eq_t(&z.to_dtype(y.dtype())?)?, &z, &d)?)?)
+                    // y may be a wrapped float64 scalar on the host: compare it
+                    // there and move only the mask (no float64 on the gpu).
+                    let y0 = y.scalar_op(0.0, Eq)?.to_device_raw(d.device())?;
+                    Some(g.mul(&Tensor::where_(&y0, &z, &d)?)?)
                 } else {
                     None
                 };

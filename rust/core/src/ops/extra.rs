@@ -300,6 +300,8 @@ pub fn cumprod_backward_exact(x: &Tensor, g: &Tensor, dim: usize) -> Result<Tens
             out[b + i * stride] = acc;
         }
     }
-    let t = Tensor::from_vec(out, &shape).to_device_raw(x.device())?;
-    dispatch_float!(x.dtype(), T => t.cast_raw(<T as crate::dtype::Element>::DTYPE), bail!("cumprod backward: float tensor expected"))
+    // Cast on the host, then move: the gpu stores no float64.
+    let t = Tensor::from_vec(out, &shape);
+    let t = dispatch_float!(x.dtype(), T => t.cast_raw(<T as crate::dtype::Element>::DTYPE), bail!("cumprod backward: float tensor expected"))?;
+    t.to_device_raw(x.device())
 }

@@ -67,7 +67,7 @@ impl Tensor {
     pub fn sum_dims(&self, dims: &[i64], keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
         if let Some(dt) = dtype {
             if dt != self.dtype() {
-                return self.to_dtype(dt)?.sum_dims(dims, keepdim, None);
+                return self.to_dtype(dt)?.sum_dims(dims, keepdim, Some(dt));
             }
         }
         if let Some(t) = self.upcast_half()? {
@@ -80,6 +80,12 @@ impl Tensor {
         let out = backend::of(self)
             .reduce(self, &dims_n, &shape, Red::Sum, odt)?
             .0;
+        // An integer sum is int64 unless a dtype is asked for (int32 stays
+        // int32 with dtype=int32, wrapping as PyTorch's does).
+        let out = match dtype {
+            Some(d) if !d.is_float() && d != odt => out.to_dtype(d)?,
+            _ => out,
+        };
         let in_shape = self.shape().to_vec();
         Ok(unary_record(
             "SumBackward1",

@@ -208,11 +208,17 @@ pub fn ew_params(
 const F_SCALAR: u32 = 2;
 const F_ROUND16: u32 = 4;
 const F_U8: u32 = 8;
+const F_I8: u32 = 16;
+const F_I16: u32 = 32;
 
+/// Result flags of the elementwise kernels: the narrow types live in 32-bit
+/// words and wrap to their width after each op (as their C arithmetic does).
 fn out_flags(dt: DType) -> u32 {
     match dt {
         DType::F16 => F_ROUND16,
         DType::U8 => F_U8,
+        DType::I8 => F_I8,
+        DType::I16 => F_I16,
         _ => 0,
     }
 }
@@ -332,6 +338,8 @@ fn cast_op(from: DType, to: DType) -> u32 {
         DType::Bool => 1,
         DType::U8 if from != DType::Bool && from != DType::U8 => 2,
         DType::F16 if from != DType::F16 => 3,
+        DType::I8 if !matches!(from, DType::Bool | DType::I8) => 5,
+        DType::I16 if !matches!(from, DType::Bool | DType::U8 | DType::I8 | DType::I16) => 6,
         _ => 0,
     }
 }

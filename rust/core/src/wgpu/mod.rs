@@ -293,12 +293,19 @@ pub struct GpuData {
 /// Dtypes the GPU stores, and the word each uses.
 pub fn check_dtype(dt: DType, what: &str) -> Result<()> {
     match dt {
-        DType::F32 | DType::F16 | DType::I32 | DType::I64 | DType::Bool | DType::U8 => Ok(()),
+        DType::F32
+        | DType::F16
+        | DType::I32
+        | DType::I64
+        | DType::I16
+        | DType::I8
+        | DType::Bool
+        | DType::U8 => Ok(()),
         DType::F64 => Err(gpu_err(format!(
             "{what}: float64 is not supported on the gpu device (WGSL has no 64-bit floats); use float32"
         ))),
         other => Err(gpu_err(format!(
-            "{what}: dtype {other} is not supported on the gpu device (supported: float32, float16, int32, int64, uint8, bool)"
+            "{what}: dtype {other} is not supported on the gpu device (supported: float32, float16, int64, int32, int16, int8, uint8, bool)"
         ))),
     }
 }
@@ -713,6 +720,9 @@ pub fn to_words(d: &CpuData, what: &str) -> Result<Vec<u32>> {
             out
         }
         CpuData::U8(v) => v.iter().map(|&x| x as u32).collect(),
+        // int8/int16: one sign-extended i32 word each, like int32.
+        CpuData::I8(v) => v.iter().map(|&x| x as i32 as u32).collect(),
+        CpuData::I16(v) => v.iter().map(|&x| x as i32 as u32).collect(),
         CpuData::Bool(v) => v.iter().map(|&x| x as u32).collect(),
         other => {
             check_dtype(other.dtype(), what)?;
@@ -733,6 +743,8 @@ pub fn from_words(w: &[u32], dtype: DType) -> CpuData {
         DType::I32 => CpuData::I32(w.iter().map(|&x| x as i32).collect()),
         DType::I64 => CpuData::I64(w.iter().map(|&x| x as i32 as i64).collect()),
         DType::U8 => CpuData::U8(w.iter().map(|&x| x as u8).collect()),
+        DType::I8 => CpuData::I8(w.iter().map(|&x| x as i32 as i8).collect()),
+        DType::I16 => CpuData::I16(w.iter().map(|&x| x as i32 as i16).collect()),
         DType::Bool => CpuData::Bool(w.iter().map(|&x| x != 0).collect()),
         _ => unreachable!("dtype {dtype} is never stored on the GPU"),
     }
