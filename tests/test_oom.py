@@ -16,6 +16,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 # N float32 elements are 2**40 bytes.
 N = 2**38
 E = "torch.zeros(1, device=dev).expand({})"  # a 4-byte tensor viewed as huge
@@ -205,3 +207,18 @@ def test_process_survives_and_keeps_working():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-500:]
     assert p.stdout.strip() == "1.0"
+
+
+def test_gpu_allocation_failure_is_out_of_memory_error():
+    """PyTorch raises torch.OutOfMemoryError (torch.cuda.OutOfMemoryError, a RuntimeError
+    subclass) when the accelerator cannot allocate; scripts catch it to halve the batch."""
+    import ember
+
+    assert ember.cuda.OutOfMemoryError is ember.OutOfMemoryError
+    assert issubclass(ember.OutOfMemoryError, RuntimeError)
+    if not ember.gpu.is_available():
+        pytest.skip("no GPU adapter")
+    # 4 GiB: past every adapter's largest storage buffer, and allowed on the host.
+    with pytest.raises(ember.OutOfMemoryError, match="GPU out of memory"):
+        ember.zeros(2**30, device="gpu")
+    assert ember.ones(3, device="gpu").sum().item() == 3.0

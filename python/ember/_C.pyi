@@ -44,6 +44,7 @@ _DType: TypeAlias = dtype
 __all__ = [
     "Tensor",
     "dtype",
+    "OutOfMemoryError",
     "Generator",
     "unary",
     "binary",
@@ -1057,6 +1058,7 @@ class dtype:
     @property
     def name(self) -> _str: ...
 
+class OutOfMemoryError(RuntimeError): ...
 class _LinAlgError(RuntimeError): ...
 
 def _backward(

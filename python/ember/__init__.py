@@ -6,6 +6,7 @@ the wgpu backend lands).
 
 from . import _C  # noqa: F401, I001
 from ._C import Generator, Tensor  # noqa: F401
+from ._C import OutOfMemoryError  # noqa: F401 - torch.OutOfMemoryError (a RuntimeError)
 from ._dtype import (  # noqa: F401
     bfloat16,
     bool,
@@ -56,6 +57,7 @@ from . import _validate  # PyTorch's argument checks around the bindings
 from . import _scalar_range  # PyTorch's range checks on numbers written into tensors
 
 _scalar_range.install()
+OutOfMemoryError.__module__ = "ember"
 
 __version__ = "0.1.0"
 

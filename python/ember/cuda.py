@@ -10,6 +10,7 @@ EMBER_SOFTWARE_GPU_AS_CUDA=1 makes it count anyway.
 import os
 
 from . import gpu as _gpu
+from ._C import OutOfMemoryError  # noqa: F401 - torch.cuda.OutOfMemoryError
 
 
 def is_available():

@@ -1,6 +1,7 @@
 """ember.gpu: adapter information for the wgpu backend."""
 
 from . import _C
+from ._C import OutOfMemoryError  # noqa: F401 - raised when the device cannot allocate
 
 
 def _has_backend():

@@ -6,8 +6,19 @@ use pyo3::exceptions::{
 };
 use pyo3::PyErr;
 
+pyo3::create_exception!(
+    _C,
+    OutOfMemoryError,
+    PyRuntimeError,
+    "The gpu device could not allocate a tensor (PyTorch's torch.OutOfMemoryError, a RuntimeError)."
+);
+
 pub fn to_py(e: Error) -> PyErr {
     match e {
+        // The gpu's allocation failures (wgpu's out-of-memory errors and
+        // buffers past the adapter's limit) are PyTorch's OutOfMemoryError,
+        // which scripts catch to shrink the batch.
+        Error::Runtime(m) if m.contains("GPU out of memory") => OutOfMemoryError::new_err(m),
         // PyTorch's dispatch errors ("\"kernel\" not implemented for 'Bool'") are
         // NotImplementedError; the core raises them from many kernels as Runtime.
         Error::Runtime(m) if is_not_implemented(&m) => PyNotImplementedError::new_err(m),

@@ -33,6 +33,10 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::PyDType>()?;
+    m.add(
+        "OutOfMemoryError",
+        m.py().get_type::<errors::OutOfMemoryError>(),
+    )?;
     ops::register(m)?;
     sort::register(m)?;
     autograd_py::register(m)?;
