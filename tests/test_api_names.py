@@ -43,6 +43,14 @@ def test_jit_entry_points_run_eagerly():
         ember.jit.ignore(3)
 
 
+def test_jit_annotations_module():
+    # timm's densenet: `from torch.jit.annotations import List` (torch.jit is a package).
+    from ember.jit.annotations import BroadcastingList2, Dict, List, Optional, Tuple
+
+    assert List is typing.List and Dict is typing.Dict and Tuple is typing.Tuple
+    assert Optional is typing.Optional and BroadcastingList2 is typing.List
+
+
 def test_jit_fork_wait_and_archives():
     fut = ember.jit.fork(lambda a, b=1: a + b, 2, b=5)
     assert ember.jit.wait(fut) == 7 and fut.done()

@@ -85,7 +85,7 @@ def is_tracing():
 
 
 def _script_module_base():
-    from .nn import Module
+    from ..nn import Module
 
     return Module
 
