@@ -172,6 +172,7 @@ class Agent:
         self._callbacks = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"rpc-cb-{name}")
         self._thread = threading.Thread(target=self._loop, name=f"rpc-comm-{name}", daemon=True)
         self._thread.start()
+        _install_hook()
         atexit.register(self._atexit)
 
     # ----- user side
@@ -510,16 +511,20 @@ class Agent:
 
 
 _UNCAUGHT = [False]
-_PREV_HOOK = sys.excepthook
 
 
-def _hook(*exc_info):
-    _UNCAUGHT[0] = True
-    _PREV_HOOK(*exc_info)
+def _install_hook():
+    """Record an uncaught exception: it decides how exit treats a running agent (_atexit)."""
+    if getattr(sys.excepthook, "_ember_rpc", False):
+        return
+    prev = sys.excepthook
 
+    def hook(*exc_info):
+        _UNCAUGHT[0] = True
+        prev(*exc_info)
 
-# An uncaught exception decides how exit treats a running agent (see Agent._atexit).
-sys.excepthook = _hook
+    hook._ember_rpc = True
+    sys.excepthook = hook
 
 
 def env_int(name):
