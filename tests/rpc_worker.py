@@ -66,6 +66,13 @@ class Counter:
     def get(self):
         return self.total
 
+    @rpc.functions.async_execution
+    def add_later(self, t):
+        # the reply goes out when the Future completes, from another thread, 50 ms later
+        fut = Future()
+        threading.Timer(0.05, lambda: fut.set_result(self.add(t))).start()
+        return fut
+
 
 def _eq(got, want, what):
     got = got.cpu().numpy() if isinstance(got, ember.Tensor) else np.asarray(got)
@@ -109,6 +116,8 @@ def api(device):
         assert c.owner_name() == "w1"
         _eq(c.rpc_sync().add(tb), a + b, "proxy rpc_sync")
         _eq(c.rpc_async().add(tb).wait(), a + 2 * b, "proxy rpc_async")
+        _eq(c.rpc_sync().add_later(tb), a + 3 * b, "proxy to an @async_execution method")
+        _eq(c.rpc_sync().add(-tb), a + 2 * b, "proxy rpc_sync")
         total = c.remote().get()
         assert total.owner_name() == "w1"
         _eq(total.to_here(), a + 2 * b, "proxy remote + to_here")

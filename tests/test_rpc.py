@@ -12,6 +12,7 @@ import operator
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +159,22 @@ def test_uncaught_exception_ends_the_job():
     rc, out, secs = _launch(2, "crash", timeout=90)
     assert "rank 1 fails before shutdown" in out, out
     assert rc != 0 and secs < 60, (rc, secs, out)
+
+
+@rpc.functions.async_execution
+def _async_double(t):
+    fut = Future()
+    threading.Timer(0.02, lambda: fut.set_result(t * 2)).start()
+    return fut
+
+
+def test_async_execution_single_process():
+    rpc.init_rpc("solo", rank=0, world_size=1)
+    try:
+        x = ember.tensor([1.0, -2.0])
+        got = rpc.rpc_sync("solo", _async_double, args=(x,))
+        np.testing.assert_array_equal(got.numpy(), [2.0, -4.0])
+        r = rpc.remote("solo", _async_double, args=(x,))
+        np.testing.assert_array_equal(r.to_here().numpy(), [2.0, -4.0])
+    finally:
+        rpc.shutdown()

@@ -162,6 +162,7 @@ class Agent:
         self._wake = threading.Event()
         self._stop = False
         self._hard = False  # stop without sending what is queued (non-graceful, exit)
+        self._broken = None  # the error that stopped the comm thread
         self._shut_count = {}  # round -> workers that reached it (rank 0 only)
         self._go = {}  # round -> threading.Event
         self._server = ThreadPoolExecutor(
@@ -206,6 +207,8 @@ class Agent:
         """Send a request; the returned Future gets the reply's value (or the error)."""
         if self._stop:
             raise RuntimeError(f"RPC agent of {self.me.name} is shut down; no new requests")
+        if self._broken is not None:
+            raise RuntimeError(f"RPC agent of {self.me.name} failed: {self._broken!r}")
         fut = Future()
         rid = next(self._ids)
         dname = self.names[dest]
@@ -240,6 +243,19 @@ class Agent:
     # ----- comm thread
 
     def _loop(self):
+        try:
+            self._pump()
+        except BaseException as e:  # a bug or an MPI failure: fail loudly, not a silent hang
+            self._broken = e
+            traceback.print_exc()
+            print(f"rpc: the agent of {self.me.name} stopped: {e!r}", file=sys.stderr)
+            with self._lock:
+                pend, self._pending = list(self._pending.values()), {}
+                self._idle.notify_all()
+            for fut in pend:
+                fut._complete(None, RuntimeError(f"RPC agent of {self.me.name} failed: {e!r}"))
+
+    def _pump(self):
         MPI = None
         if self.comm is not None:
             from mpi4py import MPI
@@ -248,6 +264,7 @@ class Agent:
         nap = 0.0001
         while True:
             busy = False
+            self._wake.clear()  # before looking: work queued from now on wakes the next nap
             while True:
                 try:
                     dest, data = self._outbox.get_nowait()
@@ -274,7 +291,6 @@ class Agent:
                 nap = 0.0001
             else:
                 self._wake.wait(nap)
-                self._wake.clear()
                 # idle: back off to 2 ms; while a reply is awaited, poll every 0.5 ms at most
                 nap = min(nap * 2, 0.0005 if self._pending else 0.002)
 
@@ -383,7 +399,9 @@ class Agent:
             else:
                 self._reply(src, rid, back, False, err)
             return
-        if getattr(func, "_wrapped_async_rpc_function", None) is not None:
+        if getattr(func, "_wrapped_async_rpc_function", None) is not None or getattr(
+            result, "_rpc_async_reply", False
+        ):
             if not isinstance(result, Future):
                 err = RemoteError(
                     RuntimeError,

@@ -107,7 +107,12 @@ def _rref_from_wire(key, owner):
 
 def _invoke(rref, name, *args, **kwargs):
     """Runs on the owner: the proxied method call."""
-    return getattr(rref.local_value(), name)(*args, **kwargs)
+    method = getattr(rref.local_value(), name)
+    result = method(*args, **kwargs)
+    if getattr(method, "_wrapped_async_rpc_function", None) is not None:
+        # an @async_execution method: the agent replies when this Future completes
+        result._rpc_async_reply = True
+    return result
 
 
 class _Proxy:
