@@ -54,13 +54,18 @@ class Future:
             raise self._exc
         return self._value
 
-    def _complete(self, value, exc):
+    def _complete(self, value, exc, runner=None):
+        # runner(fn): where callbacks run if there are any (the RPC agent passes a thread
+        # pool, so user callbacks never run on its communication thread)
         with self._cond:
             if self._done:
                 raise RuntimeError("Future can only be marked completed once.")
             self._value, self._exc, self._done = value, exc, True
             callbacks, self._callbacks = self._callbacks, []
             self._cond.notify_all()
+        if callbacks and runner is not None:
+            runner(lambda: [cb(self) for cb in callbacks])
+            return
         for cb in callbacks:
             cb(self)
 

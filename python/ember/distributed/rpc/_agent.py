@@ -310,10 +310,7 @@ class Agent:
 
     def _finish(self, fut, value, exc):
         """Complete an RPC future; its callbacks (user code, may block) run off this thread."""
-        if fut._callbacks:
-            self._callbacks.submit(fut._complete, value, exc)
-        else:
-            fut._complete(value, exc)
+        fut._complete(value, exc, self._callbacks.submit)
 
     def _dispatch(self, src, data):
         kind = data[:1]
