@@ -1,6 +1,7 @@
 """The RPC agent: one communication thread per worker that owns every MPI call.
 
-Why one thread: Open MPI 5 does give mpi4py MPI_THREAD_MULTIPLE here, but a single owner of
+Why one thread: Open MPI 5 does give mpi4py MPI_THREAD_MULTIPLE here (MPI.Query_thread() is
+THREAD_MULTIPLE with mpi4py 4.1.2 on Open MPI 5.0.11), but a single owner of
 the communicator needs no locks around MPI, cannot interleave a probe of one thread with the
 receive of another, and lets user threads block on plain Futures instead of inside MPI.
 
