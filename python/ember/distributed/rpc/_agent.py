@@ -262,7 +262,7 @@ class Agent:
             from mpi4py import MPI
         status = MPI.Status() if MPI else None
         sends = []  # (request, bytes): the bytes live until MPI has sent them
-        nap = 0.0001
+        nap, last = 0.0001, 0.0
         while True:
             busy = False
             self._wake.clear()  # before looking: work queued from now on wakes the next nap
@@ -288,12 +288,16 @@ class Agent:
             self._expire()
             if self._stop and (self._hard or (not sends and self._outbox.empty())):
                 return
+            now = time.monotonic()
             if busy:
-                nap = 0.0001
+                nap, last = 0.0001, now
             else:
                 self._wake.wait(nap)
-                # idle: back off to 2 ms; while a reply is awaited, poll every 0.5 ms at most
-                nap = min(nap * 2, 0.0005 if self._pending else 0.002)
+                # Back off to 2 ms when idle. While a reply is awaited, or within 50 ms of the
+                # last message (a caller in a loop of rpc_sync), poll every 0.2 ms at most:
+                # the round trip is bounded by the two naps.
+                hot = self._pending or now - last < 0.05
+                nap = min(nap * 2, 0.0002 if hot else 0.002)
 
     def _expire(self):
         now = time.monotonic()
