@@ -43,6 +43,10 @@ def _boom(x):
     raise KeyError(f"no key {x}")
 
 
+def _same(t):
+    return t
+
+
 def _twice(t):
     return t * 2
 
@@ -92,6 +96,23 @@ def test_single_process(device):
         x = ember.from_numpy(a)
         got = rpc.rpc_sync("solo", ember.add, args=(x, 1.5))
         np.testing.assert_array_equal(got.numpy(), a + 1.5)
+        # dtypes and layouts travel exactly: a transposed view, a strided slice, ints, bools,
+        # float16, bfloat16 (numpy has none: it travels as float32), requires_grad kept
+        base = np.arange(12, dtype=np.float32).reshape(3, 4)
+        cases = [
+            (ember.from_numpy(base).t(), base.T),
+            (ember.from_numpy(base)[:, 1], base[:, 1]),
+            (ember.arange(6).reshape(2, 3), np.arange(6).reshape(2, 3)),
+            (ember.tensor([True, False]), np.array([True, False])),
+            (ember.from_numpy(base).half(), base.astype(np.float16)),
+            (ember.from_numpy(base).to(ember.bfloat16), base),
+        ]
+        for t, want in cases:
+            got = rpc.rpc_sync("solo", _same, args=(t,))
+            assert got.dtype == t.dtype and got.shape == t.shape
+            np.testing.assert_array_equal(got.float().numpy(), want.astype(np.float32))
+        g = rpc.rpc_sync("solo", _same, args=(ember.ones(2, requires_grad=True),))
+        assert g.requires_grad and g.is_leaf
         fut = rpc.rpc_async(0, _twice, args=(x,))
         np.testing.assert_array_equal(fut.wait().numpy(), a * 2)
         r = rpc.remote(rpc.get_worker_info(), ember.mul, args=(x, 3))

@@ -95,6 +95,16 @@ def _device_key(d):
     return f"{d.type}:{d.index or 0}"
 
 
+def _rebuild(arr, dtype_name, requires_grad):
+    import ember
+
+    t = ember.from_numpy(arr)
+    want = getattr(ember, dtype_name)
+    if t.dtype != want:
+        t = t.to(want)
+    return t.requires_grad_() if requires_grad else t
+
+
 def _to_device(t, device):
     return t.to(device)
 
@@ -111,25 +121,33 @@ class _Pickler(pickle.Pickler):
     def reducer_override(self, obj):
         import ember
 
-        if isinstance(obj, ember.Tensor) and obj.device.type != "cpu":
-            target = self._map.get(_device_key(obj.device))
-            if target is None:
-                raise RuntimeError(
-                    "TensorPipe RPC backend only supports CPU tensors by default, please move "
-                    "your tensors to CPU before sending them over RPC, or call `set_device_map` "
-                    "on `TensorPipeRpcBackendOptions` to explicitly configure device mapping. "
-                    f"Request device mapping is not available for destination {self._dest}, but "
-                    f"found tensor on device: {obj.device}"
-                )
-            return (_to_device, (obj.cpu(), target))
-        return NotImplemented
+        if not isinstance(obj, ember.Tensor):
+            return NotImplemented
+        if obj.device.type == "cpu":
+            # Tensor.__reduce_ex__ without its defensive copy: the bytes are pickled right
+            # now, in the caller's thread, so a view of the tensor's memory is enough
+            t = obj.detach()
+            if t.dtype == ember.bfloat16:  # numpy has no bfloat16: sent as float32 (exact)
+                t = t.float()
+            return (_rebuild, (t.numpy(), obj.dtype.name, obj.requires_grad))
+        target = self._map.get(_device_key(obj.device))
+        if target is None:
+            raise RuntimeError(
+                "TensorPipe RPC backend only supports CPU tensors by default, please move "
+                "your tensors to CPU before sending them over RPC, or call `set_device_map` "
+                "on `TensorPipeRpcBackendOptions` to explicitly configure device mapping. "
+                f"Request device mapping is not available for destination {self._dest}, but "
+                f"found tensor on device: {obj.device}"
+            )
+        return (_to_device, (obj.cpu(), target))
 
 
 def dumps(kind, obj, dest_name, device_map):
     buf = io.BytesIO()
     buf.write(kind)
     _Pickler(buf, dest_name, device_map).dump(obj)
-    return buf.getvalue()
+    # a view of the pickle's buffer, not a copy (messages can be large tensors)
+    return buf.getbuffer()
 
 
 class Agent:
@@ -283,7 +301,7 @@ class Agent:
                     n, src = status.Get_count(MPI.BYTE), status.Get_source()
                     buf = bytearray(n)
                     self.comm.Recv([buf, MPI.BYTE], src, _TAG)
-                    self._dispatch(src, bytes(buf))
+                    self._dispatch(src, memoryview(buf))
                     busy = True
             self._expire()
             if self._stop and (self._hard or (not sends and self._outbox.empty())):
@@ -318,7 +336,7 @@ class Agent:
         fut._complete(value, exc, self._callbacks.submit)
 
     def _dispatch(self, src, data):
-        kind = data[:1]
+        kind = bytes(data[:1])
         if kind == _RET:
             try:
                 rid, ok, value = pickle.loads(data[1:])
@@ -356,7 +374,7 @@ class Agent:
     # ----- server side (pool threads)
 
     def _serve(self, src, data):
-        kind = data[:1]
+        kind = bytes(data[:1])
         rid, back = None, {}
         try:
             msg = pickle.loads(data[1:])
