@@ -189,6 +189,13 @@ def _async_double(t):
     return fut
 
 
+@rpc.functions.async_execution
+def _async_fail(x):
+    fut = Future()
+    fut.set_exception(ValueError(f"async failure {x}"))
+    return fut
+
+
 def test_async_execution_single_process():
     rpc.init_rpc("solo", rank=0, world_size=1)
     try:
@@ -197,5 +204,8 @@ def test_async_execution_single_process():
         np.testing.assert_array_equal(got.numpy(), [2.0, -4.0])
         r = rpc.remote("solo", _async_double, args=(x,))
         np.testing.assert_array_equal(r.to_here().numpy(), [2.0, -4.0])
+        # the Future's error is the RPC's error, with the remote text
+        with pytest.raises(ValueError, match=r"(?s)On WorkerInfo\(id=0, name=solo\).*async"):
+            rpc.rpc_sync("solo", _async_fail, args=(3,))
     finally:
         rpc.shutdown()

@@ -172,7 +172,7 @@ class Agent:
         self._ids = itertools.count()
         self._rref_ids = itertools.count()
         self._lock = threading.Lock()
-        self._pending = {}  # request id -> (Future, kind)
+        self._pending = {}  # request id -> the caller's Future
         self._deadlines = []  # heap of (deadline, request id, timeout seconds)
         self._running = 0  # requests being served here
         self._idle = threading.Condition(self._lock)
@@ -402,7 +402,8 @@ class Agent:
 
     def _remote_error(self, e):
         # PyTorch's text: where, repr, and the remote traceback (also printed there).
-        text = f"On {self.me}:\n{e!r}\n{traceback.format_exc()}"
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        text = f"On {self.me}:\n{e!r}\n{tb}"
         print(text, file=sys.stderr)
         return RemoteError(type(e), text)
 
@@ -454,19 +455,17 @@ class Agent:
                 self._idle.notify_all()
 
     def _reply_future(self, src, rid, back, fut, wrap):
+        """Answer with a done Future's value or error (wrap: describe the error as raised
+        here; else it is an RRef's stored error, already described by its owner)."""
         exc = fut._exc
         if exc is None:
             self._reply(src, rid, back, True, fut._value)
-        elif isinstance(exc, Exception):
-            try:
-                raise exc
-            except Exception as e:
-                err = (
-                    self._remote_error(e)
-                    if wrap
-                    else RemoteError(type(e), str(e.args[0]) if e.args else str(e))
-                )
-            self._reply(src, rid, back, False, err)
+            return
+        if wrap:
+            err = self._remote_error(exc)
+        else:
+            err = RemoteError(type(exc), str(exc.args[0]) if exc.args else str(exc))
+        self._reply(src, rid, back, False, err)
 
     def _reply(self, dest, rid, back, ok, value):
         try:
