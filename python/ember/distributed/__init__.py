@@ -6,6 +6,7 @@ MASTER_PORT) or directly by `mpirun -n N python script.py`. The backend names "g
 are accepted for scripts written for PyTorch; they run on MPI, ember's one engine.
 """
 
+from . import rpc  # noqa: F401
 from ._collectives import (  # noqa: F401
     all_gather,
     all_gather_into_tensor,
