@@ -253,8 +253,10 @@ def from_numpy(arr) -> Tensor:
     return _interop.share_numpy(arr)
 
 
-def _rebuild_tensor(arr, dtype_name, requires_grad):
+def _rebuild_tensor(arr, dtype_name, requires_grad, device=None):
     t = _from_numpy_array(arr, _dtype.dtype(dtype_name))
+    if device is not None:
+        t = t.to(device)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 

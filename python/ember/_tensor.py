@@ -196,12 +196,17 @@ class _C_no_grad:
 
 
 def __reduce_ex__(self, proto):
+    """Pickle (DataLoader workers, multiprocessing, copy.deepcopy): values, dtype,
+    requires_grad and the device, as PyTorch keeps them."""
     from . import _ops
 
-    return (
-        _ops._rebuild_tensor,
-        (self.detach().cpu().numpy().copy(), self.dtype.name, self.requires_grad),
-    )
+    t = self.detach()
+    dev = None if t.device.type == "cpu" else str(t.device)
+    t = t.cpu()
+    if t.dtype == _dtype.bfloat16:
+        t = t.float()  # numpy has no bfloat16; every bfloat16 value is a float32 value
+    args = (t.numpy().copy(), self.dtype.name, self.requires_grad)
+    return (_ops._rebuild_tensor, args + ((dev,) if dev else ()))
 
 
 Tensor.__reduce_ex__ = __reduce_ex__
