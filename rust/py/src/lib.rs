@@ -18,6 +18,7 @@ mod interop;
 mod linalg;
 mod nn;
 mod ops;
+mod complex;
 mod sort;
 mod tensor;
 
@@ -35,6 +36,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyDType>()?;
     ops::register(m)?;
     sort::register(m)?;
+    complex::register(m)?;
     autograd_py::register(m)?;
     nn::register(m)?;
     gpu::register(m)?;

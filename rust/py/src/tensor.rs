@@ -40,7 +40,7 @@ impl PyDType {
     }
     #[getter]
     fn is_complex(&self) -> bool {
-        false
+        self.0.is_complex()
     }
     #[getter]
     fn itemsize(&self) -> usize {
