@@ -57,7 +57,12 @@ def test_creation_numpy_item_repr(device):
     assert z.tolist() == [1 + 2j, 3j]
     # PyTorch's print format (pasted from PyTorch 2.15)
     assert repr(torch.tensor([1 + 2j, 2.25 - 1j])) == "tensor([1.0000+2.j, 2.2500-1.j])"
-    assert repr(torch.tensor([1.5 + 2.25j, -3j])) == "tensor([1.5000+2.2500j, -0.0000-3.0000j])"
+    assert (
+        repr(torch.tensor([1.5 + 2.25j, -3 - 3j])) == "tensor([ 1.5000+2.2500j, -3.0000-3.0000j])"
+    )
+    assert repr(torch.tensor([[0.5j, 2], [3 + 1j, -1e3]])) == (
+        "tensor([[    0.+0.5000j,     2.+0.0000j],\n        [    3.+1.0000j, -1000.+0.0000j]])"
+    )
     assert (
         repr(torch.tensor([[1e-5 + 1j, 100 + 0j]])) == "tensor([[1.0000e-05+1.j, 1.0000e+02+0.j]])"
     )
@@ -324,3 +329,26 @@ def test_complex128_gpu_refused():
     z = torch.tensor([1 + 2j], dtype=torch.complex128)
     with pytest.raises((RuntimeError, TypeError), match="float64"):
         z.to("gpu")
+
+
+def test_save_load_round_trip(tmp_path):
+    from ember.utils import safetensors
+
+    z = torch.tensor(_c((3, 2)))
+    w = torch.tensor(_c((2, 3), np.complex128)).t()  # a strided view of a complex128 storage
+    path = tmp_path / "c.pt"
+    torch.save({"z": z, "w": w}, str(path))
+    back = torch.load(str(path))
+    assert back["z"].dtype == torch.complex64 and back["w"].dtype == torch.complex128
+    np.testing.assert_array_equal(back["z"].numpy(), z.numpy())
+    np.testing.assert_array_equal(back["w"].numpy(), w.numpy())
+    st = safetensors.load(safetensors.save({"z": z}))
+    np.testing.assert_array_equal(st["z"].numpy(), z.numpy())
+
+
+def test_from_numpy_shares_memory():
+    a = _c((2, 3))[:, ::2]  # strided complex array
+    t = torch.from_numpy(a)
+    a[0, 0] = 7 - 7j
+    assert t.dtype == torch.complex64 and t[0, 0].item() == 7 - 7j
+    np.testing.assert_array_equal(t.numpy(), a)
