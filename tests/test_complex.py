@@ -67,7 +67,7 @@ def test_creation_numpy_item_repr(device):
         repr(torch.tensor([[1e-5 + 1j, 100 + 0j]])) == "tensor([[1.0000e-05+1.j, 1.0000e+02+0.j]])"
     )
     assert repr(torch.tensor(1 + 2j, dtype=torch.complex128)) == (
-        "tensor(1.+2.j, dtype=torch.complex128)"
+        f"tensor(1.+2.j, dtype={torch.complex128!r})"
     )
     for f, v in ((torch.zeros, 0), (torch.ones, 1)):
         t = f(2, 3, dtype=torch.complex64, device=device)
@@ -195,6 +195,9 @@ def test_arithmetic_values(device):
 
 
 def test_float_discards_imag_with_warning(device):
+    b = torch.tensor([1j, 0, 2 + 0j], device=device)
+    np.testing.assert_array_equal(_np(b.bool()), [True, False, True])
+    assert b.any().item() and not b.all().item()
     z = torch.tensor([1 + 2j, -3 + 1j], device=device)
     with pytest.warns(UserWarning, match="discards the imaginary part"):
         f = z.float()
@@ -311,6 +314,11 @@ _UNIMPLEMENTED = [
     ("atan2", lambda z: torch.atan2(z, z)),
     ("lt", lambda z: z < z),
     ("clamp", lambda z: torch.clamp(z, min=0)),
+    ("cummax", lambda z: torch.cummax(z, 0)),
+    ("unique", lambda z: torch.unique(z)),
+    ("logsumexp", lambda z: torch.logsumexp(z, 0)),
+    ("scatter", lambda z: z.clone().scatter_(0, torch.tensor([1, 0], device=z.device), z)),
+    ("sum_to_float", lambda z: z.sum(dtype=torch.float32)),
 ]
 
 

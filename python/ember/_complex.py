@@ -63,9 +63,9 @@ def _from_numpy_array(arr, dtype):
             warnings.warn("Casting complex values to real discards the imaginary part", UserWarning)
             arr = arr.real
         return _orig_from_array(arr, dtype)
-    c = np.ascontiguousarray(arr.astype(_NP_COMPLEX[dtype.name]))
+    c = np.array(arr, dtype=_NP_COMPLEX[dtype.name], order="C")  # keeps 0-d arrays 0-d
     rdt = real_dtype(dtype)
-    parts = c.view(np.dtype(rdt.name)).reshape(c.shape + (2,))
+    parts = c[..., None].view(np.dtype(rdt.name))
     return _C.view_as_complex(_orig_from_array(parts, rdt))
 
 

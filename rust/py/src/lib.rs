@@ -11,6 +11,7 @@ pub(crate) static ALLOC: ember_core::cpu::alloc::CachingAlloc =
     ember_core::cpu::alloc::CachingAlloc::new();
 
 mod autograd_py;
+mod complex;
 mod convert;
 mod errors;
 mod gpu;
@@ -18,7 +19,6 @@ mod interop;
 mod linalg;
 mod nn;
 mod ops;
-mod complex;
 mod sort;
 mod tensor;
 

@@ -233,6 +233,14 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
         let im = re.detach().zeros_like()?;
         return join(&re, &im);
     }
+    if dtype == DType::Bool {
+        // nonzero when either part is (bool(1j) is True)
+        let (re, im) = x.complex_parts()?;
+        let z = Tensor::wrapped_scalar(Scalar::Int(0), re.dtype());
+        return re
+            .binary(&z, Binary::Ne)?
+            .binary(&im.binary(&z, Binary::Ne)?, Binary::LogicalOr);
+    }
     // complex -> real keeps the real part (PyTorch warns; the Python layer does).
     x.real_part()?.to_dtype(dtype)
 }
@@ -348,7 +356,10 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (br, bi) = parts_as(b, rt)?;
     let re = ar.matmul(&br)?;
     let (re, im) = match (&ai, &bi) {
-        (Some(ai), Some(bi)) => (re.sub(&ai.matmul(bi)?)?, ar.matmul(bi)?.add(&ai.matmul(&br)?)?),
+        (Some(ai), Some(bi)) => (
+            re.sub(&ai.matmul(bi)?)?,
+            ar.matmul(bi)?.add(&ai.matmul(&br)?)?,
+        ),
         (Some(ai), None) => (re, ai.matmul(&br)?),
         (None, Some(bi)) => (re, ar.matmul(bi)?),
         (None, None) => {
@@ -450,7 +461,14 @@ impl Backend for ComplexGuard {
     fn unary(&self, x: &Tensor, op: Unary) -> Result<Tensor> {
         Err(not_implemented(op.name(), dt_of(x)))
     }
-    fn binary(&self, a: &Tensor, _b: &Tensor, _s: &[usize], op: Binary, _ct: DType) -> Result<Tensor> {
+    fn binary(
+        &self,
+        a: &Tensor,
+        _b: &Tensor,
+        _s: &[usize],
+        op: Binary,
+        _ct: DType,
+    ) -> Result<Tensor> {
         Err(not_implemented(op.name(), dt_of(a)))
     }
     fn matmul(
@@ -496,11 +514,34 @@ impl Backend for ComplexGuard {
         Err(not_implemented("median", dt_of(x)))
     }
     fn softmax(&self, x: &Tensor, _d: usize, log: bool) -> Result<Tensor> {
-        Err(not_implemented(if log { "log_softmax" } else { "softmax" }, dt_of(x)))
+        Err(not_implemented(
+            if log { "log_softmax" } else { "softmax" },
+            dt_of(x),
+        ))
     }
     fn scan(&self, x: &Tensor, _d: usize, prod: bool) -> Result<Tensor> {
-        Err(not_implemented(if prod { "cumprod" } else { "cumsum" }, dt_of(x)))
+        Err(not_implemented(
+            if prod { "cumprod" } else { "cumsum" },
+            dt_of(x),
+        ))
     }
 }
 
 pub static GUARD: ComplexGuard = ComplexGuard;
+
+/// Refuse complex operands of an op with no complex rule, before a typed
+/// kernel could read their storage.
+pub fn refuse(op: &str, ts: &[&Tensor]) -> Result<()> {
+    match ts.iter().find(|t| t.is_complex()) {
+        Some(t) => Err(not_implemented(op, t.dtype())),
+        None => Ok(()),
+    }
+}
+
+/// Refuse a complex dtype requested from a creation op with no complex rule.
+pub fn refuse_dtype(op: &str, dt: DType) -> Result<()> {
+    if dt.is_complex() {
+        return Err(not_implemented(op, dt));
+    }
+    Ok(())
+}

@@ -177,7 +177,9 @@ impl Tensor {
     /// Cast without autograd.
     pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
         if (self.dtype().is_complex() || dtype.is_complex()) && dtype != self.dtype() {
-            return crate::autograd::with_grad_mode(false, || crate::ops::complex::cast(self, dtype));
+            return crate::autograd::with_grad_mode(false, || {
+                crate::ops::complex::cast(self, dtype)
+            });
         }
         crate::layout::checked_numel(self.shape(), dtype.size(), "to")?;
         backend::of(self).cast(self, dtype)
@@ -207,9 +209,25 @@ impl Tensor {
             |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())]),
         ))
     }
+    /// A cast the user asked for (`.to(dtype)`, `.float()`): complex -> real keeps the
+    /// real part (bool: nonzero), as PyTorch (its warning is the Python layer's).
+    pub fn to_dtype_explicit(&self, dtype: DType) -> Result<Tensor> {
+        if self.dtype().is_complex() && !dtype.is_complex() {
+            return crate::ops::complex::cast(self, dtype);
+        }
+        self.to_dtype(dtype)
+    }
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
+        }
+        if self.dtype().is_complex() && !dtype.is_complex() {
+            // An op casting its input to a real dtype has no complex rule: the
+            // imaginary part must not vanish silently (explicit casts use to_dtype_explicit).
+            return Err(crate::ops::complex::not_implemented(
+                &format!("{}_cast", dtype.name()),
+                self.dtype(),
+            ));
         }
         if self.dtype().is_complex() || dtype.is_complex() {
             return crate::ops::complex::cast(self, dtype);

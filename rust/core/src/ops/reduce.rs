@@ -378,6 +378,7 @@ impl Tensor {
     }
 
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+        crate::ops::complex::refuse("logsumexp", &[self])?;
         let x = if self.dtype().is_float() {
             self.clone()
         } else {

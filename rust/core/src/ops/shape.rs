@@ -643,6 +643,7 @@ impl Tensor {
 
     /// Copy the elements at the given storage offsets into a new contiguous tensor.
     pub fn gather_offsets(&self, offs: &[usize], shape: &[usize]) -> Result<Tensor> {
+        crate::ops::complex::refuse("gather", &[self])?;
         if self.is_gpu() {
             let whole = Tensor::from_parts(
                 self.storage().clone(),
