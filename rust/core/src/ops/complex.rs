@@ -81,10 +81,10 @@ impl Tensor {
         if l.strides[n - 1] != 1 {
             bail!("Tensor must have a last dimension with stride 1");
         }
-        if l.strides[..n - 1].iter().any(|s| s % 2 != 0) {
+        if l.strides[..n - 1].iter().any(|s| !s.is_multiple_of(2)) {
             bail!("Tensor must have a stride divisible by 2 for all but last dimension");
         }
-        if l.offset % 2 != 0 {
+        if !l.offset.is_multiple_of(2) {
             bail!("Tensor must have a storage_offset divisible by 2");
         }
         let layout = Layout {
