@@ -136,7 +136,8 @@ def item(self):
 
 def to(self, *args, **kwargs):
     out = _orig_to(self, *args, **kwargs)
-    if self.dtype.is_complex and not out.dtype.is_complex:
+    # PyTorch warns when a cast drops the imaginary part (not for bool: that tests nonzero)
+    if self.dtype.is_complex and not out.dtype.is_complex and out.dtype != _dtype.bool:
         warnings.warn("Casting complex values to real discards the imaginary part", UserWarning)
     return out
 
