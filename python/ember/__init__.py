@@ -173,6 +173,9 @@ from .linalg import _aliases as _linalg_aliases  # noqa: E402
 _linalg_aliases.install(globals())  # torch.inverse, torch.det, Tensor.slogdet, ...
 del _linalg_aliases
 
+# Complex dtypes and API (after _inplace_extra: its Tensor.conj_physical is replaced).
+from ._complex import *  # noqa: F401,F403,E402,A004
+
 # Autocast wraps the listed ops where they live; it runs after every op above exists.
 if "_amp_policy" in globals():
     _amp_policy.install()

@@ -23,6 +23,8 @@ class finfo:  # noqa: N801 - PyTorch's name
         d = _dtype.get_default_dtype() if type is None else type
         if not isinstance(d, _dtype.dtype):
             raise TypeError(f"finfo(): argument 'type' must be ember.dtype, not {d!r}")
+        if d.is_complex:  # the limits of its parts, as PyTorch
+            d = _dtype.float32 if d.name == "complex64" else _dtype.float64
         if d.name == "bfloat16":
             v = _BF16
         elif d.name in ("float16", "float32", "float64"):

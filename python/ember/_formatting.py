@@ -87,6 +87,21 @@ class _Formatter:
         return self._format_raw(v).rjust(self.max_width)
 
 
+class _ComplexFormatter:
+    """PyTorch's complex format: real and imaginary parts each formatted as a float column."""
+
+    def __init__(self, arr):
+        self.re = _Formatter(arr.real, "f")
+        self.im = _Formatter(arr.imag, "f")
+        self.max_width = self.re.max_width + self.im.max_width + 2
+
+    def format(self, v):
+        v = complex(v)
+        re = self.re.format(v.real)
+        im = (self.im.format(v.imag) + "j").lstrip()
+        return re + (im if im[0] in "+-" else "+" + im)
+
+
 def _rec(arr, fmt, indent, summarize):
     edge = PRINT_OPTS["edgeitems"]
     if arr.ndim == 0:
@@ -142,11 +157,12 @@ def tensor_str(t, prefix="tensor("):
             arr = t.detach().cpu().numpy()
         summarize = arr.size > PRINT_OPTS["threshold"]
         kind = arr.dtype.kind
-        fmt = _Formatter(_summarized(arr) if summarize else arr, kind)
+        shown = _summarized(arr) if summarize else arr
+        fmt = _ComplexFormatter(shown) if kind == "c" else _Formatter(shown, kind)
         body = _rec(arr, fmt, indent, summarize)
     if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
-    if dt not in (_dtype.float32, _dtype.int64, _dtype.bool) or (
+    if dt not in (_dtype.float32, _dtype.int64, _dtype.bool, _dtype.complex64) or (
         t.numel() == 0 and dt != _dtype.float32
     ):
         if not (t.numel() == 0 and dt == _dtype.float32):

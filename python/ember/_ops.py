@@ -51,8 +51,6 @@ def _infer_dtype(arr, from_python):
         return _dtype.bool
     if arr.dtype.kind in "iu" and from_python:
         return _dtype.int64
-    if arr.dtype.kind == "c":
-        raise TypeError("ember does not support complex tensors")
     return _dtype.from_numpy_dtype(arr.dtype)
 
 
@@ -130,6 +128,8 @@ def _to_array(data):
         return np.array(data, dtype=np.int64), _dtype.int64
     if isinstance(data, float):
         return np.array(data, dtype=np.float64), _dtype.get_default_dtype()
+    if isinstance(data, complex):
+        return np.array(data, dtype=np.complex128), _infer_dtype(np.array(data), True)
     if hasattr(data, "__array__"):
         a = np.asarray(data)
         return a, _infer_dtype(a, False)
@@ -250,6 +250,10 @@ def from_numpy(arr) -> Tensor:
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     from . import _interop
 
+    if arr.dtype.kind == "c" and arr.dtype.name in _dtype._NP_NAMES:
+        # a complex array is shared through its (re, im) float view
+        real = arr[..., None].view(arr.real.dtype)
+        return _C.view_as_complex(_interop.share_numpy(real))
     return _interop.share_numpy(arr)
 
 
@@ -301,8 +305,17 @@ def full(
             dtype = _dtype.bool
         elif isinstance(fill_value, int):
             dtype = _dtype.int64
+        elif isinstance(fill_value, complex):
+            from . import _complex
+
+            dtype = _complex.default_complex()
         else:
             dtype = _dtype.get_default_dtype()
+    if dtype.is_complex:
+        from . import _complex
+
+        shape = _sizes((size,) if isinstance(size, int) else (size,))
+        return _finish(_complex.full(shape, fill_value, dtype), device, requires_grad)
     return _finish(
         _C.full(_sizes((size,) if isinstance(size, int) else (size,)), fill_value, dtype),
         device,
@@ -503,6 +516,10 @@ def rand(
     requires_grad=False,
     pin_memory=False,
 ) -> Tensor:
+    if dtype is not None and dtype.is_complex:
+        from . import _complex
+
+        return _finish(_complex.rand(_sizes(size), dtype, _gen(generator)), device, requires_grad)
     return _finish(
         _C.rand(_sizes(size), dtype or _dtype.get_default_dtype(), _gen(generator)),
         device,
@@ -520,6 +537,10 @@ def randn(
     requires_grad=False,
     pin_memory=False,
 ) -> Tensor:
+    if dtype is not None and dtype.is_complex:
+        from . import _complex
+
+        return _finish(_complex.randn(_sizes(size), dtype, _gen(generator)), device, requires_grad)
     return _finish(
         _C.randn(_sizes(size), dtype or _dtype.get_default_dtype(), _gen(generator)),
         device,

@@ -49,6 +49,8 @@ _STORAGES = {
     "CharStorage": "int8",
     "ByteStorage": "uint8",
     "BoolStorage": "bool",
+    "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128",
 }
 _DTYPE_TO_STORAGE = {v: k for k, v in _STORAGES.items()}
 _ITEMSIZE = {
@@ -62,6 +64,8 @@ _ITEMSIZE = {
     "int8": 1,
     "uint8": 1,
     "bool": 1,
+    "complex64": 8,
+    "complex128": 16,
 }
 # torch dtype global names (torch.float32, torch.long...) -> ember dtype name
 _TORCH_DTYPES = {name: name for name in _ITEMSIZE}
@@ -73,6 +77,8 @@ _TORCH_DTYPES.update(
         "long": "int64",
         "int": "int32",
         "short": "int16",
+        "cfloat": "complex64",
+        "cdouble": "complex128",
     }
 )
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -246,7 +252,10 @@ def _collect_storages(obj):
         name = _dtype_name(whole.dtype)
         if name in _ITEMSIZE and name != "bfloat16" and sys.byteorder == "little":
             # the storage's own bytes, one copy (bfloat16 goes through its float32 widening)
-            data = (whole if whole.device.type == "cpu" else whole.cpu()).contiguous()._to_bytes()
+            host = whole if whole.device.type == "cpu" else whole.cpu()
+            if host.dtype.is_complex:  # its bytes are its real view's: (re, im) pairs
+                host = ember.view_as_real(host)
+            data = host.contiguous()._to_bytes()
         else:
             data, name = _tensor_to_bytes(whole)
         location = "cpu" if key[1] == "cpu" else "cuda:0"

@@ -91,7 +91,13 @@ class _Storage:
             else:
                 # one copy into the tensor (a memory-mapped record is read here)
                 data = raw if isinstance(raw, bytes) else bytes(raw)
-                t = ember._C._from_bytes(data, [len(raw) // size], _ember_dtype(dtype_name))
+                dt = _ember_dtype(dtype_name)
+                if dt.is_complex:  # stored as (re, im) pairs of its real dtype
+                    real = ember.float32 if dtype_name == "complex64" else ember.float64
+                    t = ember._C._from_bytes(data, [len(raw) // size, 2], real)
+                    t = ember.view_as_complex(t)
+                else:
+                    t = ember._C._from_bytes(data, [len(raw) // size], dt)
             self._tensors[dtype_name] = self.ctx.place(t, self.location)
         return self._tensors[dtype_name]
 

@@ -300,7 +300,7 @@ _wrap_method(
 
 
 def _check_mean(self, dim=None, keepdim=False, dtype=None, **kwargs):
-    if dtype is None and self.is_floating_point():
+    if dtype is None and (self.is_floating_point() or self.is_complex()):
         return
     dt = dtype if dtype is not None else self.dtype
     if dt not in _FLOATS:

@@ -98,6 +98,7 @@ _DTYPES = {
     "int8": ("I8", np.int8),
     "uint8": ("U8", np.uint8),
     "bool": ("BOOL", np.bool_),
+    "complex64": ("C64", np.complex64),
 }
 _ST_TO_NAME = {v[0]: k for k, v in _DTYPES.items()}
 _NP_TO_ST = {

@@ -27,6 +27,7 @@ _TO_ST = {
     "int8": "I8",
     "uint8": "U8",
     "bool": "BOOL",
+    "complex64": "C64",
 }
 _FROM_ST = {v: k for k, v in _TO_ST.items()}
 

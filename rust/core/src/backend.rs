@@ -137,5 +137,10 @@ pub fn for_device(dev: Device) -> &'static dyn Backend {
 /// The backend of `t`'s device.
 #[inline]
 pub fn of(t: &Tensor) -> &'static dyn Backend {
+    if t.dtype().is_complex() {
+        // Complex ops are compositions on the real view (ops::complex); a
+        // kernel reached with a complex tensor refuses it.
+        return &crate::ops::complex::GUARD;
+    }
     for_device(t.device())
 }

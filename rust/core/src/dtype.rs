@@ -14,10 +14,14 @@ pub enum DType {
     BF16,
     F32,
     F64,
+    /// complex64: stored as pairs of f32 (re, im); the layout counts complex elements.
+    C64,
+    /// complex128: stored as pairs of f64.
+    C128,
 }
 
 impl DType {
-    pub const ALL: [DType; 10] = [
+    pub const ALL: [DType; 12] = [
         DType::Bool,
         DType::U8,
         DType::I8,
@@ -28,13 +32,51 @@ impl DType {
         DType::BF16,
         DType::F32,
         DType::F64,
+        DType::C64,
+        DType::C128,
     ];
     pub fn size(self) -> usize {
         match self {
             DType::Bool | DType::U8 | DType::I8 => 1,
             DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
-            DType::I64 | DType::F64 => 8,
+            DType::I64 | DType::F64 | DType::C64 => 8,
+            DType::C128 => 16,
+        }
+    }
+    pub fn is_complex(self) -> bool {
+        matches!(self, DType::C64 | DType::C128)
+    }
+    /// The real dtype of a complex dtype's parts (itself for the others).
+    pub fn to_real(self) -> DType {
+        match self {
+            DType::C64 => DType::F32,
+            DType::C128 => DType::F64,
+            d => d,
+        }
+    }
+    /// The complex dtype whose parts are this float dtype (complex64 below float64).
+    pub fn to_complex(self) -> DType {
+        match self {
+            DType::F64 | DType::C128 => DType::C128,
+            _ => DType::C64,
+        }
+    }
+    /// PyTorch's ScalarType name ("ComplexFloat"), used in dispatch errors.
+    pub fn scalar_type_name(self) -> &'static str {
+        match self {
+            DType::Bool => "Bool",
+            DType::U8 => "Byte",
+            DType::I8 => "Char",
+            DType::I16 => "Short",
+            DType::I32 => "Int",
+            DType::I64 => "Long",
+            DType::F16 => "Half",
+            DType::BF16 => "BFloat16",
+            DType::F32 => "Float",
+            DType::F64 => "Double",
+            DType::C64 => "ComplexFloat",
+            DType::C128 => "ComplexDouble",
         }
     }
     pub fn is_float(self) -> bool {
@@ -62,6 +104,8 @@ impl DType {
             DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
+            DType::C64 => "complex64",
+            DType::C128 => "complex128",
         }
     }
     /// PyTorch's legacy tensor type name, used in some error messages.
@@ -77,6 +121,8 @@ impl DType {
             DType::BF16 => "BFloat16Tensor",
             DType::F32 => "FloatTensor",
             DType::F64 => "DoubleTensor",
+            DType::C64 => "ComplexFloatTensor",
+            DType::C128 => "ComplexDoubleTensor",
         }
     }
     pub fn from_name(s: &str) -> Option<DType> {
@@ -91,6 +137,8 @@ impl DType {
             "bfloat16" => DType::BF16,
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
+            "complex64" | "cfloat" => DType::C64,
+            "complex128" | "cdouble" => DType::C128,
             _ => return None,
         })
     }
@@ -99,6 +147,8 @@ impl DType {
             0
         } else if self.is_int() {
             1
+        } else if self.is_complex() {
+            3
         } else {
             2
         }
@@ -119,7 +169,12 @@ pub fn promote_types(a: DType, b: DType) -> DType {
     }
     let (ca, cb) = (a.category(), b.category());
     if ca != cb {
-        return if ca > cb { a } else { b };
+        let (hi, lo) = if ca > cb { (a, b) } else { (b, a) };
+        // complex with float64 widens to complex128 (PyTorch's rule).
+        if hi.is_complex() && lo == F64 {
+            return C128;
+        }
+        return hi;
     }
     match ca {
         0 => Bool,
@@ -135,6 +190,13 @@ pub fn promote_types(a: DType, b: DType) -> DType {
                         b
                     }
                 }
+            }
+        }
+        3 => {
+            if a.size() >= b.size() {
+                a
+            } else {
+                b
             }
         }
         _ => match (a, b) {
@@ -166,11 +228,20 @@ fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DTy
         None => return lower,
         Some(h) => h,
     };
+    if h.is_complex() {
+        return Some(h);
+    }
+    if let Some(l) = lower {
+        if h.is_float() && l.is_complex() {
+            // float32 tensor * complex scalar -> complex64; float64 -> complex128.
+            return Some(h.to_complex());
+        }
+    }
     if h.is_float() {
         return Some(h);
     }
     if let Some(l) = lower {
-        if h == DType::Bool || l.is_float() {
+        if h == DType::Bool || l.is_float() || l.is_complex() {
             return Some(promote_types(h, l));
         }
     }

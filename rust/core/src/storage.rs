@@ -236,6 +236,11 @@ macro_rules! dispatch {
                 type $T = f64;
                 $body
             }
+            // Complex tensors never reach a typed kernel: ops route them to
+            // ops::complex (real views) or refuse them before (see complex::guard).
+            __D::C64 | __D::C128 => {
+                panic!("internal: complex dtype reached a real kernel")
+            }
         }
     }};
 }

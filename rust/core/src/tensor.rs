@@ -192,7 +192,7 @@ impl Tensor {
         Ok(())
     }
     pub fn set_requires_grad(&self, r: bool) -> Result<()> {
-        if r && !self.dtype().is_float() {
+        if r && !self.dtype().is_float() && !self.dtype().is_complex() {
             bail!(
                 "only Tensors of floating point dtype can require gradients (got {})",
                 self.dtype()
@@ -216,6 +216,13 @@ impl Tensor {
     /// Run `f` on the CPU data and layout (read lock held).
     /// A GPU tensor is first copied to the host (this waits for the GPU).
     pub fn with_cpu<R>(&self, f: impl FnOnce(&CpuData, &Layout) -> R) -> Result<R> {
+        if self.dtype().is_complex() {
+            // The storage holds reals in pairs: host kernels read the real view.
+            return Err(crate::ops::complex::not_implemented(
+                "cpu kernel",
+                self.dtype(),
+            ));
+        }
         if self.device().is_gpu() {
             let h = self.host()?;
             return h.with_cpu(f);

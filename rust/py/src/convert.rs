@@ -42,6 +42,9 @@ pub fn tensor_or_scalar(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         Some(Scalar::Bool(b)) => Ok(Tensor::wrapped_scalar(Scalar::Bool(b), DType::Bool)),
         Some(Scalar::Int(i)) => Ok(Tensor::wrapped_scalar(Scalar::Int(i), DType::I64)),
         Some(Scalar::Float(f)) => Ok(Tensor::wrapped_scalar(Scalar::Float(f), DType::F64)),
+        None if obj.is_instance_of::<pyo3::types::PyComplex>() => {
+            crate::complex::wrapped_complex(obj)
+        }
         None => Err(PyTypeError::new_err(format!(
             "expected Tensor or number as argument, but got {}",
             obj.get_type().name()?

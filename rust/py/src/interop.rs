@@ -95,6 +95,9 @@ fn dl_dtype(d: DType) -> DLDataType {
         DType::BF16 => (DL_BFLOAT, 16),
         DType::F32 => (DL_FLOAT, 32),
         DType::F64 => (DL_FLOAT, 64),
+        // kDLComplex
+        DType::C64 => (5, 64),
+        DType::C128 => (5, 128),
     };
     DLDataType {
         code,

@@ -11,6 +11,7 @@ pub(crate) static ALLOC: ember_core::cpu::alloc::CachingAlloc =
     ember_core::cpu::alloc::CachingAlloc::new();
 
 mod autograd_py;
+mod complex;
 mod convert;
 mod errors;
 mod gpu;
@@ -39,6 +40,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     ops::register(m)?;
     sort::register(m)?;
+    complex::register(m)?;
     autograd_py::register(m)?;
     nn::register(m)?;
     gpu::register(m)?;

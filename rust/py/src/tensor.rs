@@ -40,7 +40,7 @@ impl PyDType {
     }
     #[getter]
     fn is_complex(&self) -> bool {
-        false
+        self.0.is_complex()
     }
     #[getter]
     fn itemsize(&self) -> usize {
@@ -530,7 +530,7 @@ impl PyTensor {
             .py()
     }
     fn _to(&self, dtype: PyDType) -> R {
-        w(self.t.to_dtype(dtype.0))
+        w(self.t.to_dtype_explicit(dtype.0))
     }
     fn contiguous(&self) -> R {
         w(self.t.contiguous())

@@ -204,7 +204,7 @@ pub fn record(
         },
     });
     for (i, o) in outputs.iter().enumerate() {
-        if o.dtype().is_float() {
+        if o.dtype().is_float() || o.dtype().is_complex() {
             let mut m = o.meta();
             m.requires_grad = true;
             m.grad_fn = Some(node.clone());
@@ -465,7 +465,7 @@ fn run_backward_inner(
                         Some(g) => Ok(Some(g)),
                         None => {
                             let (shape, dt) = &node.out_meta[i];
-                            if dt.is_float() {
+                            if dt.is_float() || dt.is_complex() {
                                 Tensor::zeros_on(shape, *dt, dev).map(Some)
                             } else {
                                 Ok(None)

@@ -129,6 +129,9 @@ impl Backend for Cpu {
             }
             DType::F32 => super::binary::float_binary::<f32>(op, da, &la, db, &lb)?,
             DType::F64 => super::binary::float_binary::<f64>(op, da, &la, db, &lb)?,
+            DType::C64 | DType::C128 => {
+                return Err(crate::ops::complex::not_implemented(op.name(), ct))
+            }
         };
         Ok(Tensor::from_cpu(data, shape))
     }

@@ -8,6 +8,7 @@ use crate::{bail, dispatch};
 
 impl Tensor {
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+        crate::ops::complex::refuse_dtype("arange", dtype)?;
         if step == 0.0 {
             bail!("arange: step must be nonzero");
         }
@@ -28,6 +29,7 @@ impl Tensor {
     }
 
     pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
+        crate::ops::complex::refuse_dtype("linspace", dtype)?;
         crate::layout::checked_numel(&[steps], dtype.size(), "linspace")?;
         let step = if steps > 1 {
             (end - start) / (steps - 1) as f64
@@ -45,6 +47,7 @@ impl Tensor {
     }
 
     pub fn eye(n: usize, m: usize, dtype: DType) -> Result<Tensor> {
+        crate::ops::complex::refuse_dtype("eye", dtype)?;
         crate::layout::checked_numel(&[n, m], dtype.size(), "eye")?;
         let data = dispatch!(dtype, T => {
             let mut v = vec![T::zero_v(); n * m];

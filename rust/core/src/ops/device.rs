@@ -50,6 +50,9 @@ impl Tensor {
         if !self.is_gpu() {
             return Ok(self.clone());
         }
+        if self.dtype().is_complex() {
+            return self.view_as_real()?.detach().host()?.view_as_complex();
+        }
         let whole = {
             let g = self.storage().read();
             match &*g {
@@ -78,6 +81,10 @@ impl Tensor {
     pub fn to_device_raw(&self, dev: Device) -> Result<Tensor> {
         if dev == self.device() {
             return Ok(self.clone());
+        }
+        if self.dtype().is_complex() {
+            let r = self.view_as_real()?.detach();
+            return r.to_device_raw(dev)?.view_as_complex();
         }
         match dev {
             Device::Cpu => self.host(),
@@ -148,6 +155,9 @@ impl Tensor {
 
     /// Zeros on `dev`.
     pub fn zeros_on(shape: &[usize], dtype: DType, dev: Device) -> Result<Tensor> {
+        if dtype.is_complex() {
+            return crate::ops::complex::full_on(shape, crate::Scalar::Int(0), dtype, dev);
+        }
         if dev.is_gpu() {
             return kernels::full(shape, crate::Scalar::Int(0), dtype);
         }
@@ -156,6 +166,9 @@ impl Tensor {
 
     /// Filled with `v` on `dev`.
     pub fn full_on(shape: &[usize], v: crate::Scalar, dtype: DType, dev: Device) -> Result<Tensor> {
+        if dtype.is_complex() {
+            return crate::ops::complex::full_on(shape, v, dtype, dev);
+        }
         if dev.is_gpu() {
             return kernels::full(shape, v, dtype);
         }

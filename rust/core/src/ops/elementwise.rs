@@ -128,6 +128,9 @@ const FRAC_1_SQRT_2PI: f64 = 0.3989422804014327;
 impl Tensor {
     // ---------- creation helpers ----------
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        if dtype.is_complex() {
+            return crate::ops::complex::full_on(shape, Scalar::Int(0), dtype, crate::Device::Cpu);
+        }
         Ok(Tensor::from_cpu(
             CpuData::zeros(
                 dtype,
@@ -137,6 +140,9 @@ impl Tensor {
         ))
     }
     pub fn full(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
+        if dtype.is_complex() {
+            return crate::ops::complex::full_on(shape, v, dtype, crate::Device::Cpu);
+        }
         Ok(Tensor::from_cpu(
             CpuData::filled(
                 dtype,
@@ -162,11 +168,19 @@ impl Tensor {
 
     /// Contiguous copy without autograd.
     pub fn clone_data(&self) -> Result<Tensor> {
+        if self.dtype().is_complex() {
+            return crate::ops::complex::clone_data(self);
+        }
         crate::layout::checked_numel(self.shape(), self.dtype().size(), "clone")?;
         backend::of(self).cast(self, self.dtype())
     }
     /// Cast without autograd.
     pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
+        if (self.dtype().is_complex() || dtype.is_complex()) && dtype != self.dtype() {
+            return crate::autograd::with_grad_mode(false, || {
+                crate::ops::complex::cast(self, dtype)
+            });
+        }
         crate::layout::checked_numel(self.shape(), dtype.size(), "to")?;
         backend::of(self).cast(self, dtype)
     }
@@ -195,9 +209,28 @@ impl Tensor {
             |c: &BackCtx| Ok(vec![Some(c.grad(0)?.clone())]),
         ))
     }
+    /// A cast the user asked for (`.to(dtype)`, `.float()`): complex -> real keeps the
+    /// real part (bool: nonzero), as PyTorch (its warning is the Python layer's).
+    pub fn to_dtype_explicit(&self, dtype: DType) -> Result<Tensor> {
+        if self.dtype().is_complex() && !dtype.is_complex() {
+            return crate::ops::complex::cast(self, dtype);
+        }
+        self.to_dtype(dtype)
+    }
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
+        }
+        if self.dtype().is_complex() && !dtype.is_complex() {
+            // An op casting its input to a real dtype has no complex rule: the
+            // imaginary part must not vanish silently (explicit casts use to_dtype_explicit).
+            return Err(crate::ops::complex::not_implemented(
+                &format!("{}_cast", dtype.name()),
+                self.dtype(),
+            ));
+        }
+        if self.dtype().is_complex() || dtype.is_complex() {
+            return crate::ops::complex::cast(self, dtype);
         }
         let out = self.cast_raw(dtype)?;
         if self.dtype().is_float() && dtype.is_float() {
@@ -216,6 +249,9 @@ impl Tensor {
     // ---------- unary ----------
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
         let dt = self.dtype();
+        if dt.is_complex() {
+            return crate::ops::complex::unary(self, op);
+        }
         crate::layout::checked_numel(self.shape(), dt.size(), op.name())?;
         if dt == DType::Bool {
             return match op {
@@ -532,6 +568,8 @@ fn operand(t: &Tensor) -> Operand {
         // Wrapped numbers keep full precision (f64/i64) but promote as Python scalars.
         Operand::Scalar(if t.dtype().is_float() {
             DType::F32
+        } else if t.dtype().is_complex() {
+            DType::C64
         } else {
             t.dtype()
         })
@@ -560,6 +598,9 @@ impl Tensor {
             )
         })?;
         let mut ct = result_type2(self, other);
+        if self.dtype().is_complex() || other.dtype().is_complex() {
+            return crate::ops::complex::binary(self, other, op, ct);
+        }
         if matches!(op, Binary::Div | Binary::Atan2) && !ct.is_float() {
             ct = DType::F32;
         }
@@ -655,6 +696,9 @@ impl Tensor {
 
     /// torch.where(cond, a, b) with broadcasting and promotion.
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if a.is_complex() || b.is_complex() {
+            return crate::ops::complex::where_(cond, a, b);
+        }
         let shape = broadcast_shapes(cond.shape(), a.shape())
             .and_then(|s| broadcast_shapes(&s, b.shape()))
             .ok_or_else(|| {

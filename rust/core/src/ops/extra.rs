@@ -275,6 +275,7 @@ fn clamp_bound(x: &Tensor, b: &Tensor, lower: bool) -> Result<Tensor> {
 
 /// Exact first-order gradient of cumprod along `dim` (handles zeros).
 pub fn cumprod_backward_exact(x: &Tensor, g: &Tensor, dim: usize) -> Result<Tensor> {
+    crate::ops::complex::refuse("cumprod_backward", &[x])?;
     let xc = x.contiguous()?;
     let gc = g.to_dtype(x.dtype())?.contiguous()?;
     let shape = xc.shape().to_vec();

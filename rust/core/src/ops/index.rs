@@ -215,6 +215,7 @@ impl Tensor {
         value: Option<Scalar>,
         reduce: &str,
     ) -> Result<Tensor> {
+        crate::ops::complex::refuse("scatter", &[self])?;
         check_index_dtype(index, "scatter")?;
         let d = wrap_dim(dim, self.ndim(), "scatter")?;
         if index.ndim() != self.ndim() && !(index.ndim() <= 1 && self.ndim() <= 1) {

@@ -163,6 +163,7 @@ fn cap(d: DType) -> String {
         DType::I8 => "Char",
         DType::U8 => "Byte",
         DType::Bool => "Bool",
+        DType::C64 | DType::C128 => d.scalar_type_name(),
     };
     let _ = promote_types;
     n.to_string()

@@ -61,6 +61,9 @@ impl Tensor {
 
     /// torch.matmul.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if self.dtype().is_complex() || other.dtype().is_complex() {
+            return crate::ops::complex::matmul(self, other);
+        }
         let (an, bn) = (self.ndim(), other.ndim());
         if an == 0 || bn == 0 {
             bail!(

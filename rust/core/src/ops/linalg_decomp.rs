@@ -31,6 +31,7 @@ fn torch_type(dt: DType) -> &'static str {
         DType::BF16 => "BFloat16",
         DType::F32 => "Float",
         DType::F64 => "Double",
+        DType::C64 | DType::C128 => dt.scalar_type_name(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tensor operations with their autograd rules.
 
 pub mod advindex;
+pub mod complex;
 pub mod create;
 pub mod device;
 pub mod elementwise;

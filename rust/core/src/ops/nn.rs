@@ -35,6 +35,7 @@ pub(crate) fn scalar_name(d: DType) -> &'static str {
         DType::I8 => "Char",
         DType::U8 => "Byte",
         DType::Bool => "Bool",
+        DType::C64 | DType::C128 => d.scalar_type_name(),
     }
 }
 

@@ -65,6 +65,9 @@ impl Tensor {
     }
 
     pub fn sum_dims(&self, dims: &[i64], keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+        if self.dtype().is_complex() && dtype.is_none_or(|d| d == self.dtype()) {
+            return crate::ops::complex::sum_dims(self, dims, keepdim, false);
+        }
         if let Some(dt) = dtype {
             if dt != self.dtype() {
                 return self.to_dtype(dt)?.sum_dims(dims, keepdim, Some(dt));
@@ -133,6 +136,9 @@ impl Tensor {
     }
 
     pub fn mean_dims(&self, dims: &[i64], keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+        if self.dtype().is_complex() && dtype.is_none_or(|d| d == self.dtype()) {
+            return crate::ops::complex::sum_dims(self, dims, keepdim, true);
+        }
         let src = match dtype {
             Some(dt) => self.to_dtype(dt)?,
             None => self.clone(),
@@ -378,6 +384,7 @@ impl Tensor {
     }
 
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+        crate::ops::complex::refuse("logsumexp", &[self])?;
         let x = if self.dtype().is_float() {
             self.clone()
         } else {
@@ -480,6 +487,9 @@ impl Tensor {
     /// cumsum / cumprod along a dim.
     pub fn cumulative(&self, dim: i64, prod: bool, dtype: Option<DType>) -> Result<Tensor> {
         let opn = if prod { "cumprod" } else { "cumsum" };
+        if self.is_complex() && dtype.is_none_or(|d| d == self.dtype()) {
+            return crate::ops::complex::cumsum(self, dim, prod);
+        }
         let mut x = match dtype {
             Some(dt) => self.to_dtype(dt)?,
             None => self.clone(),
@@ -656,5 +666,6 @@ fn legacy_short(d: DType) -> &'static str {
         DType::BF16 => "BFloat16",
         DType::F32 => "Float",
         DType::F64 => "Double",
+        DType::C64 | DType::C128 => d.scalar_type_name(),
     }
 }

@@ -58,6 +58,7 @@ fn lowest(dt: DType) -> f64 {
 impl Tensor {
     /// cummax (is_max) / cummin along `dim`: (values, int64 indices).
     pub fn cummax(&self, dim: i64, is_max: bool) -> Result<(Tensor, Tensor)> {
+        crate::ops::complex::refuse("cummax", &[self])?;
         let op = if is_max { "cummax" } else { "cummin" };
         crate::layout::checked_numel(self.shape(), self.dtype().size() + 8, op)?;
         if !self.device().is_host() {
@@ -99,6 +100,7 @@ impl Tensor {
 
     /// log(cumsum(exp(x))) along `dim`, computed as a running log-add-exp.
     pub fn logcumsumexp(&self, dim: i64) -> Result<Tensor> {
+        crate::ops::complex::refuse("logcumsumexp", &[self])?;
         crate::layout::checked_numel(self.shape(), 8, "logcumsumexp")?;
         if !self.device().is_host() {
             return crate::ops::device::host_fallback("logcumsumexp", &[self], |h| {

@@ -44,6 +44,19 @@ impl Tensor {
             )
         })?;
         let src = src.to_device_raw(self.device())?;
+        if self.dtype().is_complex() || src.dtype().is_complex() {
+            // Complex memory is written through the real views (ops::complex).
+            let src = if src.dtype() != self.dtype() {
+                src.cast_raw(self.dtype())?
+            } else {
+                src
+            };
+            if !self.dtype().is_complex() {
+                return self.copy_raw_from(&src, accumulate);
+            }
+            let (d, s) = (self.view_as_real()?.detach(), src.view_as_real()?.detach());
+            return d.copy_raw_from(&s, accumulate);
+        }
         backend::of(self).copy_into(self, &src, accumulate)?;
         self.storage().bump_version();
         Ok(())
@@ -630,6 +643,7 @@ impl Tensor {
 
     /// Copy the elements at the given storage offsets into a new contiguous tensor.
     pub fn gather_offsets(&self, offs: &[usize], shape: &[usize]) -> Result<Tensor> {
+        crate::ops::complex::refuse("gather", &[self])?;
         if self.is_gpu() {
             let whole = Tensor::from_parts(
                 self.storage().clone(),
@@ -738,6 +752,11 @@ impl Tensor {
     }
 
     pub fn fill_scalar_raw(&self, v: Scalar) -> Result<()> {
+        if self.dtype().is_complex() {
+            let r = self.view_as_real()?.detach();
+            r.select(-1, 0)?.fill_scalar_raw(v)?;
+            return r.select(-1, 1)?.fill_scalar_raw(Scalar::Int(0));
+        }
         backend::of(self).fill(self, v)?;
         self.storage().bump_version();
         Ok(())

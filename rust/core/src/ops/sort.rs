@@ -201,6 +201,7 @@ impl Tensor {
 
     /// Most frequent value along `dim` and its last position.
     pub fn mode(&self, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        crate::ops::complex::refuse("mode", &[self])?;
         if !self.device().is_host() {
             let r = crate::ops::device::host_fallback_n("mode", &[self], |h| {
                 let (a, b) = h[0].mode(dim, keepdim)?;

@@ -257,6 +257,7 @@ fn binary_fn(op: SpecialBinary) -> fn(f64, f64) -> f64 {
 
 /// Map a float kernel over `x` (any dtype) into a new tensor of dtype `out`.
 fn map_f64(x: &Tensor, out: DType, f: impl Fn(f64) -> f64 + Sync + Send) -> Result<Tensor> {
+    crate::ops::complex::refuse("special", &[x])?;
     let data = dispatch!(x.dtype(), T => dispatch_float!(out, U => {
         let v = x.with_cpu(|d, l| cpu::map1::<T, U>(d, l, |v| U::from_f64(f(v.to_f64()))))?;
         U::wrap(v)

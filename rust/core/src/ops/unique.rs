@@ -113,6 +113,7 @@ impl Tensor {
         dim: Option<i64>,
         consecutive: bool,
     ) -> Result<(Tensor, Tensor, Tensor)> {
+        crate::ops::complex::refuse("unique", &[self])?;
         if !self.device().is_host() {
             let r = crate::ops::device::host_fallback_n("unique", &[&self.detach()], |h| {
                 let (a, b, c) = h[0].unique_t(dim, consecutive)?;
