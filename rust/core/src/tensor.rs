@@ -218,7 +218,10 @@ impl Tensor {
     pub fn with_cpu<R>(&self, f: impl FnOnce(&CpuData, &Layout) -> R) -> Result<R> {
         if self.dtype().is_complex() {
             // The storage holds reals in pairs: host kernels read the real view.
-            return Err(crate::ops::complex::not_implemented("cpu kernel", self.dtype()));
+            return Err(crate::ops::complex::not_implemented(
+                "cpu kernel",
+                self.dtype(),
+            ));
         }
         if self.device().is_gpu() {
             let h = self.host()?;

@@ -68,6 +68,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     macro_rules! add {
         ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
-    add!(view_as_real, view_as_complex, complex, polar, real, imag, conj_physical, angle);
+    add!(
+        view_as_real,
+        view_as_complex,
+        complex,
+        polar,
+        real,
+        imag,
+        conj_physical,
+        angle
+    );
     Ok(())
 }

@@ -11,14 +11,15 @@ pub(crate) static ALLOC: ember_core::cpu::alloc::CachingAlloc =
     ember_core::cpu::alloc::CachingAlloc::new();
 
 mod autograd_py;
+mod complex;
 mod convert;
 mod errors;
+mod fft;
 mod gpu;
 mod interop;
 mod linalg;
 mod nn;
 mod ops;
-mod complex;
 mod sort;
 mod tensor;
 
@@ -37,6 +38,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ops::register(m)?;
     sort::register(m)?;
     complex::register(m)?;
+    fft::register(m)?;
     autograd_py::register(m)?;
     nn::register(m)?;
     gpu::register(m)?;

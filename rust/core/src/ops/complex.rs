@@ -348,7 +348,10 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (br, bi) = parts_as(b, rt)?;
     let re = ar.matmul(&br)?;
     let (re, im) = match (&ai, &bi) {
-        (Some(ai), Some(bi)) => (re.sub(&ai.matmul(bi)?)?, ar.matmul(bi)?.add(&ai.matmul(&br)?)?),
+        (Some(ai), Some(bi)) => (
+            re.sub(&ai.matmul(bi)?)?,
+            ar.matmul(bi)?.add(&ai.matmul(&br)?)?,
+        ),
         (Some(ai), None) => (re, ai.matmul(&br)?),
         (None, Some(bi)) => (re, ar.matmul(bi)?),
         (None, None) => {
@@ -450,7 +453,14 @@ impl Backend for ComplexGuard {
     fn unary(&self, x: &Tensor, op: Unary) -> Result<Tensor> {
         Err(not_implemented(op.name(), dt_of(x)))
     }
-    fn binary(&self, a: &Tensor, _b: &Tensor, _s: &[usize], op: Binary, _ct: DType) -> Result<Tensor> {
+    fn binary(
+        &self,
+        a: &Tensor,
+        _b: &Tensor,
+        _s: &[usize],
+        op: Binary,
+        _ct: DType,
+    ) -> Result<Tensor> {
         Err(not_implemented(op.name(), dt_of(a)))
     }
     fn matmul(
@@ -496,10 +506,16 @@ impl Backend for ComplexGuard {
         Err(not_implemented("median", dt_of(x)))
     }
     fn softmax(&self, x: &Tensor, _d: usize, log: bool) -> Result<Tensor> {
-        Err(not_implemented(if log { "log_softmax" } else { "softmax" }, dt_of(x)))
+        Err(not_implemented(
+            if log { "log_softmax" } else { "softmax" },
+            dt_of(x),
+        ))
     }
     fn scan(&self, x: &Tensor, _d: usize, prod: bool) -> Result<Tensor> {
-        Err(not_implemented(if prod { "cumprod" } else { "cumsum" }, dt_of(x)))
+        Err(not_implemented(
+            if prod { "cumprod" } else { "cumsum" },
+            dt_of(x),
+        ))
     }
 }
 

@@ -177,7 +177,9 @@ impl Tensor {
     /// Cast without autograd.
     pub fn cast_raw(&self, dtype: DType) -> Result<Tensor> {
         if (self.dtype().is_complex() || dtype.is_complex()) && dtype != self.dtype() {
-            return crate::autograd::with_grad_mode(false, || crate::ops::complex::cast(self, dtype));
+            return crate::autograd::with_grad_mode(false, || {
+                crate::ops::complex::cast(self, dtype)
+            });
         }
         crate::layout::checked_numel(self.shape(), dtype.size(), "to")?;
         backend::of(self).cast(self, dtype)
