@@ -54,6 +54,7 @@ from .func import vmap  # noqa: F401
 from . import distributed  # noqa: F401
 from . import futures  # noqa: F401
 from . import special  # noqa: F401
+from . import fft  # noqa: F401 - torch.fft, and torch.stft/istft and the windows
 from . import _validate  # PyTorch's argument checks around the bindings
 from . import _scalar_range  # PyTorch's range checks on numbers written into tensors
 

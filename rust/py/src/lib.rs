@@ -14,6 +14,7 @@ mod autograd_py;
 mod complex;
 mod convert;
 mod errors;
+mod fft;
 mod gpu;
 mod interop;
 mod linalg;
@@ -41,6 +42,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ops::register(m)?;
     sort::register(m)?;
     complex::register(m)?;
+    fft::register(m)?;
     autograd_py::register(m)?;
     nn::register(m)?;
     gpu::register(m)?;

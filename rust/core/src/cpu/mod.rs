@@ -10,6 +10,7 @@ use std::mem::MaybeUninit;
 pub mod alloc;
 pub mod backend;
 pub mod binary;
+pub mod fft;
 pub mod gemm;
 pub mod linalg;
 pub mod norm;

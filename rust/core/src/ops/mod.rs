@@ -6,6 +6,7 @@ pub mod create;
 pub mod device;
 pub mod elementwise;
 pub mod extra;
+pub mod fft;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
