@@ -360,3 +360,47 @@ def test_from_numpy_shares_memory():
     a[0, 0] = 7 - 7j
     assert t.dtype == torch.complex64 and t[0, 0].item() == 7 - 7j
     np.testing.assert_array_equal(t.numpy(), a)
+
+
+# ------------------------------------------------------------------ index ops (stop 20)
+_ZN = np.array([[1 + 2j, 3 - 1j, 0.5j], [2, -1j, 4 + 4j]], np.complex64)
+
+
+def test_complex_index_ops_match_numpy(device):
+    # Each complex element is gathered as its (re, im) pair; on the gpu these ran the
+    # real kernels on the pair storage and returned wrong values before.
+    z = torch.tensor(_ZN, device=device)
+    i = torch.tensor([2, 0], device=device)
+    cases = [
+        (z.flip(0), np.flip(_ZN, 0)),
+        (z.flip(-1), np.flip(_ZN, -1)),
+        (z.index_select(1, i), _ZN[:, [2, 0]]),
+        (z.index_select(-2, torch.tensor([1], device=device)), _ZN[[1]]),
+        (z.gather(1, torch.tensor([[0], [2]], device=device)), _ZN[[0, 1], [0, 2]][:, None]),
+        (z[torch.tensor([1, 0], device=device)], _ZN[[1, 0]]),
+        (z[:, [0, 2]], _ZN[:, [0, 2]]),
+        (z[[1, 0], [2, 1]], _ZN[[1, 0], [2, 1]]),
+        (z.t()[torch.tensor([2], device=device)], _ZN.T[[2]]),
+        (z[z.real > 0.6], _ZN[_ZN.real > 0.6]),
+        (z.masked_select(z.real > 0.6), _ZN[_ZN.real > 0.6]),
+    ]
+    for got, want in cases:
+        assert got.dtype == torch.complex64
+        np.testing.assert_array_equal(got.cpu().numpy(), want)
+
+
+def test_complex_index_select_gradient(device):
+    x = torch.tensor(_ZN, device=device, requires_grad=True)
+    y = x.index_select(1, torch.tensor([2, 0, 2], device=device))
+    (torch.view_as_real(y) * torch.tensor([1.0, 3.0], device=device)).sum().backward()
+    # d/dRe = 1, d/dIm = 3 per pick: column 2 picked twice, column 1 never.
+    want = np.array([[1 + 3j, 0, 2 + 6j]] * 2, np.complex64)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), want)
+
+
+def test_complex_index_add_and_scatter_refuse(device):
+    z = torch.tensor(_ZN, device=device)
+    with pytest.raises(NotImplementedError, match="ComplexFloat"):
+        z.index_add(0, torch.tensor([0], device=device), z[:1])
+    with pytest.raises(NotImplementedError, match="ComplexFloat"):
+        z.scatter_add(1, torch.tensor([[0], [1]], device=device), z[:, :1])

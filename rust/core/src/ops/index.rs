@@ -66,6 +66,19 @@ impl Tensor {
     /// ERR_GATHER lets negative indices count from the end there.
     pub fn gather_reporting(&self, dim: i64, index: &Tensor, code: u32) -> Result<Tensor> {
         check_index_dtype(index, "gather")?;
+        if self.is_complex() && self.ndim() > 0 && index.ndim() == self.ndim() {
+            // On the (re, im) view, each index picks both parts: the kernels
+            // (host and gpu) never see a complex storage.
+            let d = wrap_dim(dim, self.ndim(), "gather")?;
+            let mut ishape = index.shape().to_vec();
+            ishape.push(2);
+            let idx = index.unsqueeze(index.ndim())?.expand(&ishape)?;
+            return self
+                .view_as_real()?
+                .gather_reporting(d as i64, &idx, code)?
+                .contiguous()?
+                .view_as_complex();
+        }
         let nd = self.ndim().max(1);
         let d = wrap_dim(dim, self.ndim(), "gather")?;
         if index.ndim().max(1) != nd {
@@ -180,6 +193,7 @@ impl Tensor {
         code: u32,
         replace: bool,
     ) -> Result<Tensor> {
+        crate::ops::complex::refuse("scatter", &[self, src])?;
         let dev = self.device();
         let s = src.to_dtype(self.dtype())?.to_device_raw(dev)?;
         let idx = index.to_device_raw(dev)?;
@@ -498,6 +512,15 @@ impl Tensor {
         if index.ndim() > 1 {
             bail!("index_select(): Index is supposed to be a vector");
         }
+        if self.is_complex() && self.ndim() > 0 {
+            // Rows of (re, im) pairs: the same selection on the real view.
+            let d = wrap_dim(dim, self.ndim(), "index_select")?;
+            return self
+                .view_as_real()?
+                .index_select_reporting(d as i64, index, code)?
+                .contiguous()?
+                .view_as_complex();
+        }
         let xs = if self.ndim() == 0 {
             self.reshape(&[1])?
         } else {
@@ -576,6 +599,7 @@ impl Tensor {
         alpha: f64,
     ) -> Result<Tensor> {
         check_index_dtype(index, "index_add")?;
+        crate::ops::complex::refuse("index_add", &[self, source])?;
         let d = wrap_dim(dim, self.ndim(), "index_add")?;
         let iv_len = index.numel();
         let src = if alpha != 1.0 {

@@ -643,7 +643,26 @@ impl Tensor {
 
     /// Copy the elements at the given storage offsets into a new contiguous tensor.
     pub fn gather_offsets(&self, offs: &[usize], shape: &[usize]) -> Result<Tensor> {
-        crate::ops::complex::refuse("gather", &[self])?;
+        if self.is_complex() {
+            // A complex element is the (re, im) pair at 2o, 2o + 1 of the real
+            // storage: gather the pairs as reals and view them as complex
+            // (flip, index_select, x[idx], masked_select, ... for complex).
+            let n = offs
+                .iter()
+                .copied()
+                .max()
+                .map_or(0, |m| m + 1)
+                .max(self.layout().extent());
+            let real = Tensor::from_parts(
+                self.storage().clone(),
+                Layout::contiguous(&[2 * n]),
+                self.dtype().to_real(),
+            );
+            let roffs: Vec<usize> = offs.iter().flat_map(|&o| [2 * o, 2 * o + 1]).collect();
+            let mut rshape = shape.to_vec();
+            rshape.push(2);
+            return real.gather_offsets(&roffs, &rshape)?.view_as_complex();
+        }
         if self.is_gpu() {
             let whole = Tensor::from_parts(
                 self.storage().clone(),
