@@ -9,11 +9,11 @@ in-process against index lists computed by hand from PyTorch's algorithm.
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_launch import launch
 
 import ember
 from ember.utils.data import DistributedSampler
@@ -26,14 +26,7 @@ ROOT = HERE.parent
 
 
 def _launch(nproc, *args, timeout=240):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", str(nproc)]
-    t0 = time.monotonic()
-    p = subprocess.run(
-        cmd + [WORKER, *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-    return p.returncode, p.stdout + p.stderr, time.monotonic() - t0
+    return launch(WORKER, nproc, *args, timeout=timeout)
 
 
 @pytest.mark.parametrize("nproc", [2, 4])

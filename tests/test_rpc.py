@@ -9,8 +9,6 @@ the not-initialized messages).
 """
 
 import operator
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_launch import launch
 
 import ember
 import ember.distributed.rpc as rpc
@@ -25,18 +24,10 @@ from ember.futures import Future
 
 HERE = Path(__file__).resolve().parent
 WORKER = str(HERE / "rpc_worker.py")
-ROOT = HERE.parent
 
 
 def _launch(nproc, *args, timeout=120):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", str(nproc)]
-    t0 = time.monotonic()
-    p = subprocess.run(
-        cmd + [WORKER, *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-    return p.returncode, p.stdout + p.stderr, time.monotonic() - t0
+    return launch(WORKER, nproc, *args, timeout=timeout)
 
 
 def _boom(x):
