@@ -582,6 +582,8 @@ for _n in [
 ]:
     if not hasattr(Tensor, _n):
         _method(_n, _binop(_n))
+    if _n == "mul":
+        continue  # mul_ is native (rust/py/src/tensor.rs): one pass, in place
     _method(
         _n + "_",
         (lambda n: lambda self, other: self._inplace(n + "_", lambda s: _C.binary(s, other, n)))(
@@ -599,19 +601,8 @@ _method(
         self.double() ** (exponent.double() if isinstance(exponent, Tensor) else exponent)
     ),
 )
-_method(
-    "add_", lambda self, other, alpha=1: self._inplace("add_", lambda s: s.add(other, alpha=alpha))
-)
-_method(
-    "sub_", lambda self, other, alpha=1: self._inplace("sub_", lambda s: s.sub(other, alpha=alpha))
-)
-_method("mul_", lambda self, other: self._inplace("mul_", lambda s: s.mul(other)))
-_method(
-    "div_",
-    lambda self, other, rounding_mode=None: self._inplace(
-        "div_", lambda s: _C.div(s, other, rounding_mode)
-    ),
-)
+# add_, sub_, mul_ and div_ are native methods of _C.Tensor: they write in place
+# in one pass where nothing is recorded for autograd (rust/core/src/ops/inplace.rs).
 _method(
     "equal",
     lambda self, other: builtins.bool(self.shape == other.shape and (self == other).all().item()),

@@ -69,6 +69,17 @@ pub trait Backend: Sync {
         ct: DType,
     ) -> Result<Tensor>;
 
+    /// `dst = dst op alpha * src` written into `dst`'s memory, for `op` one of
+    /// Add (alpha scales src, fused as PyTorch's `fmadd`), Mul, Div; `src`
+    /// has `dst`'s float dtype and device (or is a 0-dim host scalar),
+    /// broadcasts to `dst`'s shape and shares no storage with it; no autograd.
+    /// Returns false, writing nothing, where the backend has no in-place
+    /// kernel for this case: the op then computes out of place and copies.
+    /// The caller bumps the version counter.
+    fn binary_into(&self, _dst: &Tensor, _src: &Tensor, _op: Binary, _alpha: f64) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Batched matrix product: `la` (batch..., m, k) and `lb` (batch..., k, n)
     /// are layouts over `a`'s and `b`'s storage with the `nb` batch dims
     /// already broadcast; the result is contiguous of `out_shape`.

@@ -95,7 +95,31 @@ pub fn matmul_py(py: Python<'_>, a: &Tensor, b: &Tensor) -> R {
 /// `a op= o`: the out-of-place op stored back into `a` (with autograd history).
 fn inplace_bin(a: &Tensor, o: &Bound<'_, PyAny>, name: &str, op: Binary) -> PyResult<()> {
     let b = tensor_or_scalar(o)?;
-    a.apply_inplace(name, |s| s.binary(&b, op)).py()
+    match op {
+        Binary::Add | Binary::Sub | Binary::Mul | Binary::Div => a.binary_(&b, op, None, name).py(),
+        _ => a.apply_inplace(name, |s| s.binary(&b, op)).py(),
+    }
+}
+
+/// add_/sub_ with `alpha` (a Python number; anything else is scaled as a tensor).
+fn inplace_alpha(
+    a: &Tensor,
+    o: &Bound<'_, PyAny>,
+    alpha: Option<&Bound<'_, PyAny>>,
+    name: &str,
+    op: Binary,
+) -> PyResult<()> {
+    let alpha = match alpha {
+        Some(x) if !x.is_none() => match crate::convert::scalar_of(x)? {
+            Some(v) => Some(v),
+            None => {
+                let b = crate::ops::scaled(o, Some(x))?;
+                return a.apply_inplace(name, |s| s.binary(&b, op)).py();
+            }
+        },
+        _ => None,
+    };
+    a.binary_(&tensor_or_scalar(o)?, op, alpha, name).py()
 }
 
 /// Run a Python callable as a gradient hook.
@@ -702,6 +726,47 @@ impl PyTensor {
             ));
         }
         Ok(self.t.item().py()?.to_i64())
+    }
+
+    // ----- in-place arithmetic (methods return self, for chaining) -----
+    #[pyo3(signature = (other, alpha=None))]
+    fn add_<'py>(
+        slf: Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        inplace_alpha(&slf.borrow().t, other, alpha, "add_", Binary::Add)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, alpha=None))]
+    fn sub_<'py>(
+        slf: Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        inplace_alpha(&slf.borrow().t, other, alpha, "sub_", Binary::Sub)?;
+        Ok(slf)
+    }
+    fn mul_<'py>(slf: Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        inplace_bin(&slf.borrow().t, other, "mul_", Binary::Mul)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn div_<'py>(
+        slf: Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        rounding_mode: Option<&str>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let t = slf.borrow().t.clone();
+        match rounding_mode {
+            None => inplace_bin(&t, other, "div_", Binary::Div)?,
+            Some(m) => {
+                let b = tensor_or_scalar(other)?;
+                t.apply_inplace("div_", |s| crate::ops::div_mode(s, &b, Some(m)))
+                    .py()?
+            }
+        }
+        Ok(slf)
     }
 
     // ----- in-place operators -----

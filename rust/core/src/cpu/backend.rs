@@ -57,6 +57,17 @@ impl Backend for Cpu {
         Ok(())
     }
 
+    fn binary_into(&self, dst: &Tensor, src: &Tensor, op: Binary, alpha: f64) -> Result<bool> {
+        if !dst.is_contiguous() || src.is_gpu() {
+            return Ok(false);
+        }
+        match dst.dtype() {
+            DType::F32 => super::binary::float_binary_into::<f32>(dst, src, op, alpha),
+            DType::F64 => super::binary::float_binary_into::<f64>(dst, src, op, alpha),
+            _ => Ok(false),
+        }
+    }
+
     fn fill(&self, dst: &Tensor, v: Scalar) -> Result<()> {
         let mut g = dst.storage().write();
         super::fill(g.cpu_mut(), dst.layout(), v);
@@ -197,7 +208,8 @@ impl Backend for Cpu {
         g.layout(),
         gx.cpu(),
         x.layout(),
-        |g, x| if x > T::zero_v() { g } else { T::zero_v() },
+        // Zero where x <= 0; a NaN input passes its gradient (PyTorch).
+        |g, x| if x <= T::zero_v() { T::zero_v() } else { g },
     )), unreachable!());
         Ok(Tensor::from_cpu(data, g.shape()))
     }

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::ops::Binary;
 use crate::storage::{CpuData, CpuElement};
+use crate::tensor::Tensor;
 use num_traits::Float;
 
 #[inline(always)]
@@ -86,6 +87,122 @@ pub fn float_binary<T: CpuElement + Float>(
             bail!("\"{}_cpu\" not implemented for '{}'", op.name(), T::DTYPE)
         }
     }
+}
+
+/// `dst = dst op alpha * src` in place (see `Backend::binary_into`): `dst`
+/// contiguous of dtype T; `src` of dtype T broadcast to dst's shape, or a
+/// 0-dim scalar of any dtype (its value converted to T, as the out-of-place
+/// op converts a wrapped Python number).
+pub fn float_binary_into<T: CpuElement + Float>(
+    dst: &Tensor,
+    src: &Tensor,
+    op: Binary,
+    alpha: f64,
+) -> Result<bool> {
+    let n = dst.numel();
+    let al: T = f(alpha);
+    match op {
+        Binary::Add if alpha == 1.0 => into_with(dst, src, n, move |x: T, y: T| x + y),
+        // PyTorch's vectorised add computes fmadd(other, alpha, self).
+        Binary::Add => into_with(dst, src, n, move |x: T, y: T| y.mul_add(al, x)),
+        Binary::Mul => into_with(dst, src, n, |x: T, y: T| x * y),
+        Binary::Div => into_with(dst, src, n, |x: T, y: T| x / y),
+        _ => Ok(false),
+    }
+}
+
+const INTO_CHUNK: usize = 1 << 14;
+
+fn into_with<T: CpuElement + Float>(
+    dst: &Tensor,
+    src: &Tensor,
+    n: usize,
+    g: impl Fn(T, T) -> T + Copy + Send + Sync,
+) -> Result<bool> {
+    use rayon::prelude::*;
+    if n == 0 {
+        return Ok(true);
+    }
+    let scalar_of = |d: &CpuData, off: usize| -> T {
+        crate::dispatch!(d.dtype(), S => {
+            crate::cpu::cast_elem::<S, T>(S::slice(d)[off])
+        })
+    };
+    let ls = src.layout().broadcast_to(dst.shape())?;
+    let sg = src.storage().read();
+    let sd = sg.cpu();
+    if src.dtype() != T::DTYPE {
+        if src.numel() != 1 {
+            return Ok(false);
+        }
+        let y = scalar_of(sd, ls.offset);
+        drop(sg);
+        return into_scalar(dst, n, move |x| g(x, y));
+    }
+    if ls.strides.iter().all(|&s| s == 0) {
+        let y = T::slice(sd)[ls.offset];
+        drop(sg);
+        return into_scalar(dst, n, move |x| g(x, y));
+    }
+    let ss = T::slice(sd);
+    let mut dg = dst.storage().write();
+    let d = &mut T::slice_mut(dg.cpu_mut())[dst.layout().offset..][..n];
+    if ls.is_contiguous() {
+        let s = &ss[ls.offset..ls.offset + n];
+        if cpu::use_par(n) {
+            d.par_chunks_mut(INTO_CHUNK)
+                .zip(s.par_chunks(INTO_CHUNK))
+                .for_each(|(dc, sc)| cpu::simd::map2_inplace(dc, sc, g));
+        } else {
+            cpu::simd::map2_inplace(d, s, g);
+        }
+        return Ok(true);
+    }
+    // Broadcast rows (a bias over a batch, a per-channel scale): one run per
+    // row of the last dim, contiguous or constant along it.
+    let last = *dst.shape().last().unwrap_or(&1);
+    let ls_last = *ls.strides.last().unwrap_or(&0);
+    let rows = Layout {
+        shape: ls.shape[..ls.shape.len().saturating_sub(1)].to_vec(),
+        strides: ls.strides[..ls.strides.len().saturating_sub(1)].to_vec(),
+        offset: ls.offset,
+    };
+    let offs = rows.offsets();
+    let row = |(dr, &o): (&mut [T], &usize)| match ls_last {
+        0 => {
+            let y = ss[o];
+            cpu::simd::map1_inplace(dr, move |x| g(x, y));
+        }
+        1 => cpu::simd::map2_inplace(dr, &ss[o..o + last], g),
+        st => {
+            for (j, x) in dr.iter_mut().enumerate() {
+                *x = g(*x, ss[o + j * st]);
+            }
+        }
+    };
+    if cpu::use_par(n) && last > 0 {
+        d.par_chunks_mut(last).zip(offs.par_iter()).for_each(row);
+    } else if last > 0 {
+        d.chunks_mut(last).zip(offs.iter()).for_each(row);
+    }
+    Ok(true)
+}
+
+fn into_scalar<T: CpuElement + Float>(
+    dst: &Tensor,
+    n: usize,
+    g: impl Fn(T) -> T + Copy + Send + Sync,
+) -> Result<bool> {
+    use rayon::prelude::*;
+    let mut dg = dst.storage().write();
+    let d = &mut T::slice_mut(dg.cpu_mut())[dst.layout().offset..][..n];
+    if cpu::use_par(n) {
+        d.par_chunks_mut(INTO_CHUNK)
+            .for_each(|dc| cpu::simd::map1_inplace(dc, g));
+    } else {
+        cpu::simd::map1_inplace(d, g);
+    }
+    Ok(true)
 }
 
 pub trait IntOps:

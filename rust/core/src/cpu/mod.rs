@@ -169,6 +169,47 @@ pub fn map1<T: CpuElement, U: CpuElement>(
             }
         });
     }
+    if nd >= 2 && l.strides[nd - 2] == 1 && l.shape[nd - 1] >= 8 && l.shape[nd - 2] >= 8 {
+        // The last two dims swapped (`x.t().contiguous()`, a transposed
+        // weight): 16 x 16 tiles, so each cache line read serves 16 writes.
+        const TILE: usize = 16;
+        let (r, c, sc) = (l.shape[nd - 2], l.shape[nd - 1], l.strides[nd - 1]);
+        let outer = Layout {
+            shape: l.shape[..nd - 2].to_vec(),
+            strides: l.strides[..nd - 2].to_vec(),
+            offset: l.offset,
+        };
+        let bases = outer.offsets();
+        return fill_new(n, |dst| {
+            // One block of TILE output rows of one matrix per task.
+            let blocks = r.div_ceil(TILE);
+            let task = |(t, o): (usize, &mut [MaybeUninit<U>])| {
+                let (m, i0) = (t / blocks, (t % blocks) * TILE);
+                let base = bases[m];
+                let rows = o.len() / c;
+                for j0 in (0..c).step_by(TILE) {
+                    let j1 = (j0 + TILE).min(c);
+                    for di in 0..rows {
+                        let src = base + i0 + di;
+                        let out = &mut o[di * c..(di + 1) * c];
+                        for j in j0..j1 {
+                            out[j].write(f(s[src + j * sc]));
+                        }
+                    }
+                }
+            };
+            // Row blocks never straddle two matrices: split each matrix first.
+            let chunks = dst
+                .chunks_mut(r * c)
+                .flat_map(|mat| mat.chunks_mut(TILE * c));
+            if use_par(n) {
+                let v: Vec<_> = chunks.enumerate().collect();
+                v.into_par_iter().for_each(task);
+            } else {
+                chunks.enumerate().for_each(task);
+            }
+        });
+    }
     let mut out = Vec::with_capacity(n);
     for_each_offset(l, |o| out.push(f(s[o])));
     out
@@ -340,6 +381,21 @@ pub fn cast(src: &CpuData, l: &Layout, to: DType) -> CpuData {
 /// Copy `src` (layout `sl`) into `dst` (layout `dl`), same shape, converting dtype.
 pub fn copy_into(dst: &mut CpuData, dl: &Layout, src: &CpuData, sl: &Layout) {
     let (dt, st) = (dst.dtype(), src.dtype());
+    let n = dl.numel();
+    if dt == st && n > 0 && dl.is_contiguous() && sl.is_contiguous() {
+        dispatch!(dt, T => {
+            let d = &mut T::slice_mut(dst)[dl.offset..dl.offset + n];
+            let s = &T::slice(src)[sl.offset..sl.offset + n];
+            if use_par(n) {
+                d.par_chunks_mut(CHUNK)
+                    .zip(s.par_chunks(CHUNK))
+                    .for_each(|(a, b)| a.copy_from_slice(b));
+            } else {
+                d.copy_from_slice(s);
+            }
+        });
+        return;
+    }
     dispatch!(st, S => dispatch!(dt, D => {
         let s = S::slice(src);
         let d = D::slice_mut(dst);

@@ -58,10 +58,10 @@ pub fn level_name() -> &'static str {
 macro_rules! multiversion {
     (
         $(#[$m:meta])*
-        pub fn $name:ident < $($g:ident : $b:path),* > ( $($a:ident : $t:ty),* $(,)? ) via $body:ident
+        $vis:vis fn $name:ident < $($g:ident : $b:path),* > ( $($a:ident : $t:ty),* $(,)? ) via $body:ident
     ) => {
         $(#[$m])*
-        pub fn $name<$($g: $b),*>($($a: $t),*) {
+        $vis fn $name<$($g: $b),*>($($a: $t),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]

@@ -3,8 +3,9 @@
 
 use crate::autograd::grad_enabled;
 use crate::bail;
-use crate::dtype::{promote_types, DType};
+use crate::dtype::{promote_types, DType, Scalar};
 use crate::error::Result;
+use crate::ops::Binary;
 use crate::tensor::Tensor;
 
 fn can_cast(from: DType, to: DType) -> bool {
@@ -107,6 +108,53 @@ impl Tensor {
         Ok(())
     }
 
+    /// `self op= alpha * other` for add_/sub_ (with `alpha`), mul_, div_ and
+    /// the `+=` family. Where nothing is recorded for autograd and the dtypes
+    /// agree, the backend writes into self's memory in one pass (the
+    /// optimizer and normalisation updates of every training step);
+    /// otherwise the result is computed out of place and stored back.
+    pub fn binary_(
+        &self,
+        other: &Tensor,
+        op: Binary,
+        alpha: Option<Scalar>,
+        name: &str,
+    ) -> Result<()> {
+        let a = alpha.map_or(1.0, |a| a.to_f64());
+        let (kop, ka) = if op == Binary::Sub {
+            (Binary::Add, -a)
+        } else {
+            (op, a)
+        };
+        let scalar_ok =
+            crate::tensor::is_wrapped(other) && matches!(other.dtype(), DType::F64 | DType::I64);
+        let fast = matches!(kop, Binary::Add | Binary::Mul | Binary::Div)
+            && (ka == 1.0 || kop == Binary::Add)
+            && matches!(self.dtype(), DType::F32 | DType::F64)
+            && (other.dtype() == self.dtype() || scalar_ok)
+            && (other.device() == self.device() || scalar_ok)
+            && !(grad_enabled() && (self.requires_grad() || other.requires_grad()))
+            && !self.same_storage(other)
+            && crate::layout::broadcast_shapes(other.shape(), self.shape()).as_deref()
+                == Some(self.shape());
+        if fast && crate::backend::of(self).binary_into(self, other, kop, ka)? {
+            self.storage().bump_version();
+            return Ok(());
+        }
+        let b = match alpha {
+            Some(al) if a != 1.0 => {
+                let dt = match al {
+                    Scalar::Float(_) => DType::F64,
+                    Scalar::Int(_) => DType::I64,
+                    Scalar::Bool(_) => DType::Bool,
+                };
+                other.binary(&Tensor::wrapped_scalar(al, dt), Binary::Mul)?
+            }
+            _ => other.clone(),
+        };
+        self.apply_inplace(name, |s| s.binary(&b, op))
+    }
+
     /// `self += other` without autograd (gradient accumulation, optimizers).
     pub fn add_inplace_raw(&self, other: &Tensor) -> Result<()> {
         let r = crate::autograd::no_grad(|| self.add(other))?;
@@ -123,6 +171,14 @@ impl Tensor {
                 src.shape(),
                 self.shape()
             );
+        }
+        if !(grad_enabled() && (self.requires_grad() || src.requires_grad()))
+            && !self.dtype().is_complex()
+            && !src.dtype().is_complex()
+        {
+            // Nothing to record: one write through self's layout (a parameter
+            // update, a buffer refresh), no out-of-place copy first.
+            return self.copy_raw_from(src, false);
         }
         let dt = self.dtype();
         let shape = self.shape().to_vec();

@@ -114,16 +114,9 @@ impl Tensor {
                 move |c: &BackCtx| {
                     let g = c.grad(0)?;
                     let (a, b) = (&c.saved[0], &c.saved[1]);
-                    let ga = if c.needs[0] {
-                        Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&sa)?)
-                    } else {
-                        None
-                    };
-                    let gb = if c.needs[1] {
-                        Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&sb)?)
-                    } else {
-                        None
-                    };
+                    let (ga, gb) = mm_grads(g, a, b, c.needs[0], c.needs[1])?;
+                    let ga = ga.map(|t| t.sum_to(&sa)).transpose()?;
+                    let gb = gb.map(|t| t.sum_to(&sb)).transpose()?;
                     Ok(vec![ga, gb])
                 },
             );
@@ -236,16 +229,9 @@ impl Tensor {
                     } else {
                         None
                     };
-                    let ga = if c.needs[1] {
-                        Some(scale(g.matmul(&b.transpose(-1, -2)?)?, alpha)?)
-                    } else {
-                        None
-                    };
-                    let gb = if c.needs[2] {
-                        Some(scale(a.transpose(-1, -2)?.matmul(g)?, alpha)?)
-                    } else {
-                        None
-                    };
+                    let (ga, gb) = mm_grads(g, a, b, c.needs[1], c.needs[2])?;
+                    let ga = ga.map(|t| scale(t, alpha)).transpose()?;
+                    let gb = gb.map(|t| scale(t, alpha)).transpose()?;
                     Ok(vec![gi, ga, gb])
                 },
             );
@@ -286,4 +272,40 @@ impl Tensor {
         };
         i.add(&p)
     }
+}
+
+/// Whether a matrix is stored column-major (a transposed view, e.g. the
+/// `w.t()` of a linear layer).
+fn col_major(t: &Tensor) -> bool {
+    t.ndim() == 2 && t.layout().strides[0] == 1 && t.layout().strides[1] != 1 && t.shape()[0] > 1
+}
+
+/// The gradients of `a @ b` for the incoming `g`: `g @ b^T` and `a^T @ g`.
+/// Where an operand is column-major the product is formed transposed, so its
+/// gradient has the operand's own layout (as PyTorch's mm_mat1/mat2_backward
+/// do): the weight gradient of a linear layer then reaches `w.grad` already
+/// row-major, with no transposing copy of the whole matrix every step.
+fn mm_grads(
+    g: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    need_a: bool,
+    need_b: bool,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let plain = g.ndim() == 2 && a.ndim() == 2 && b.ndim() == 2;
+    let ga = if !need_a {
+        None
+    } else if plain && col_major(a) {
+        Some(b.matmul(&g.t()?)?.t()?)
+    } else {
+        Some(g.matmul(&b.transpose(-1, -2)?)?)
+    };
+    let gb = if !need_b {
+        None
+    } else if plain && col_major(b) {
+        Some(g.t()?.matmul(a)?.t()?)
+    } else {
+        Some(a.transpose(-1, -2)?.matmul(g)?)
+    };
+    Ok((ga, gb))
 }

@@ -67,10 +67,27 @@ fn maximum<T: OptFloat>(a: T, b: T) -> T {
 const PAR_ELEMS: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
+#[inline(always)]
+fn apply_rule_body<T: OptFloat, R: Rule>(
+    rule: &R,
+    i: usize,
+    p: &mut [T],
+    g: &[T],
+    s: &mut [&mut [T]],
+) {
+    rule.apply(i, p, g, s)
+}
+
+crate::cpu::simd::multiversion! {
+    /// One rule over one chunk, compiled for the CPU's widest vectors (the
+    /// update loops are plain Rust that LLVM vectorises per feature level).
+    fn apply_rule<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) via apply_rule_body
+}
+
 fn apply_chunked<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &mut [T], g: &[T], s: Vec<&mut [T]>) {
     if p.len() < PAR_ELEMS || crate::cpu::num_threads() < 2 {
         let mut s = s;
-        rule.apply(i, p, g, &mut s);
+        apply_rule(rule, i, p, g, &mut s);
         return;
     }
     let mut iters: Vec<_> = s.into_iter().map(|x| x.chunks_mut(CHUNK)).collect();
@@ -80,7 +97,7 @@ fn apply_chunked<T: OptFloat, R: Rule>(rule: &R, i: usize, p: &mut [T], g: &[T],
         work.push((pc, gc, sc));
     }
     work.into_par_iter()
-        .for_each(|(pc, gc, mut sc)| rule.apply(i, pc, gc, &mut sc));
+        .for_each(|(pc, gc, mut sc)| apply_rule(rule, i, pc, gc, &mut sc));
 }
 
 /// Update one parameter whose tensors are contiguous, of dtype T and in
@@ -277,6 +294,7 @@ impl Rule for Sgd {
             ],
         ))
     }
+    #[inline(always)]
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let (neg_lr, m, keep, wd) = (
             c::<T>(-self.lr),
@@ -285,17 +303,34 @@ impl Rule for Sgd {
             c::<T>(self.weight_decay),
         );
         let first = self.first[i];
-        for k in 0..p.len() {
-            let mut d = if self.maximize { -g[k] } else { g[k] };
-            if self.weight_decay != 0.0 {
-                d = d + wd * p[k];
+        let (maximize, decay, nesterov) = (self.maximize, self.weight_decay != 0.0, self.nesterov);
+        // The buffer's presence is decided once, outside the loop, so each
+        // loop is straight-line code LLVM vectorises.
+        let dir = |k: usize, pk: T| {
+            let d = if maximize { -g[k] } else { g[k] };
+            if decay {
+                d + wd * pk
+            } else {
+                d
             }
-            if let Some(buf) = s.first_mut() {
-                let b = &mut buf[k];
-                *b = if first { d } else { *b * m + keep * d };
-                d = if self.nesterov { d + m * *b } else { *b };
+        };
+        match s.first_mut() {
+            Some(buf) => {
+                let buf = &mut buf[..p.len()];
+                for k in 0..p.len() {
+                    let d = dir(k, p[k]);
+                    let b = if first { d } else { buf[k] * m + keep * d };
+                    buf[k] = b;
+                    let d = if nesterov { d + m * b } else { b };
+                    p[k] = p[k] + neg_lr * d;
+                }
             }
-            p[k] = p[k] + neg_lr * d;
+            None => {
+                for (k, pk) in p.iter_mut().enumerate() {
+                    let d = dir(k, *pk);
+                    *pk = *pk + neg_lr * d;
+                }
+            }
         }
     }
 }
@@ -403,6 +438,7 @@ impl Rule for Adam {
             ],
         ))
     }
+    #[inline(always)]
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let step = self.steps[i] as f64;
         let bc1 = 1.0 - self.beta1.powf(step);
@@ -527,6 +563,7 @@ impl Rule for RmsProp {
             },
         ]
     }
+    #[inline(always)]
     fn apply<T: OptFloat>(&self, _i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let (alpha, w, eps, wd) = (
             c::<T>(self.alpha),
@@ -627,6 +664,7 @@ impl Rule for Adagrad {
             ],
         ))
     }
+    #[inline(always)]
     fn apply<T: OptFloat>(&self, i: usize, p: &mut [T], g: &[T], s: &mut [&mut [T]]) {
         let step = self.steps[i] as f64;
         let clr = self.lr / (1.0 + (step - 1.0) * self.lr_decay);
