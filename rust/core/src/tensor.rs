@@ -83,6 +83,13 @@ impl Tensor {
     }
     /// A new tensor viewing the same storage with another layout (no autograd).
     pub fn view_of(&self, layout: Layout) -> Tensor {
+        let mut layout = layout;
+        if layout.numel() == 0 {
+            // An empty view reads nothing; an offset past the end of an empty
+            // storage (`zeros(3, 0)[2]`) would only make kernels slice out of
+            // range. (PyTorch keeps the offset; `storage_offset()` differs.)
+            layout.offset = 0;
+        }
         let t = Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype);
         t.meta().is_view = true;
         t

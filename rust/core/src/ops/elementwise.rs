@@ -398,7 +398,8 @@ fn unary_backward(
         }
         LogSigmoid => g.mul(&x.neg()?.unary(Sigmoid)?)?,
         Relu if relu_grad_fusable(g, x) => backend::of(x).threshold_backward(g, x)?,
-        Relu => g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)?,
+        // `!(x <= 0)`, not `x > 0`: a NaN input passes its gradient, as PyTorch's.
+        Relu => g.mul(&x.le_s(0.0)?.logical_not_t()?.to_dtype(g.dtype())?)?,
         Relu6 => g.mul(
             &x.gt_s(0.0)?
                 .logical_and(&x.lt_s(6.0)?)?

@@ -365,7 +365,18 @@ impl Tensor {
                 let (a, b, y) = (&c.saved[0], &c.saved[1], &c.saved[2]);
                 let one = |t: &Tensor| t.add_s(1.0);
                 let (ga, gb) = match op {
-                    SpecialBinary::Hypot => (g.mul(a)?.div(y)?, g.mul(b)?.div(y)?),
+                    SpecialBinary::Hypot => {
+                        // With create_graph the output must be a function of
+                        // the inputs again, or second derivatives miss it.
+                        let again;
+                        let y = if crate::autograd::grad_enabled() {
+                            again = a.special_binary(b, SpecialBinary::Hypot)?;
+                            &again
+                        } else {
+                            y
+                        };
+                        (g.mul(a)?.div(y)?, g.mul(b)?.div(y)?)
+                    }
                     SpecialBinary::LogAddExp => (
                         g.div(&one(&b.sub(a)?.unary(Unary::Exp)?)?)?,
                         g.div(&one(&a.sub(b)?.unary(Unary::Exp)?)?)?,
@@ -381,7 +392,9 @@ impl Tensor {
                         (Tensor::where_(&m, &zero, &gx)?, g.mul(a)?.div(b)?)
                     }
                     SpecialBinary::Copysign => {
-                        let ratio = y.div(a)?;
+                        // sign(a) * sign(b): piecewise constant, so it has no
+                        // derivative of its own (create_graph), as PyTorch's.
+                        let ratio = y.div(a)?.detach();
                         let z = a.eq_t(&a.zeros_like()?)?;
                         let ratio = Tensor::where_(&z, &ratio.zeros_like()?, &ratio)?;
                         (g.mul(&ratio)?, g.mul_s(0.0)?)

@@ -163,7 +163,9 @@ impl Backend for Wgpu {
     }
 
     fn threshold_backward(&self, g: &Tensor, x: &Tensor) -> Result<Tensor> {
-        g.mul(&x.gt_s(0.0)?.to_dtype(g.dtype())?)
+        // Zero where x <= 0; a NaN input passes its gradient (PyTorch).
+        let zero = Tensor::zeros_on(&[], g.dtype(), g.device())?;
+        Tensor::where_(&x.le_s(0.0)?, &zero, g)
     }
 
     fn reduce(

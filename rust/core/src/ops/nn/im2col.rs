@@ -159,7 +159,10 @@ fn im2col<T: Real>(x: &[T], cg: usize, g: &ConvGeom, col: &mut [T]) {
                     let src = &plane[iy as usize * w..][..w];
                     dst[..x0].fill(T::zero());
                     dst[x1..].fill(T::zero());
-                    if sw == 1 {
+                    if x1 == x0 {
+                        // No output column reads this row (a dilated kernel
+                        // wider than the padded input): all padding.
+                    } else if sw == 1 {
                         let s0 = (x0 as isize + off_w) as usize;
                         dst[x0..x1].copy_from_slice(&src[s0..s0 + (x1 - x0)]);
                     } else {
@@ -194,7 +197,9 @@ fn col2im<T: Real>(col: &[T], cg: usize, g: &ConvGeom, x: &mut [T]) {
                     }
                     let src = &row[oy * ow..(oy + 1) * ow];
                     let dst = &mut plane[iy as usize * w..][..w];
-                    if sw == 1 {
+                    if x1 == x0 {
+                        // Only padding under this kernel column (see im2col).
+                    } else if sw == 1 {
                         let d0 = (x0 as isize + off_w) as usize;
                         for (d, &s) in dst[d0..d0 + (x1 - x0)].iter_mut().zip(&src[x0..x1]) {
                             *d += s;
