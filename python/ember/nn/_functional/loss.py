@@ -70,7 +70,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0.0:
         loss = d
     else:
-        loss = ember.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+        # The square runs on d clamped to beta: where() routes a zero gradient into the
+        # branch it did not pick, and 0 * d at d = inf would make that gradient NaN.
+        q = d.clamp(max=beta)
+        loss = ember.where(d < beta, q * q * (0.5 / beta), d - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -79,7 +82,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _broadcast_target_warn(input, target, "huber_loss")
     d = (input - target).abs()
-    loss = ember.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    q = d.clamp(max=delta)  # as in smooth_l1_loss: no 0 * inf in the unpicked branch
+    loss = ember.where(d < delta, q * q * 0.5, (d - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
