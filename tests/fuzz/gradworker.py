@@ -220,7 +220,9 @@ def main():
             try:  # a deferred GPU error belongs to this call, not the next one
                 lib.gpu.synchronize()
             except BaseException as e:  # noqa: BLE001
-                rec = dict(_exc(e), deferred=True)
+                # The gpu checks indices without a host wait: the error is the forward's
+                # (gather, scatter, embedding, a target out of range), seen at the sync.
+                rec = dict(_exc(e), deferred=True, phase="forward")
         rec["i"] = idx
         out.write(json.dumps(rec) + "\n")
         out.flush()

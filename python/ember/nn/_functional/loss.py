@@ -215,6 +215,14 @@ def _check_nll_shapes(input, target):
     return 1
 
 
+def _check_class_weight(weight, n_classes):
+    if weight.dim() != 1 or int(weight.shape[0]) != n_classes:
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {n_classes} classes or no "
+            f"classes but got weight tensor of shape: {_fmt(weight)}"
+        )
+
+
 def nll_loss(
     input,
     target,
@@ -230,6 +238,8 @@ def nll_loss(
         raise RuntimeError(
             f"expected scalar type Long but found {str(target.dtype).replace('torch.', '')}"
         )
+    if weight is not None:  # a longer weight would index fine and be silently wrong
+        _check_class_weight(weight, int(input.shape[cdim]))
     loss, w = _nll_core(input, target, weight, ignore_index, reduction, cdim)
     if reduction == "none":
         return loss
@@ -262,11 +272,7 @@ def cross_entropy(
     logp = input.log_softmax(cdim)
     w_b = None
     if weight is not None:
-        if weight.dim() != 1 or int(weight.shape[0]) != n_classes:
-            raise RuntimeError(
-                f"weight tensor should be defined either for all {n_classes} classes or no "
-                f"classes but got weight tensor of shape: {_fmt(weight)}"
-            )
+        _check_class_weight(weight, n_classes)
         shp = [1] * input.dim()
         shp[cdim] = n_classes
         w_b = weight.reshape(shp)
@@ -381,6 +387,12 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("none", "mean", "sum"):  # PyTorch checks it before the shapes here
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if ember.is_grad_enabled() and getattr(target, "requires_grad", False):
+        # PyTorch has no derivative for the target here and refuses it up front.
+        raise RuntimeError(
+            "The function 'soft_margin_loss' is not differentiable with respect to argument "
+            "'target'. This input cannot have requires_grad True."
+        )
     return _reduce(softplus(-target * input), reduction)
 
 

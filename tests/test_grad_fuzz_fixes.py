@@ -1,0 +1,134 @@
+"""Regression tests for the Python-side findings of the gradient fuzzer (tools/fuzz.py --grad,
+issue 17). Every expected value was computed by hand with PyTorch 2.15 (/tmp/tv) and pasted
+here as a constant; PyTorch is not imported.
+"""
+
+import math
+
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+INF, NAN = float("inf"), float("nan")
+
+
+def _close(got, want, tol=1e-5):
+    assert len(got) == len(want), (got, want)
+    for g, w in zip(got, want):
+        if isinstance(w, list):
+            _close(g, w, tol)
+        elif math.isnan(w):
+            assert math.isnan(g), (got, want)
+        else:
+            assert g == pytest.approx(w, rel=tol, abs=tol), (got, want)
+
+
+@pytest.mark.parametrize("fn", ["smooth_l1_loss", "huber_loss"])
+def test_smooth_l1_and_huber_gradient_at_infinity(fn, device):
+    # The quadratic branch of where() got 0 * inf = NaN in its gradient at |x - y| = inf.
+    x = ember.tensor([INF, -INF, NAN, 0.3, 2.0], device=device).requires_grad_()
+    y = ember.tensor([0.0, 1.0, 0.0, 0.0, 0.5], device=device)
+    getattr(F, fn)(x, y, reduction="sum").backward()
+    # PyTorch: x.grad == [1.0, -1.0, nan, 0.30000001192092896, 1.0]
+    _close(x.grad.cpu().tolist(), [1.0, -1.0, NAN, 0.30000001192092896, 1.0])
+
+
+@pytest.mark.parametrize("fn", ["smooth_l1_loss", "huber_loss"])
+def test_smooth_l1_and_huber_second_derivative(fn, device):
+    x = ember.tensor([INF, -INF, 0.3, 2.0], device=device).requires_grad_()
+    y = ember.tensor([0.0, 1.0, 0.0, 0.5], device=device)
+    (g,) = ember.autograd.grad(getattr(F, fn)(x, y, reduction="sum"), x, create_graph=True)
+    (h,) = ember.autograd.grad(g.sum(), x)
+    # PyTorch: g == [1, -1, 0.30000001192092896, 1], h == [0, 0, 1, 0]
+    _close(g.detach().cpu().tolist(), [1.0, -1.0, 0.30000001192092896, 1.0])
+    _close(h.cpu().tolist(), [0.0, 0.0, 1.0, 0.0])
+
+
+def test_cosine_similarity_broadcasts_before_the_norm(device):
+    # A norm over a broadcast dimension counts every copy: the result was > 1 before.
+    x1 = ember.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.5]], device=device).requires_grad_()
+    x2 = ember.tensor([[1.0, -1.0, 2.0]], device=device).requires_grad_()
+    out = F.cosine_similarity(x1, x2, dim=0)
+    (out * ember.tensor([1.0, 2.0, -1.0], device=device)).sum().backward()
+    _close(
+        out.detach().cpu().tolist(), [0.857492983341217, -0.9191449880599976, 0.9383430480957031]
+    )
+    _close(
+        x1.grad.cpu().tolist(),
+        [
+            [0.12105781584978104, -0.13583426177501678, -0.043845564126968384],
+            [-0.030264481902122498, 0.054333657026290894, 0.020236387848854065],
+        ],
+    )
+    _close(x2.grad.cpu().tolist(), [[0.0, 0.0, 0.0]])
+
+
+def test_cosine_similarity_dim_of_the_broadcast_shape(device):
+    # dim=-3 exists only after broadcasting a 0-d x2 against [1, 3, 1] (PyTorch: [[1], [1], [1]]).
+    a = ember.tensor([[[1.0], [2.0], [3.0]]], device=device).requires_grad_()
+    b = ember.tensor(2.0, device=device).requires_grad_()
+    out = F.cosine_similarity(a, b, dim=-3)
+    out.sum().backward()
+    _close(out.detach().cpu().tolist(), [[1.0], [1.0], [1.0]])
+    _close(a.grad.cpu().tolist(), [[[0.0], [0.0], [0.0]]])
+    assert b.grad.item() == 0.0
+    with pytest.raises(
+        RuntimeError, match=r"size of tensor a \(2\) must match the size of tensor b \(4\)"
+    ):
+        F.cosine_similarity(ember.ones(2, 3, device=device), ember.ones(4, 3, device=device))
+
+
+def test_soft_margin_loss_refuses_a_target_that_requires_grad(device):
+    x = ember.tensor([0.5, -1.0, 2.0], device=device, requires_grad=True)
+    t = ember.tensor([1.0, -1.0, 1.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'target'"):
+        F.soft_margin_loss(x, t)
+    with ember.no_grad():  # PyTorch computes it without grad mode: mean(log(1 + exp(-t * x)))
+        v = F.soft_margin_loss(x, t).item()
+    assert v == pytest.approx(
+        (math.log1p(math.exp(-0.5)) + math.log1p(math.exp(-1.0)) + math.log1p(math.exp(-2.0))) / 3,
+        rel=1e-6,
+    )
+    F.soft_margin_loss(x, t.detach()).backward()
+    assert x.grad is not None
+
+
+def test_group_norm_one_value_per_group(device):
+    # PyTorch checks [N*C//G, G, *spatial] before the divisibility of C by G.
+    with pytest.raises(ValueError, match=r"more than 1 value per channel.*\[1, 4\]"):
+        F.group_norm(ember.randn(1, 4, device=device), 4)
+    with pytest.raises(ValueError, match=r"got input size \[1, 4\]"):
+        F.group_norm(ember.randn(1, 6, device=device), 4)
+    with pytest.raises(ValueError, match=r"got input size \[1, 2, 1\]"):
+        F.group_norm(ember.randn(1, 2, 1, device=device), 2)
+    out = F.group_norm(ember.tensor([[1.0, 3.0, 2.0, 6.0]], device=device), 2, eps=0.0)
+    _close(out.cpu().tolist(), [[-1.0, 1.0, -1.0, 1.0]])
+
+
+def test_instance_norm_one_spatial_element(device):
+    with pytest.raises(ValueError, match=r"more than 1 spatial element when training"):
+        F.instance_norm(ember.randn(3, 1, 1, device=device))
+    with pytest.raises(ValueError, match=r"Size\(\[1, 3, 1, 1\]\)"):
+        F.instance_norm(ember.randn(1, 3, 1, 1, device=device))
+    # With running statistics and use_input_stats=False one element is fine.
+    out = F.instance_norm(
+        ember.tensor([[[2.0]]], device=device),
+        ember.tensor([1.0], device=device),
+        ember.tensor([4.0], device=device),
+        use_input_stats=False,
+        eps=0.0,
+    )
+    _close(out.cpu().tolist(), [[[0.5]]])
+
+
+def test_nll_loss_checks_the_class_weight(device):
+    x = ember.tensor([[-0.5, -1.0], [-2.0, -0.1]], device=device)
+    t = ember.tensor([0, 1], device=device)
+    for w, n, shape in ((ember.ones(3), 2, r"\[3\]"), (ember.ones(1, 2), 2, r"\[1, 2\]")):
+        with pytest.raises(RuntimeError, match=rf"all {n} classes or no classes.*{shape}"):
+            F.nll_loss(x, t, weight=w.to(device))
+    with pytest.raises(RuntimeError, match="all 2 classes"):
+        F.nll_loss(x[0], t[0], weight=ember.ones(3, device=device))
+    got = F.nll_loss(x, t, weight=ember.tensor([2.0, 1.0], device=device)).item()
+    assert got == pytest.approx((2.0 * 0.5 + 1.0 * 0.1) / 3.0, rel=1e-6)
