@@ -132,3 +132,64 @@ def test_nll_loss_checks_the_class_weight(device):
         F.nll_loss(x[0], t[0], weight=ember.ones(3, device=device))
     got = F.nll_loss(x, t, weight=ember.tensor([2.0, 1.0], device=device)).item()
     assert got == pytest.approx((2.0 * 0.5 + 1.0 * 0.1) / 3.0, rel=1e-6)
+
+
+# PyTorch: F.pad(x, p, mode="circular") and the gradient of sum(y * arange(16).reshape(1, 2, 8))
+# for x = arange(14.).reshape(1, 2, 7). It crops the negative side first and wraps around
+# what is left; ember wrapped around the uncropped input.
+CIRCULAR = {
+    (-1, 2): (
+        [[[1, 2, 3, 4, 5, 6, 1, 2], [8, 9, 10, 11, 12, 13, 8, 9]]],
+        [[[0, 6, 8, 2, 3, 4, 5], [0, 22, 24, 10, 11, 12, 13]]],
+    ),
+    (2, -1): (
+        [[[4, 5, 0, 1, 2, 3, 4, 5], [11, 12, 7, 8, 9, 10, 11, 12]]],
+        [[[2, 3, 4, 5, 6, 8, 0], [10, 11, 12, 13, 22, 24, 0]]],
+    ),
+}
+
+
+@pytest.mark.parametrize("pad", sorted(CIRCULAR))
+def test_circular_pad_with_a_negative_side(pad, device):
+    x = ember.arange(14, dtype=ember.float32, device=device).reshape(1, 2, 7).requires_grad_()
+    y = F.pad(x, pad, mode="circular")
+    w = ember.arange(16, dtype=ember.float32, device=device).reshape(1, 2, 8)
+    (g,) = ember.autograd.grad((y * w).sum(), x)
+    want_y, want_g = CIRCULAR[pad]
+    assert y.detach().cpu().tolist() == want_y
+    assert g.cpu().tolist() == want_g
+
+
+def test_circular_pad_2d_with_negative_sides(device):
+    x = ember.arange(20, dtype=ember.float32, device=device).reshape(1, 1, 4, 5)
+    # PyTorch's value for F.pad(x, (-1, 2, 1, -1), mode="circular")
+    assert F.pad(x, (-1, 2, 1, -1), mode="circular").cpu().tolist() == [
+        [
+            [
+                [11, 12, 13, 14, 11, 12],
+                [1, 2, 3, 4, 1, 2],
+                [6, 7, 8, 9, 6, 7],
+                [11, 12, 13, 14, 11, 12],
+            ]
+        ]
+    ]
+
+
+def test_setitem_drops_leading_unit_dims_of_the_value(device):
+    # PyTorch: x[1] = tensor([5.]) on a 1-d x, x[0] = ones(1, 1, 3) on a 2x3 x; the gradient
+    # of the value keeps its shape ([[[1, 1, 1]]]).
+    x = ember.zeros(4, device=device)
+    x[1] = ember.tensor([5.0], device=device)
+    assert x.cpu().tolist() == [0.0, 5.0, 0.0, 0.0]
+    y = ember.zeros(2, 3, device=device, requires_grad=True).clone()
+    v = ember.ones(1, 1, 3, device=device, requires_grad=True)
+    y[0] = v * 2
+    assert y.detach().cpu().tolist() == [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0]]
+    y.sum().backward()
+    assert v.grad.cpu().tolist() == [[[2.0, 2.0, 2.0]]]
+    z = ember.zeros(2, 3, device=device)
+    with pytest.raises(RuntimeError):  # PyTorch: RuntimeError (3 vs 2)
+        z[0] = ember.ones(1, 2, device=device)
+    with pytest.raises(RuntimeError):  # PyTorch: RuntimeError (a [2, 1] value into a scalar)
+        z[0, 1] = ember.ones(2, 1, device=device)
+    assert z.cpu().tolist() == [[0.0] * 3] * 2

@@ -2,7 +2,8 @@
 
 The Rust indexer takes ints, slices, lists and tensors; a `range` in the key is turned into a
 list here before the call. The check is one type test per key (and one per tuple element only
-when the key is a tuple), so ordinary indexing pays almost nothing.
+when the key is a tuple), so ordinary indexing pays almost nothing. A value with leading size-1
+dims that does not fit is retried without them, as PyTorch does.
 """
 
 from ._C import Tensor
@@ -24,7 +25,26 @@ def __getitem__(self, key):
 
 
 def __setitem__(self, key, value):
-    _setitem(self, _fix(key), value)
+    key = _fix(key)
+    try:
+        _setitem(self, key, value)
+    except RuntimeError:
+        # PyTorch drops a value's leading size-1 dims before broadcasting it to the indexed
+        # shape (x[1] = t.unsqueeze(0) works). Retried only after a shape error, so the
+        # ordinary path pays nothing and other errors keep their message.
+        k = 0
+        shape = value.shape if isinstance(value, Tensor) else ()
+        while k < len(shape) and shape[k] == 1:
+            k += 1
+        if k == 0:
+            raise
+        try:
+            _setitem(self, key, value.reshape(shape[k:]))
+        except RuntimeError:
+            pass
+        else:
+            return
+        raise
 
 
 Tensor.__getitem__ = __getitem__

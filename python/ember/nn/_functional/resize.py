@@ -74,7 +74,14 @@ def pad(input, pad, mode="constant", value=None) -> "ember.Tensor":
         else:
             if left > size or right > size:
                 raise RuntimeError("Padding value causes wrapping around more than once.")
-            idx = idx.remainder(size) if hasattr(idx, "remainder") else idx % size
+            # PyTorch crops the negative sides first and wraps around what is left: with
+            # pad (-1, 2) the two appended values are x[1], x[2], not x[0], x[1].
+            lo, hi = max(-left, 0), size - max(-right, 0)
+            if hi > lo and (lo or hi < size):
+                out = out.narrow(dim, lo, hi - lo)
+                size, left, right = hi - lo, max(left, 0), max(right, 0)
+                idx = ember.arange(-left, size + right, device=out.device)
+            idx = idx.remainder(size)
         out = out.index_select(dim, idx)
     return out
 
