@@ -7,7 +7,8 @@
 --grad fuzzes gradients instead of forward values (tests/fuzz/gradgen.py, gradworker.py,
 gradclassify.py): every input's .grad after backward of sum(out * w), and create_graph=True
 second derivatives for elementwise, matmul, softmax and loss calls. Without --torch it
-reports crashes, panics and non-finite gradients of smooth ops.
+reports crashes, panics and non-finite gradients of smooth ops, and on cpu compares the
+float64 calls' gradients and second derivatives with central differences.
 
 Each call runs in a child process (a crash kills only the child); PyTorch runs in its own
 child under its own interpreter, never in ember's. Prints the counts per category and, for
@@ -46,6 +47,9 @@ def main(argv=None):
 
     if a.grad:
         specs = gradgen.generate(a.seed, a.n, a.device)
+        if not a.torch and a.device == "cpu":  # no reference: check float64 ones numerically
+            for s in specs:
+                s["fd"] = s["fdtype"] == "float64"
         cls, repro, worker = gradclassify, gradclassify.reproducer, GRAD_WORKER
     else:
         specs = generator.generate(a.seed, a.n)
@@ -97,7 +101,7 @@ def main(argv=None):
             rows.append((i, cat, detail))
 
     counts = collections.Counter(cat for _, cat, _ in rows)
-    order = cls.ORDER + ["ok", "nonfinite", "fd"]
+    order = cls.ORDER + ["ok", "nonfinite", "fd", "fd2"]
     print("counts: " + ", ".join(f"{c} {counts[c]}" for c in order if counts[c]))
     seen = set()
     for c in order:

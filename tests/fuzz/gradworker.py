@@ -10,7 +10,8 @@ is reported. For `second` specs the forward runs again and `autograd.grad(create
 gives g; its entries that require grad are reduced with seeded weights v (sum(g * v)) and
 differentiated again: the second derivatives (a Hessian-vector product) are reported too.
 For `fd` specs (ember only, float64, few elements) central differences of the same scalar
-are reported next to the analytic gradient.
+are reported next to the analytic gradient (`fd`), and those of sum(g * v) next to the second
+derivatives (`fd2`).
 
 Outcome record: status ok|raised|panic, phase (forward|backward) of an exception,
 out_rg (which outputs require grad), fwd_finite (inputs and outputs finite), grads,
@@ -152,22 +153,43 @@ def second_order(spec):
     return d
 
 
-def central_differences(spec, leaves, rg):
-    """d(objective)/d(input) by central differences in float64, one leaf at a time."""
-    base = [leaf.detach().cpu().numpy().astype(np.float64) for leaf in leaves]
+def _tensors(arrays, grad):
+    ts = [lib.from_numpy(a.copy()) for a in arrays]
+    ts = [t.to(DEVICE) for t in ts] if DEVICE != "cpu" else ts
+    return [t.requires_grad_(True) for t in ts] if grad else ts
 
-    def objective(arrays):
-        ts = [
-            lib.from_numpy(a.copy()).to(DEVICE) if DEVICE != "cpu" else lib.from_numpy(a.copy())
-            for a in arrays
-        ]
+
+def first_objective(spec, rg):
+    """The scalar sum_j sum(out_j * w_j) at given input values."""
+
+    def f(arrays):
         with lib.no_grad():
-            outs = outputs(forward(spec, Inputs(spec, override=ts)))
+            outs = outputs(forward(spec, Inputs(spec, override=_tensors(arrays, False))))
             return float(reduce(outs, spec["wseed"], rg).double())
 
+    return f
+
+
+def second_objective(spec, rg, which):
+    """sum_k sum(g_k * v_k) at given input values, g = the first derivatives: its central
+    differences check the create_graph pass's second derivatives."""
+
+    def f(arrays):
+        hook = Inputs(spec, override=_tensors(arrays, True))
+        outs = outputs(forward(spec, hook))
+        gs = lib.autograd.grad(reduce(outs, spec["wseed"], rg), hook.leaves, allow_unused=True)
+        return float(reduce(list(gs), spec["wseed"] + V_OFFSET, which).double())
+
+    return f
+
+
+def central_differences(leaves, objective):
+    """d(objective)/d(input) by central differences in float64, one element at a time."""
+    base = [leaf.detach().cpu().numpy().astype(np.float64) for leaf in leaves]
     fd = []
     for k, a in enumerate(base):
         g = np.zeros(a.size)
+        big = 0.0  # the objective's size: its rounding error, over 2 eps, bounds the accuracy
         for i in range(a.size):
             arrays = [b.copy() for b in base]
             arrays[k].flat[i] += FD_EPS
@@ -175,7 +197,10 @@ def central_differences(spec, leaves, rg):
             arrays[k].flat[i] -= 2 * FD_EPS
             lo = objective(arrays)
             g[i] = (hi - lo) / (2 * FD_EPS)
-        fd.append({"tensor": list(a.shape), "dtype": "float64", "values": g.tolist()})
+            big = max(big, abs(hi), abs(lo))
+        fd.append(
+            {"tensor": list(a.shape), "dtype": "float64", "values": g.tolist(), "fscale": big}
+        )
     return fd
 
 
@@ -201,7 +226,11 @@ def run(spec):
     small = sum(leaf.numel() for leaf in leaves) <= FD_MAX_NUMEL
     if spec.get("fd") and worker.LIB == "ember" and rg and small:
         try:
-            rec["fd"] = central_differences(spec, leaves, rg)
+            rec["fd"] = central_differences(leaves, first_objective(spec, rg))
+            d = rec.get("double", {})
+            if "grads2" in d:
+                which = [k for k, r in enumerate(d["g_rg"]) if r]
+                rec["fd2"] = central_differences(leaves, second_objective(spec, rg, which))
         except BaseException as e:  # noqa: BLE001
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
