@@ -193,3 +193,49 @@ def test_setitem_drops_leading_unit_dims_of_the_value(device):
     with pytest.raises(RuntimeError):  # PyTorch: RuntimeError (a [2, 1] value into a scalar)
         z[0, 1] = ember.ones(2, 1, device=device)
     assert z.cpu().tolist() == [[0.0] * 3] * 2
+
+
+# autograd.functional on functions whose gradient does not depend on the input
+# differentiably (linear maps, relu-like pieces, nll_loss): PyTorch returns zero Hessians,
+# ember raised "element 0 of tensors does not require grad". Values from PyTorch at
+# x = [0.5, -1, 2], v = [1, 2, 3].
+HESSIANS = {
+    "leaky_relu": (lambda x: F.leaky_relu(x).sum(), [[0.0] * 3] * 3, [0.0] * 3),
+    "linear": (lambda x: (x * 2).sum(), [[0.0] * 3] * 3, [0.0] * 3),
+    "nll_loss": (
+        lambda x: F.nll_loss(x.unsqueeze(0), ember.tensor([1], device=x.device)),
+        [[0.0] * 3] * 3,
+        [0.0] * 3,
+    ),
+    "cube": (lambda x: (x**3).sum(), [[3.0, 0, 0], [0, -6.0, 0], [0, 0, 12.0]], [3, -12, 36]),
+    "relu_times_x": (
+        lambda x: (ember.relu(x) * x).sum(),
+        [[2.0, 0, 0], [0, 0, 0], [0, 0, 2.0]],
+        [2.0, 0.0, 6.0],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HESSIANS))
+def test_functional_hessian_of_piecewise_linear_functions(name, device):
+    f, hess, hv = HESSIANS[name]
+    x = ember.tensor([0.5, -1.0, 2.0], device=device)
+    v = ember.tensor([1.0, 2.0, 3.0], device=device)
+    AF = ember.autograd.functional
+    _close(AF.hessian(f, x).cpu().tolist(), hess)
+    _close(AF.hvp(f, x, v)[1].cpu().tolist(), hv)
+    _close(AF.vhp(f, x, v)[1].cpu().tolist(), hv)
+
+
+def test_functional_jacobian_of_a_constant_and_jvp(device):
+    AF = ember.autograd.functional
+    x = ember.tensor([0.5, -1.0, 2.0], device=device)
+    v = ember.tensor([1.0, 2.0, 3.0], device=device)
+    # PyTorch: zeros(2, 3); jvp of x*0+1 is ([1, 1, 1], [0, 0, 0]); of relu ([.5, 0, 2], [1, 0, 3])
+    _close(AF.jacobian(lambda x: ember.ones(2, device=device), x).cpu().tolist(), [[0.0] * 3] * 2)
+    out, jv = AF.jvp(lambda x: x * 0 + 1, x, v)
+    _close(out.cpu().tolist(), [1.0, 1.0, 1.0])
+    _close(jv.cpu().tolist(), [0.0, 0.0, 0.0])
+    out, jv = AF.jvp(ember.relu, x, v)
+    _close(out.cpu().tolist(), [0.5, 0.0, 2.0])
+    _close(jv.cpu().tolist(), [1.0, 0.0, 3.0])
