@@ -239,3 +239,22 @@ def test_functional_jacobian_of_a_constant_and_jvp(device):
     out, jv = AF.jvp(ember.relu, x, v)
     _close(out.cpu().tolist(), [0.5, 0.0, 2.0])
     _close(jv.cpu().tolist(), [1.0, 0.0, 3.0])
+
+
+def test_index_copy_refuses_negative_and_large_indices(device):
+    # PyTorch: IndexError "index_copy_(): index -3 is out of bounds for dimension 0 with
+    # size 4"; valid indices give [2, 0, 0, 1]. ember's index_copy runs on index_put, which
+    # wraps negatives: the check is made on the cpu only (on the gpu it would need a host
+    # wait), so the gpu case checks the valid call alone.
+    x = ember.zeros(4, device=device)
+    src = ember.tensor([1.0, 2.0], device=device)
+    ok = x.index_copy(0, ember.tensor([3, 0], device=device), src)
+    assert ok.cpu().tolist() == [2.0, 0.0, 0.0, 1.0]
+    if device == "cpu":
+        for idx, bad in (([1, -3], -3), ([1, 4], 4)):
+            with pytest.raises(IndexError, match=rf"index {bad} is out of bounds for dimension 0"):
+                x.index_copy(0, ember.tensor(idx), src)
+        with pytest.raises(
+            IndexError, match="index 5 is out of bounds for dimension 1 with size 3"
+        ):
+            ember.zeros(2, 3).index_copy(-1, ember.tensor([2, 5]), ember.ones(2, 2))

@@ -1145,6 +1145,17 @@ _method(
 
 def index_copy(self, dim, index, source):
     dim = dim % max(self.dim(), 1)
+    size = int(self.shape[dim]) if self.dim() else 1
+    if index.numel() and index.device.type == "cpu":
+        # index_put wraps negative indices like Python; index_copy refuses them (PyTorch).
+        # Checked on the cpu only: on the gpu it would cost a host wait.
+        bad = (index < 0) | (index >= size)
+        if bool(bad.any()):
+            first = int(index.reshape(-1)[bad.reshape(-1)][0])
+            raise IndexError(
+                f"index_copy_(): index {first} is out of bounds for dimension {dim} "
+                f"with size {size}"
+            )
     return _C.index_put(self, [None] * dim + [index], source)
 
 
