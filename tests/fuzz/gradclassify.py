@@ -140,8 +140,9 @@ def classify(spec, e, t, device="cpu"):
         if ep == tp:
             return "match", ""
         side = "ember" if ep == "forward" else "torch"
-        r = e if side == "ember" else t
-        return "fwd_diff", f"only {side} raises in forward: {r['exc']}: {r['msg']}"
+        r, other = (e, t) if side == "ember" else (t, e)
+        also = f" (the other raises in {other.get('phase')})" if other["status"] == "raised" else ""
+        return "fwd_diff", f"only {side} raises in forward{also}: {r['exc']}: {r['msg']}"
     if ep == "backward" and tp != "backward":
         return "bwd_raises", f"ember {e['exc']}: {e['msg']}"
     if tp == "backward" and ep != "backward":

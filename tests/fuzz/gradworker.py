@@ -219,6 +219,8 @@ def run(spec):
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         rec.update(_exc(e))
+        if "found by a GPU kernel" in rec["msg"]:  # a forward index error, seen at a read
+            rec["phase"] = "forward"
         return rec
     rec.pop("phase")
     if spec.get("second"):
