@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fuzz import gradclassify, gradgen, runner  # noqa: E402
+from fuzz import gradclassify, gradgen, gradnnf, runner  # noqa: E402
 
 SEED = 17
 N_CALLS = 400
@@ -48,6 +48,16 @@ KNOWN_RUST = {
             "op": "F:conv2d",
             "args": [T([2, 1, 7, 1], 3), T([1, 1, 3, 3], 4)],
             "kwargs": {"padding": 2, "dilation": 2},
+        },
+        "panic",
+    ),
+    "empty_select_backward_panic": (
+        "the backward of x[i] = v on an empty-width x panics when the incoming gradient is "
+        "a real (non-broadcast) empty tensor: a select at an offset past its 0-length storage",
+        lambda spec, cat, detail: cat == "panic" and "out of range for slice of length 0" in detail,
+        {
+            "op": "setitem_clone:",
+            "args": [{"T": [[3, 0], "float64", "normal", 5, False]}, {"U": [2]}, T([], 6)],
         },
         "panic",
     ),
@@ -156,7 +166,10 @@ def test_grad_generator_is_deterministic_and_covers_the_families():
     assert {s["fdtype"] for s in a} == {"float32", "float64"}
     assert {s["fdtype"] for s in gradgen.generate(3, 300, "gpu")} == {"float32"}
     assert not [s for s in a if s["op"].split(":", 1)[1] in gradgen.NO_GRAD_OPS]
-    assert all(s["second"] == (s["family"] in gradgen.SECOND) for s in a)
+    # Second derivatives: the brief's families, and the losses of the nn.functional family.
+    assert all(s["second"] for s in a if s["family"] in gradgen.SECOND)
+    extra = {s["op"] for s in a if s["second"] and s["family"] not in gradgen.SECOND}
+    assert extra and all(op.split(":")[1] in gradnnf.LOSSES for op in extra), extra
 
 
 def _normal(seed, n):

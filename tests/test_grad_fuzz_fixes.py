@@ -258,3 +258,23 @@ def test_index_copy_refuses_negative_and_large_indices(device):
             IndexError, match="index 5 is out of bounds for dimension 1 with size 3"
         ):
             ember.zeros(2, 3).index_copy(-1, ember.tensor([2, 5]), ember.ones(2, 2))
+
+
+@pytest.mark.parametrize("mask_kind", ["bool", "float"])
+def test_sdpa_fully_masked_row_is_zero_not_nan(mask_kind, device):
+    # PyTorch's safe softmax: the second query sees no key; its output and all gradients
+    # through it are 0 (ember gave NaN outputs and NaN gradients for q, k, v).
+    q = ember.tensor([[[[1.0, 0.5], [0.2, -1.0]]]], device=device).requires_grad_()
+    k = ember.tensor([[[[0.3, 0.1], [-0.5, 2.0]]]], device=device).requires_grad_()
+    v = ember.tensor([[[[1.0, 2.0], [3.0, -1.0]]]], device=device).requires_grad_()
+    if mask_kind == "bool":
+        mask = ember.tensor([[True, False], [False, False]], device=device)
+    else:
+        mask = ember.tensor([[0.0, -INF], [-INF, -INF]], device=device)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    (out * ember.tensor([[1.0, -2.0], [0.5, 1.0]], device=device)).sum().backward()
+    # PyTorch: out [[1, 2], [0, 0]]; q.grad = k.grad = 0; v.grad [[1, -2], [0, 0]]
+    assert out.detach().cpu().tolist() == [[[[1.0, 2.0], [0.0, 0.0]]]]
+    assert q.grad.cpu().tolist() == [[[[0.0, 0.0], [0.0, 0.0]]]]
+    assert k.grad.cpu().tolist() == [[[[0.0, 0.0], [0.0, 0.0]]]]
+    assert v.grad.cpu().tolist() == [[[[1.0, -2.0], [0.0, 0.0]]]]

@@ -3,7 +3,8 @@ autograd (gradworker.py replays them with requires_grad inputs).
 
 `generate(seed, n, device)` draws calls from generator.Gen's families that have gradients
 (elementwise, reductions, matmul, views and indexing, cat/stack, gather/scatter, sorting
-with indices, softmax and activations, conv/pool, losses) plus a norms family, then makes
+with indices, softmax and activations, conv/pool, losses) plus a norms family and the
+nn.functional compositions of gradnnf.py, then makes
 every non-index tensor floating: float32, or float64 on "cpu" for a third of the calls
 (the gpu stores no float64). Ops without a gradient (comparisons, bitwise, argmax, ...) are
 redrawn. Each spec carries `wseed` (the seed of the weights that reduce its outputs),
@@ -15,6 +16,7 @@ weights). The same seed and device give the same calls.
 import random
 
 from fuzz import generator
+from fuzz.gradnnf import NNF
 
 FAMILIES = [
     ("unary", 9),
@@ -32,6 +34,7 @@ FAMILIES = [
     ("conv", 7),
     ("loss", 9),
     ("norms", 5),
+    ("nnf", 14),
 ]
 # Families whose second derivatives are compared (the brief's subset).
 SECOND = {"unary", "binary", "operator", "ternary", "matmul", "softmax", "loss"}
@@ -46,8 +49,9 @@ NO_GRAD_OPS = set(
 )
 
 
-class GradGen(generator.Gen):
-    """generator.Gen plus a norms family; dtypes are fixed up afterwards by `recast`."""
+class GradGen(NNF, generator.Gen):
+    """generator.Gen plus a norms family and gradnnf's nn.functional family; dtypes are
+    fixed up afterwards by `recast`."""
 
     def norms(self):
         name = self.pick(
@@ -144,7 +148,8 @@ def generate(seed, n, device="cpu"):
             spec["op"] = "setitem_clone:"
         if fam == "loss" and isinstance(spec.get("kwargs", {}).get("weight"), dict):
             spec.setdefault("nograd", []).append(spec["kwargs"]["weight"]["T"][3])
-        spec.update(family=fam, wseed=seed * 1000003 + len(out), second=fam in SECOND)
+        second = fam in SECOND or bool(spec.pop("loss", False))
+        spec.update(family=fam, wseed=seed * 1000003 + len(out), second=second)
         spec["fdtype"] = fdt
         out.append(spec)
     return out

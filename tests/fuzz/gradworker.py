@@ -14,7 +14,7 @@ are reported next to the analytic gradient (`fd`), and those of sum(g * v) next 
 derivatives (`fd2`).
 
 Outcome record: status ok|raised|panic, phase (forward|backward) of an exception,
-out_rg (which outputs require grad), fwd_finite (inputs and outputs finite), grads,
+outs (the outputs' values), out_rg (which outputs require grad), fwd_finite (inputs and outputs finite), grads,
 and for second-order specs double = {status, g_rg, grads_cg, grads2}; fd for fd specs.
 """
 
@@ -119,6 +119,7 @@ def first_order(spec, rec):
     rec["phase"] = "backward"
     rec["n_leaves"] = len(hook.leaves)
     rec["out_rg"] = [bool(o.requires_grad) for o in outs]
+    rec["outs"] = [worker.summarize(o) for o in outs]
     rg = [j for j, o in enumerate(outs) if o.requires_grad and is_float(o)]
     rec["fwd_finite"] = _finite(outs + hook.leaves)
     loss = reduce(outs, spec["wseed"], rg)

@@ -72,6 +72,8 @@ def make_array(shape, dtype, kind, seed):
             a = np.abs(a) + 0.1
         elif kind == "unit":
             a = rng.random(n)
+        elif kind == "sign":  # +-1 targets (hinge, margin and soft-margin losses)
+            a = np.where(rng.random(n) < 0.5, -1.0, 1.0)
         elif kind == "big":
             a = a * 1e4
         return a.reshape(shape)

@@ -72,7 +72,14 @@ def scaled_dot_product_attention(
             scores = scores.masked_fill(~attn_mask, float("-inf"))
         else:
             scores = scores + attn_mask
-    attn = scores.softmax(-1)
+    if attn_mask is not None or is_causal:
+        # PyTorch's safe softmax: a query whose keys are all masked attends to nothing
+        # (zeros, zero gradient) instead of NaN. The dead rows are zeroed before the softmax
+        # too, so its backward sees finite values there.
+        dead = (scores == float("-inf")).all(-1, keepdim=True)
+        attn = scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
+    else:
+        attn = scores.softmax(-1)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn.matmul(value)
