@@ -278,3 +278,52 @@ def test_sdpa_fully_masked_row_is_zero_not_nan(mask_kind, device):
     assert q.grad.cpu().tolist() == [[[[0.0, 0.0], [0.0, 0.0]]]]
     assert k.grad.cpu().tolist() == [[[[0.0, 0.0], [0.0, 0.0]]]]
     assert v.grad.cpu().tolist() == [[[[1.0, -2.0], [0.0, 0.0]]]]
+
+
+# PyTorch (float64) for x = linspace(-1.3, 2.9, 16).reshape(1, 1, 4, 4), size=3, and the
+# gradient of sum(y * linspace(0.5, -2, 9).reshape(1, 1, 3, 3)). ember computed the source
+# coordinates in float32 even for float64 input: ~1e-7 off.
+INTERP = {
+    "bilinear": (
+        [-1.0666666666666667, -0.6933333333333335, -0.32000000000000006, 0.4266666666666668,
+         0.8000000000000003, 1.1733333333333333, 1.9200000000000002, 2.2933333333333334,
+         2.6666666666666665],
+        [0.34722222222222227, 0.14756944444444445, 0.06076388888888885, -0.08680555555555552,
+         -0.11284722222222224, -0.19444444444444445, -0.26388888888888906, -0.46006944444444425,
+         -0.3732638888888893, -0.4027777777777781, -0.4722222222222228, -0.7204861111111114,
+         -0.9548611111111107, -0.8940972222222219, -0.9809027777777779, -1.388888888888888],
+    ),
+    "bicubic": (
+        [-1.1233796296296292, -0.738703703703703, -0.35402777777777666, 0.4153240740740745,
+         0.8000000000000002, 1.184675925925926, 1.9540277777777793, 2.338703703703705,
+         2.7233796296296293],
+        [0.3802622519075786, 0.21272166897076475, 0.12775302881730127, -0.028028616362311357,
+         -0.0969702114947697, -0.2434095427169058, -0.32554159700788715, -0.4916307321137682,
+         -0.35187613195516126, -0.48980570558984904, -0.5719377598808308, -0.7465366525741605,
+         -0.8446103529020917, -0.9712598928862304, -1.0562285330396959, -1.252901221171982],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", sorted(INTERP))
+def test_interpolate_coordinates_in_the_input_precision(mode, device):
+    # float64 on the cpu (the gpu stores no float64: float32 there, to float32 accuracy).
+    dt, tol = (ember.float64, 1e-12) if device == "cpu" else (ember.float32, 2e-5)
+    x = ember.linspace(-1.3, 2.9, 16, dtype=dt, device=device).reshape(1, 1, 4, 4)
+    x.requires_grad_()
+    w = ember.linspace(0.5, -2.0, 9, dtype=dt, device=device).reshape(1, 1, 3, 3)
+    y = F.interpolate(x, size=3, mode=mode, align_corners=False)
+    (g,) = ember.autograd.grad((y * w).sum(), x)
+    want_y, want_g = INTERP[mode]
+    _close(y.detach().cpu().reshape(-1).tolist(), want_y, tol)
+    _close(g.cpu().reshape(-1).tolist(), want_g, tol)
+
+
+def test_prelu_keeps_a_0d_input_0d(device):
+    # PyTorch: prelu(tensor(-2.), tensor([0.25])) is 0-d -0.5; grads 0.25 and [-2.]
+    a = ember.tensor(-2.0, device=device, requires_grad=True)
+    w = ember.tensor([0.25], device=device, requires_grad=True)
+    y = F.prelu(a, w)
+    assert y.shape == () and y.item() == -0.5
+    y.backward()
+    assert a.grad.item() == 0.25 and w.grad.cpu().tolist() == [-2.0]

@@ -137,7 +137,9 @@ def prelu(input, weight):
     w = weight
     if input.dim() >= 2 and weight.numel() > 1:
         w = weight.reshape((1, -1) + (1,) * (input.dim() - 2))
-    return ember.where(input > 0, input, input * w)
+    out = ember.where(input > 0, input, input * w)
+    # A one-element weight broadcast against a 0-d input must not add a dimension.
+    return out.reshape(input.shape) if out.dim() != input.dim() else out
 
 
 def gelu(input, approximate="none") -> "ember.Tensor":

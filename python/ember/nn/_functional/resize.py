@@ -121,6 +121,13 @@ def _arange_f32(n, device):
     return ember.arange(n, dtype=ember.float32, device=device)
 
 
+def _coords(n, x):
+    # PyTorch computes linear/cubic source coordinates in the input's precision (double
+    # for float64): float32 coordinates put float64 results ~1e-7 off.
+    dt = ember.float64 if x.dtype == ember.float64 else ember.float32
+    return ember.arange(n, dtype=dt, device=x.device)
+
+
 def interpolate(
     input,
     size=None,
@@ -175,6 +182,7 @@ def interpolate(
             idx = src.clamp(max=in_s - 1).to(ember.int64)
             out = out.index_select(dim, idx)
         elif mode in ("linear", "bilinear", "trilinear"):
+            dst = _coords(out_s, input)
             if align_corners:
                 ratio = (in_s - 1) / (out_s - 1) if out_s > 1 else 0.0
                 src = dst * ratio
@@ -202,7 +210,7 @@ def interpolate(
 
 def _cubic_along(x, dim, in_s, out_s, sc, align_corners):
     A = -0.75
-    dst = _arange_f32(out_s, x.device)
+    dst = _coords(out_s, x)
     if align_corners:
         src = dst * ((in_s - 1) / (out_s - 1) if out_s > 1 else 0.0)
     else:
