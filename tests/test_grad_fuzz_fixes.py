@@ -327,3 +327,14 @@ def test_prelu_keeps_a_0d_input_0d(device):
     assert y.shape == () and y.item() == -0.5
     y.backward()
     assert a.grad.item() == 0.25 and w.grad.cpu().tolist() == [-2.0]
+
+
+def test_hardtanh_and_relu6_pass_the_gradient_of_nan(device):
+    # PyTorch: hardtanh([inf, -inf, nan, .5, 3, -1, 1]) gradient [0, 0, 1, 1, 0, 0, 0] (zero at
+    # the bounds, NaN passes); relu6 [0, 0, 1, 1, 1, 0, 1]. ember gave 0 at NaN.
+    x = ember.tensor([INF, -INF, NAN, 0.5, 3.0, -1.0, 1.0], device=device).requires_grad_()
+    (g,) = ember.autograd.grad(F.hardtanh(x).sum(), x)
+    assert g.cpu().tolist() == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    (g,) = ember.autograd.grad(F.relu6(x).sum(), x)
+    assert g.cpu().tolist() == [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0]
+    _close(F.hardtanh(x).detach().cpu().tolist(), [1.0, -1.0, NAN, 0.5, 1.0, -1.0, 1.0])
