@@ -338,3 +338,26 @@ def test_hardtanh_and_relu6_pass_the_gradient_of_nan(device):
     (g,) = ember.autograd.grad(F.relu6(x).sum(), x)
     assert g.cpu().tolist() == [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0]
     _close(F.hardtanh(x).detach().cpu().tolist(), [1.0, -1.0, NAN, 0.5, 1.0, -1.0, 1.0])
+
+
+def test_lerp_uses_the_two_sided_formula(device):
+    # PyTorch: weight >= 0.5 computes end - (end - start) * (1 - weight), so lerp(a, b, 1) is
+    # b exactly (ember's single formula was off by an ulp in ~1/3 of the values), and
+    # lerp(0.3, -inf, 0.75) is NaN with gradients (0.25, 0.75, -inf) (PyTorch's values).
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a32, b32 = rng.standard_normal((2, 500)).astype(np.float32)
+    a, b = (ember.from_numpy(v).to(device) for v in (a32, b32))
+    assert (ember.lerp(a, b, 1.0) == b).all()
+    want = b32 - (b32 - a32) * np.float32(0.25)  # float32 throughout, as PyTorch's kernel
+    assert np.array_equal(ember.lerp(a, b, 0.75).cpu().numpy(), want)
+    w = ember.full((500,), 0.75, device=device)
+    assert np.array_equal(ember.lerp(a, b, w).cpu().numpy(), want)
+    x = ember.tensor([0.3, 1.0], device=device, requires_grad=True)
+    e = ember.tensor([-INF, 2.0], device=device, requires_grad=True)
+    ww = ember.tensor([0.75, 0.6], device=device, requires_grad=True)
+    y = ember.lerp(x, e, ww)
+    _close(y.detach().cpu().tolist(), [NAN, 1.600000023841858])
+    gs = ember.autograd.grad((y * ember.tensor([1.0, 2.0], device=device)).sum(), (x, e, ww))
+    _close([g.cpu().tolist() for g in gs], [[0.25, 0.8], [0.75, 1.2], [-INF, 2.0]])

@@ -645,7 +645,18 @@ _method("isclose", isclose)
 
 
 def lerp(self, end, weight):
-    return self + weight * (end - self)
+    # PyTorch's two-sided formula: from self for |weight| < 0.5, from end otherwise. It
+    # rounds differently from one formula and gives end itself at weight 1 (and NaN, not
+    # -inf, for lerp(x, -inf, 0.5)).
+    diff = end - self
+    if not isinstance(weight, Tensor):
+        if abs(weight) < 0.5:
+            return self + weight * diff
+        return end - diff * (1 - weight)
+    # One expression for both sides, so no gradient goes through an unpicked where() branch
+    # (0 * inf would be NaN): base + (weight - k) * diff with k = 0 (from self) or 1 (end).
+    far = weight.abs() >= 0.5
+    return _C.where_(far, end, self) + (weight - far.to(weight.dtype)) * diff
 
 
 _method("lerp", lerp)
