@@ -361,3 +361,25 @@ def test_lerp_uses_the_two_sided_formula(device):
     _close(y.detach().cpu().tolist(), [NAN, 1.600000023841858])
     gs = ember.autograd.grad((y * ember.tensor([1.0, 2.0], device=device)).sum(), (x, e, ww))
     _close([g.cpu().tolist() for g in gs], [[0.25, 0.8], [0.75, 1.2], [-INF, 2.0]])
+
+
+def test_integer_array_setitem_requires_the_same_dtype(device):
+    # Found by the forward fuzzer once its negative-index tensors built. PyTorch: index_put
+    # refuses a value tensor of another dtype; a bool mask, an int, a slice or a 0-d index
+    # tensor cast it (the values below are PyTorch's).
+    x = ember.zeros(5, dtype=ember.int32, device=device)
+    v8 = ember.tensor(3, dtype=ember.int8, device=device)
+    msg = "got Int for the destination and Char for the source"
+    with pytest.raises(RuntimeError, match=msg):
+        x[ember.tensor([1], device=device)] = v8
+    with pytest.raises(RuntimeError, match=msg):
+        x[[1, 2]] = v8
+    with pytest.raises(RuntimeError, match=msg):
+        x[ember.zeros(0, dtype=ember.int64, device=device)] = v8
+    x[1] = v8
+    x[2:4] = v8
+    x[x == 0] = ember.tensor(7, dtype=ember.int8, device=device)
+    assert x.cpu().tolist() == [7, 3, 3, 3, 7]
+    y = ember.zeros(2, 3, device=device)
+    y[0, [1, 2]] = 5  # a Python number is not a tensor of another dtype
+    assert y.cpu().tolist() == [[0.0, 5.0, 5.0], [0.0, 0.0, 0.0]]
