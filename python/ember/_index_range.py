@@ -40,6 +40,7 @@ def _check_index_put_dtype(self, key, value):
             return
     elif not _int_index(key):
         return
+    _getitem(self, key)  # PyTorch reports an index out of bounds (IndexError) first
     from ._validate import _cname
 
     raise RuntimeError(
