@@ -636,7 +636,18 @@ _method("isclose", isclose)
 
 
 def lerp(self, end, weight):
-    return self + weight * (end - self)
+    # PyTorch's two-sided formula: from self for |weight| < 0.5, from end otherwise. It
+    # rounds differently from one formula and gives end itself at weight 1 (and NaN, not
+    # -inf, for lerp(x, -inf, 0.5)).
+    diff = end - self
+    if not isinstance(weight, Tensor):
+        if abs(weight) < 0.5:
+            return self + weight * diff
+        return end - diff * (1 - weight)
+    # One expression for both sides, so no gradient goes through an unpicked where() branch
+    # (0 * inf would be NaN): base + (weight - k) * diff with k = 0 (from self) or 1 (end).
+    far = weight.abs() >= 0.5
+    return _C.where_(far, end, self) + (weight - far.to(weight.dtype)) * diff
 
 
 _method("lerp", lerp)
@@ -1136,6 +1147,17 @@ _method(
 
 def index_copy(self, dim, index, source):
     dim = dim % max(self.dim(), 1)
+    size = int(self.shape[dim]) if self.dim() else 1
+    if index.numel() and index.device.type == "cpu":
+        # index_put wraps negative indices like Python; index_copy refuses them (PyTorch).
+        # Checked on the cpu only: on the gpu it would cost a host wait.
+        bad = (index < 0) | (index >= size)
+        if bool(bad.any()):
+            first = int(index.reshape(-1)[bad.reshape(-1)][0])
+            raise IndexError(
+                f"index_copy_(): index {first} is out of bounds for dimension {dim} "
+                f"with size {size}"
+            )
     return _C.index_put(self, [None] * dim + [index], source)
 
 

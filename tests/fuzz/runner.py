@@ -41,14 +41,14 @@ def _child_env(lib):
     return env
 
 
-def run_once(jobs, lib, python, device, call_timeout, mem_gb):
+def run_once(jobs, lib, python, device, call_timeout, mem_gb, worker=WORKER):
     """Run [(index, spec)] in one child; returns ({index: result}, index_running_or_None,
     how_it_ended). Stops at the first crash or hang."""
     results = {}
     err = tempfile.TemporaryFile()
     mem = None if (device != "cpu") else mem_gb  # the GPU driver maps large address ranges
     p = subprocess.Popen(
-        [python, WORKER, lib, device],
+        [python, worker, lib, device],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=err,
@@ -102,15 +102,19 @@ def run_batch(
     call_timeout=60,
     mem_gb=MEM_LIMIT_GB,
     indices=None,
+    worker=WORKER,
 ):
-    """Results for every spec: {"status": ok|raised|panic|crashed|hang, ...}."""
+    """Results for every spec: {"status": ok|raised|panic|crashed|hang, ...}. `worker` is the
+    child script (worker.py, or gradworker.py for the gradient mode)."""
     indices = list(range(len(specs))) if indices is None else indices
     out = {}
     todo = [(i, specs[i]) for i in indices]
     while todo:
         chunk, todo = todo[:batch], todo[batch:]
         while chunk:
-            res, running, ended, tail = run_once(chunk, lib, python, device, call_timeout, mem_gb)
+            res, running, ended, tail = run_once(
+                chunk, lib, python, device, call_timeout, mem_gb, worker
+            )
             out.update(res)
             if ended is None:
                 break

@@ -45,6 +45,9 @@ FACTORIES = {
 }
 # Outputs larger than this are compared by shape and dtype only (huge-size calls).
 MAX_VALUES = 4096
+# gradworker.py's hook: called as on_tensor(tensor, spec) for every input tensor built, it
+# may return another tensor (one that requires grad, or a perturbed copy).
+on_tensor = None
 
 
 def make_array(shape, dtype, kind, seed):
@@ -55,7 +58,7 @@ def make_array(shape, dtype, kind, seed):
         return rng.random(n).reshape(shape) < 0.5
     floating = dtype in ("float32", "float64", "float16", "bfloat16")
     if kind.startswith("idx"):
-        hi = int(kind[3:])
+        hi = int(kind[3:].removesuffix("neg"))  # "idx5neg": indices in [-5, 5)
         lo = -hi if "neg" in kind else 0
         return rng.integers(lo, max(hi, lo + 1), n).reshape(shape).astype(np.int64)
     if floating:
@@ -69,6 +72,8 @@ def make_array(shape, dtype, kind, seed):
             a = np.abs(a) + 0.1
         elif kind == "unit":
             a = rng.random(n)
+        elif kind == "sign":  # +-1 targets (hinge, margin and soft-margin losses)
+            a = np.where(rng.random(n) < 0.5, -1.0, 1.0)
         elif kind == "big":
             a = a * 1e4
         return a.reshape(shape)
@@ -96,7 +101,8 @@ def build(x):
         else:
             a = make_array(shape, dtype, kind, seed)
             t = lib.from_numpy(np.array(a, order="C")).to(to_dtype(dtype))
-        return t.to(DEVICE) if DEVICE != "cpu" else t
+        t = t.to(DEVICE) if DEVICE != "cpu" else t
+        return t if on_tensor is None else on_tensor(t, x)
     if "D" in x:
         return to_dtype(x["D"])
     if "S" in x:

@@ -20,12 +20,27 @@ def _prep(inputs, create_graph):
 
 
 def _grad(outputs, inputs, grad_outputs, create_graph, retain_graph=True):
+    """autograd.grad over the outputs that require grad; None for every input when none
+    does. As PyTorch's functional API: a function whose output (or whose gradient, inside
+    hessian/vhp) does not depend on the inputs differentiably, such as a linear map or a
+    relu network's gradient, has a zero derivative here, not an error."""
     from . import grad
 
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    pairs = [
+        (o, g)
+        for o, g in zip(outputs, grad_outputs)
+        if o is not None and getattr(o, "requires_grad", False)
+    ]
+    if not pairs:
+        return (None,) * len(inputs)
+    outs = tuple(o for o, _ in pairs)
+    gos = tuple(g for _, g in pairs)
     return grad(
-        outputs,
+        outs,
         inputs,
-        grad_outputs,
+        None if all(g is None for g in gos) else gos,
         retain_graph=retain_graph,
         create_graph=create_graph,
         allow_unused=True,
@@ -137,7 +152,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         x = _prep(inputs, True)
         out = func(*x)
         g = _grad((out,), x, None, True)
-        dot = sum((gi * vi).sum() for gi, vi in zip(g, vs))
+        terms = [(gi * vi).sum() for gi, vi in zip(g, vs) if gi is not None]
+        dot = sum(terms[1:], terms[0]) if terms else None
         h = _grad((dot,), x, None, create_graph)
     h = tuple(hi if hi is not None else xi.new_zeros(xi.shape) for hi, xi in zip(h, x))
     out = out if create_graph else out.detach()

@@ -77,7 +77,9 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         return input.clamp_(min_val, max_val)
     # PyTorch's hardtanh has zero gradient exactly at the bounds (clamp passes it):
     # the same values, with the clamped ones detached.
-    inside = (input > min_val) & (input < max_val)
+    # "Not at or beyond a bound" rather than "strictly inside": NaN passes its gradient
+    # through (PyTorch's hardtanh_backward), as it passes its value.
+    inside = ~((input <= min_val) | (input >= max_val))
     return ember.where(inside, input, input.clamp(min_val, max_val).detach())
 
 
@@ -137,7 +139,9 @@ def prelu(input, weight):
     w = weight
     if input.dim() >= 2 and weight.numel() > 1:
         w = weight.reshape((1, -1) + (1,) * (input.dim() - 2))
-    return ember.where(input > 0, input, input * w)
+    out = ember.where(input > 0, input, input * w)
+    # A one-element weight broadcast against a 0-d input must not add a dimension.
+    return out.reshape(input.shape) if out.dim() != input.dim() else out
 
 
 def gelu(input, approximate="none") -> "ember.Tensor":

@@ -13,7 +13,23 @@ __all__ = [
 ]
 
 
+def _broadcast_pair(x1, x2):
+    a, b = list(x1.shape), list(x2.shape)
+    n = max(len(a), len(b))
+    a, b = [1] * (n - len(a)) + a, [1] * (n - len(b)) + b
+    for i, (p, q) in enumerate(zip(a, b)):
+        if p != q and p != 1 and q != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({p}) must match the size of tensor b ({q}) at "
+                f"non-singleton dimension {i}"
+            )
+    shape = [q if p == 1 else p for p, q in zip(a, b)]
+    return x1.expand(*shape), x2.expand(*shape)
+
+
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    # PyTorch broadcasts first: a norm over a broadcast dimension counts every copy.
+    x1, x2 = _broadcast_pair(x1, x2)
     x1n = x1.norm(2, dim, keepdim=True)
     x2n = x2.norm(2, dim, keepdim=True)
     # PyTorch clamps the norms under no_grad: the clamp changes values, not gradients.
@@ -56,7 +72,14 @@ def scaled_dot_product_attention(
             scores = scores.masked_fill(~attn_mask, float("-inf"))
         else:
             scores = scores + attn_mask
-    attn = scores.softmax(-1)
+    if attn_mask is not None or is_causal:
+        # PyTorch's safe softmax: a query whose keys are all masked attends to nothing
+        # (zeros, zero gradient) instead of NaN. The dead rows are zeroed before the softmax
+        # too, so its backward sees finite values there.
+        dead = (scores == float("-inf")).all(-1, keepdim=True)
+        attn = scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
+    else:
+        attn = scores.softmax(-1)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn.matmul(value)

@@ -70,7 +70,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0.0:
         loss = d
     else:
-        loss = ember.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+        # The square runs on d clamped to beta: where() routes a zero gradient into the
+        # branch it did not pick, and 0 * d at d = inf would make that gradient NaN.
+        q = d.clamp(max=beta)
+        loss = ember.where(d < beta, q * q * (0.5 / beta), d - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -79,7 +82,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _broadcast_target_warn(input, target, "huber_loss")
     d = (input - target).abs()
-    loss = ember.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    q = d.clamp(max=delta)  # as in smooth_l1_loss: no 0 * inf in the unpicked branch
+    loss = ember.where(d < delta, q * q * 0.5, (d - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -211,6 +215,14 @@ def _check_nll_shapes(input, target):
     return 1
 
 
+def _check_class_weight(weight, n_classes):
+    if weight.dim() != 1 or int(weight.shape[0]) != n_classes:
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {n_classes} classes or no "
+            f"classes but got weight tensor of shape: {_fmt(weight)}"
+        )
+
+
 def nll_loss(
     input,
     target,
@@ -226,6 +238,8 @@ def nll_loss(
         raise RuntimeError(
             f"expected scalar type Long but found {str(target.dtype).replace('torch.', '')}"
         )
+    if weight is not None:  # a longer weight would index fine and be silently wrong
+        _check_class_weight(weight, int(input.shape[cdim]))
     loss, w = _nll_core(input, target, weight, ignore_index, reduction, cdim)
     if reduction == "none":
         return loss
@@ -258,11 +272,7 @@ def cross_entropy(
     logp = input.log_softmax(cdim)
     w_b = None
     if weight is not None:
-        if weight.dim() != 1 or int(weight.shape[0]) != n_classes:
-            raise RuntimeError(
-                f"weight tensor should be defined either for all {n_classes} classes or no "
-                f"classes but got weight tensor of shape: {_fmt(weight)}"
-            )
+        _check_class_weight(weight, n_classes)
         shp = [1] * input.dim()
         shp[cdim] = n_classes
         w_b = weight.reshape(shp)
@@ -377,6 +387,12 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("none", "mean", "sum"):  # PyTorch checks it before the shapes here
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if ember.is_grad_enabled() and getattr(target, "requires_grad", False):
+        # PyTorch has no derivative for the target here and refuses it up front.
+        raise RuntimeError(
+            "The function 'soft_margin_loss' is not differentiable with respect to argument "
+            "'target'. This input cannot have requires_grad True."
+        )
     return _reduce(softplus(-target * input), reduction)
 
 

@@ -122,6 +122,15 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             f"Expected at least 2 dimensions for input tensor but received {input.dim()}"
         )
     n, c = int(input.shape[0]), int(input.shape[1])
+    # PyTorch checks the values per group before the divisibility, on [N*C//G, G, *spatial].
+    size = [n * c // num_groups, num_groups] + list(_shape(input)[2:])
+    per = size[0]
+    for s in size[2:]:
+        per *= s
+    if per == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {size}"
+        )
     if c % num_groups != 0:
         raise RuntimeError(
             f"Expected number of channels in input to be divisible by num_groups, but got "
@@ -151,6 +160,13 @@ def instance_norm(
 ):
     dims = list(range(2, input.dim()))
     if use_input_stats:
+        spatial = 1
+        for s in _shape(input)[2:]:
+            spatial *= s
+        if spatial == 1:  # one value per instance and channel: its variance is 0/0
+            raise ValueError(
+                f"Expected more than 1 spatial element when training, got input size {_size(input)}"
+            )
         mean = input.mean(dims, keepdim=True)
         centered = input - mean
         var = (centered * centered).mean(dims, keepdim=True)

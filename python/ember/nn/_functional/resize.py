@@ -74,7 +74,14 @@ def pad(input, pad, mode="constant", value=None) -> "ember.Tensor":
         else:
             if left > size or right > size:
                 raise RuntimeError("Padding value causes wrapping around more than once.")
-            idx = idx.remainder(size) if hasattr(idx, "remainder") else idx % size
+            # PyTorch crops the negative sides first and wraps around what is left: with
+            # pad (-1, 2) the two appended values are x[1], x[2], not x[0], x[1].
+            lo, hi = max(-left, 0), size - max(-right, 0)
+            if hi > lo and (lo or hi < size):
+                out = out.narrow(dim, lo, hi - lo)
+                size, left, right = hi - lo, max(left, 0), max(right, 0)
+                idx = ember.arange(-left, size + right, device=out.device)
+            idx = idx.remainder(size)
         out = out.index_select(dim, idx)
     return out
 
@@ -112,6 +119,13 @@ def _interp_scales(input, size, scale_factor, nd, recompute_scale_factor):
 
 def _arange_f32(n, device):
     return ember.arange(n, dtype=ember.float32, device=device)
+
+
+def _coords(n, x):
+    # PyTorch computes linear/cubic source coordinates in the input's precision (double
+    # for float64): float32 coordinates put float64 results ~1e-7 off.
+    dt = ember.float64 if x.dtype == ember.float64 else ember.float32
+    return ember.arange(n, dtype=dt, device=x.device)
 
 
 def interpolate(
@@ -168,6 +182,7 @@ def interpolate(
             idx = src.clamp(max=in_s - 1).to(ember.int64)
             out = out.index_select(dim, idx)
         elif mode in ("linear", "bilinear", "trilinear"):
+            dst = _coords(out_s, input)
             if align_corners:
                 ratio = (in_s - 1) / (out_s - 1) if out_s > 1 else 0.0
                 src = dst * ratio
@@ -195,7 +210,7 @@ def interpolate(
 
 def _cubic_along(x, dim, in_s, out_s, sc, align_corners):
     A = -0.75
-    dst = _arange_f32(out_s, x.device)
+    dst = _coords(out_s, x)
     if align_corners:
         src = dst * ((in_s - 1) / (out_s - 1) if out_s > 1 else 0.0)
     else:
