@@ -2,6 +2,8 @@
 
 pub mod advindex;
 pub mod complex;
+pub mod complex_index;
+pub mod complex_math;
 pub mod create;
 pub mod device;
 pub mod elementwise;
