@@ -9,6 +9,7 @@ pub mod device;
 pub mod elementwise;
 pub mod extra;
 pub mod fft;
+pub mod fft_real;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
