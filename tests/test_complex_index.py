@@ -201,3 +201,18 @@ def test_gradients(device):
         if fn == "scatter":
             np.put_along_axis(want, ii, 0, 0)
         np.testing.assert_allclose(_np(x.grad), want, rtol=1e-6)
+
+
+def test_writes_with_grad_into_new_complex_tensors(device):
+    # A complex tensor made by zeros/.to(device) is a plain tensor: an index write of a value
+    # that requires grad records history (it was refused as an in-place op on a view).
+    z = torch.zeros(3, dtype=torch.complex64, device=device)
+    v = torch.tensor([1 + 1j], device=device, requires_grad=True)
+    z[torch.tensor([1], device=device)] = v
+    z.abs().sum().backward()
+    np.testing.assert_allclose(_np(v.grad), [np.sqrt(0.5) * (1 + 1j)], rtol=1e-6)
+    # complex .to(device) is differentiable: the gradient moves back
+    a = torch.tensor([1 + 2j, 3j], requires_grad=True)
+    b = a.to(device)
+    (torch.view_as_real(b) * torch.tensor([1.0, 2.0], device=device)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1 + 2j, 1 + 2j])

@@ -8,6 +8,7 @@ and PyTorch's warning when a cast drops the imaginary part.
 """
 
 import builtins
+import functools
 import math
 import warnings
 
@@ -222,6 +223,7 @@ def _complex_aware(name, on_complex):
     """Tensor.<name> with its own rule for complex tensors (the real one otherwise)."""
     orig = getattr(Tensor, name)
 
+    @functools.wraps(orig)  # keeps the real method's signature (stubs, stubtest)
     def f(self, *args, **kwargs):
         if self.dtype.is_complex:
             return on_complex(self, *args, **kwargs)

@@ -212,7 +212,7 @@ pub(crate) fn join(re: &Tensor, im: &Tensor) -> Result<Tensor> {
 
 /// A complex result over new storage is no view (view_as_complex marks one):
 /// in-place ops with autograd treat it as a plain tensor, as PyTorch does.
-fn fresh(t: Tensor) -> Result<Tensor> {
+pub(crate) fn fresh(t: Tensor) -> Result<Tensor> {
     {
         let mut m = t.meta();
         m.is_view = false;
