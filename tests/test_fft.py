@@ -167,6 +167,11 @@ def _num_grad(f, x, eps=1e-6):
     ],
 )
 def test_gradients_match_central_differences(name, make, fn):
+    _check_grad(make, fn)
+
+
+def _check_grad(make, fn):
+    """Autograd of a real loss of fn(x) against float64 central differences."""
     x = make()
     w = None
 
@@ -293,3 +298,121 @@ def test_stft_gradient_matches_central_differences():
     s = ember.stft(t, 8, hop_length=2, window=win, return_complex=True)
     (ember.view_as_real(s) ** 2).sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), _num_grad(loss, x.copy()), rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------------------ realfft r2c / c2r primitives
+@pytest.mark.parametrize("n", [1, 2, 7, 10])
+def test_r2c_c2r_primitives_any_dim(device, n):
+    # The core primitives (realfft) along a middle dim, odd and even n, against numpy.
+    x = _r((3, n, 2))
+    t = ember.tensor(x, device=device)
+    y = ember._C._fft_r2c(t, 1)
+    assert y.dtype == ember.complex64 and y.shape == (3, n // 2 + 1, 2)
+    _close(_np(y), np.fft.rfft(x, axis=1))
+    h = _c((2, n // 2 + 1, 3))
+    r = ember._C._fft_c2r(ember.tensor(h, device=device), -2, n)
+    assert r.dtype == ember.float32 and r.shape == (2, n, 3)
+    _close(_np(r), np.fft.irfft(h, n=n, axis=1) * n)
+    with pytest.raises(RuntimeError, match="bins"):
+        ember._C._fft_c2r(ember.tensor(h, device=device), 1, n + 2)
+
+
+def test_rfft_irfft_dims_resizing_norms(device):
+    x = _r((4, 9, 3))
+    t = ember.tensor(x, device=device)
+    for norm in NORMS:
+        for n in (None, 4, 9, 12):
+            _close(_np(efft.rfft(t, n=n, dim=1, norm=norm)), np.fft.rfft(x, n=n, axis=1, norm=norm))
+            h = np.fft.rfft(x, axis=1).astype(np.complex64)
+            got = efft.irfft(ember.tensor(h, device=device), n=n, dim=1, norm=norm)
+            _close(_np(got), np.fft.irfft(h, n=n, axis=1, norm=norm))
+    _close(_np(efft.rfftn(t, s=(5, 4), dim=(0, 2))), np.fft.rfftn(x, s=(5, 4), axes=(0, 2)))
+    # irfft ignores the imaginary parts of the DC and Nyquist bins, as numpy's and PyTorch's c2r
+    h = _c((6,))
+    got = efft.irfft(ember.tensor(h, device=device))
+    h2 = h.copy()
+    h2[0], h2[-1] = h2[0].real, h2[-1].real
+    _close(_np(got), np.fft.irfft(h2))
+
+
+def test_r2c_c2r_large_and_float64():
+    x = _r((1 << 16,), np.float64)
+    y = efft.rfft(ember.tensor(x))
+    assert y.dtype == ember.complex128
+    _close(_np(y), np.fft.rfft(x), np.complex128)
+    _close(_np(efft.irfft(y, n=x.size)), x, np.float64)
+    xo = _r((3, 1001), np.float64)
+    _close(_np(efft.irfft(efft.rfft(ember.tensor(xo)), n=1001)), xo, np.float64)
+
+
+# Gradients computed by hand with PyTorch 2.15 (complex128/float64, z.grad after backward of
+# sum(w * out) or sum(wr * Re out + wi * Im out)), pasted as constants.
+_H = [1 + 0.5j, 2 - 1j, -0.5 + 0.25j, 0.75 - 2j]
+_W7 = [0.3, -0.7, 1.1, 0.5, 0.2, -0.4, 0.9]
+_X5 = [0.3, -1.2, 2.0, 0.7, -0.1]
+_WR, _WI = [0.3, -0.7, 1.1, 0.5], [0.5, 0.2, -0.4, 0.8]
+TORCH_FFT_GRADS = {
+    "irfft even n=6": [0.16666666666666663, -0.4666666666666667 - 0.17320508075688779j,
+                       0.23333333333333328 + 0.34641016151377546j, 0.3666666666666667],
+    "irfft odd n=7 ortho": [0.7181324987175316, -0.2734534416870863 - 0.2582454493213062j,
+                            0.04630856023539673 + 1.848442597519679j,
+                            0.30273777605353525 + 1.1901971481983726j],
+    "rfft n=6 forward of 5": [0.2, -0.15446581987385205, 0.013397459621556102,
+                              0.26666666666666666, 0.18660254037844384],
+    "rfft odd 5": [0.7000000000000002, -0.7613277922169468, 0.7082509328983492,
+                   1.7042102468514613, -0.8511333875328639],
+}  # fmt: skip
+
+
+def _fft_grad(name, device, dt):
+    real = ember.float64 if dt == ember.complex128 else ember.float32
+    if name.startswith("irfft"):
+        h = ember.tensor(_H, dtype=dt, device=device, requires_grad=True)
+        out = efft.irfft(h) if "even" in name else efft.irfft(h, n=7, norm="ortho")
+        w = ember.tensor(_W7[: out.shape[0]], dtype=real, device=device)
+        (out * w).sum().backward()
+        return h.grad
+    x = ember.tensor(_X5, dtype=real, device=device, requires_grad=True)
+    y = efft.rfft(x, n=6, norm="forward") if "n=6" in name else efft.rfft(x)
+    m = y.shape[0]
+    wr = ember.tensor(_WR[:m], dtype=real, device=device)
+    wi = ember.tensor(_WI[:m], dtype=real, device=device)
+    ((y.real * wr).sum() + (y.imag * wi).sum()).backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_FFT_GRADS))
+def test_r2c_c2r_gradients_vs_pytorch(device, name):
+    want = TORCH_FFT_GRADS[name]
+    if device == "cpu":
+        got = _fft_grad(name, device, ember.complex128)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-14)
+    got = _fft_grad(name, device, ember.complex64)
+    np.testing.assert_allclose(_np(got), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name,make,fn",
+    [
+        ("rfft_odd_dim0", lambda: _r((5, 2), np.float64), lambda t: efft.rfft(t, dim=0)),
+        ("rfft_pad", lambda: _r((2, 5), np.float64), lambda t: efft.rfft(t, n=8, norm="ortho")),
+        ("rfft_cut", lambda: _r((7,), np.float64), lambda t: efft.rfft(t, n=4, norm="forward")),
+        ("irfft_dim0", lambda: _c((3, 2), np.complex128), lambda t: efft.irfft(t, n=5, dim=0)),
+        ("irfft_pad", lambda: _c((3,), np.complex128), lambda t: efft.irfft(t, n=10)),
+        ("rfft2", lambda: _r((3, 4), np.float64), lambda t: efft.rfft2(t)),
+        ("irfft2", lambda: _c((3, 3), np.complex128), lambda t: efft.irfft2(t, s=(3, 5))),
+    ],
+)
+def test_r2c_c2r_gradients_match_central_differences(name, make, fn):
+    _check_grad(make, fn)
+
+
+def test_r2c_c2r_double_backward():
+    # d/dx of the gradient of sum(|rfft x|^2) = 2 * sum over the spectrum: create_graph works
+    # through the primitives' backward (each the other primitive).
+    x = ember.tensor(_r((6,), np.float64), requires_grad=True)
+    y = efft.irfft(efft.rfft(x) * 2.0, n=6)
+    (g,) = ember.autograd.grad((y * y).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 8 * x.detach().numpy(), rtol=1e-12)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(6, 8.0), rtol=1e-12)

@@ -8,6 +8,7 @@ and PyTorch's warning when a cast drops the imaginary part.
 """
 
 import builtins
+import functools
 import math
 import warnings
 
@@ -218,6 +219,64 @@ _method("cfloat", lambda self: self.to(complex64))
 _method("cdouble", lambda self: self.to(complex128))
 
 
+def _complex_aware(name, on_complex):
+    """Tensor.<name> with its own rule for complex tensors (the real one otherwise)."""
+    orig = getattr(Tensor, name)
+
+    @functools.wraps(orig)  # keeps the real method's signature (stubs, stubtest)
+    def f(self, *args, **kwargs):
+        if self.dtype.is_complex:
+            return on_complex(self, *args, **kwargs)
+        return orig(self, *args, **kwargs)
+
+    _method(name, f)
+
+
+def _refuse(msg, exc=RuntimeError):
+    def f(self, *args, **kwargs):
+        raise exc(msg)
+
+    return f
+
+
+_SIGN_MSG = (
+    "Unlike NumPy, torch.sign is not intended to support complex numbers. "
+    "Please use torch.sgn instead."
+)
+# PyTorch's errors (checked by hand with PyTorch 2.15): sign is sgn's job for complex.
+_complex_aware("sign", _refuse(_SIGN_MSG, NotImplementedError))
+_complex_aware("sign_", _refuse(_SIGN_MSG, NotImplementedError))
+_complex_aware("isposinf", _refuse("isposinf does not support complex inputs."))
+_complex_aware("isneginf", _refuse("isneginf does not support complex inputs."))
+_complex_aware("signbit", _refuse("signbit is not implemented for complex tensors."))
+# A complex number is infinite when either part is, finite when both are, real when Im == 0.
+_complex_aware("isinf", lambda self: _C.real(self).isinf().logical_or(_C.imag(self).isinf()))
+_complex_aware(
+    "isfinite", lambda self: _C.real(self).isfinite().logical_and(_C.imag(self).isfinite())
+)
+_complex_aware("isreal", lambda self: _C.imag(self) == 0)
+
+
+def _value_for(self, value):
+    """A Python complex fill value as a 0-dim tensor of a complex self's dtype."""
+    if isinstance(value, builtins.complex) and self.dtype.is_complex:
+        return _ops.tensor(value, dtype=self.dtype, device=self.device)
+    return value
+
+
+for _name in ("masked_fill", "masked_fill_"):
+    _method(
+        _name,
+        (lambda orig: lambda self, mask, value: orig(self, mask, _value_for(self, value)))(
+            getattr(Tensor, _name)
+        ),
+    )
+
+
+def isreal(input):
+    return input.isreal()
+
+
 def _conj_physical_(self):
     if self.dtype.is_complex:
         _C.imag(self).neg_()
@@ -243,4 +302,5 @@ __all__ = [
     "resolve_neg",
     "is_conj",
     "angle",
+    "isreal",
 ]

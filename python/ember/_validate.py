@@ -213,8 +213,9 @@ for _n in ("cumsum", "cumprod", "cumsum_", "cumprod_"):
 _DIM0 = ("median",)
 
 
-def _unsupported(kernel_or_msg, dtypes, nonempty_only=False, raw=False):
-    """dtypes: 'bool', 'int' (integers and bool) — the inputs PyTorch rejects."""
+def _unsupported(kernel_or_msg, dtypes, nonempty_only=False, raw=False, complex_ok=False):
+    """dtypes: 'bool', 'int' (integers and bool) — the inputs PyTorch rejects; complex_ok:
+    the op has a complex rule (ops/complex_math.rs), so complex inputs pass."""
     dim_first = kernel_or_msg.startswith(_DIM0)
     k_first = kernel_or_msg.startswith("topk")
 
@@ -223,7 +224,7 @@ def _unsupported(kernel_or_msg, dtypes, nonempty_only=False, raw=False):
         if dtypes == "bool":
             if self.dtype != _BOOL:
                 return
-        elif self.is_floating_point():
+        elif self.is_floating_point() or (complex_ok and self.dtype.is_complex):
             return
         dt = self.dtype
         if dim_first:
@@ -278,7 +279,10 @@ for _n in ("std", "var"):
     _wrap_method(
         _n,
         _unsupported(
-            "std and var only support floating point and complex dtypes (got {e})", "int", raw=True
+            "std and var only support floating point and complex dtypes (got {e})",
+            "int",
+            raw=True,
+            complex_ok=True,
         ),
     )
 _wrap_method(
@@ -295,6 +299,7 @@ _wrap_method(
         "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {c}",
         "int",
         raw=True,
+        complex_ok=True,
     ),
 )
 

@@ -1,11 +1,11 @@
-"""ember.fft: PyTorch's torch.fft on rustfft.
+"""ember.fft: PyTorch's torch.fft on rustfft and realfft.
 
-Every transform composes one primitive of the core, `_C._fft_c2c` (the unnormalized
-complex-to-complex DFT along one dim, rust/core/src/ops/fft.rs, with its gradient), with
-ember's differentiable ops: real inputs become complex, `n`/`s` truncate or zero-pad, the
-Hermitian half-spectra of rfft/irfft/hfft are cut or rebuilt on the real view (re, im
-pairs), and the `norm` mode scales. Gradients therefore follow from the primitive's
-adjoint, which matches PyTorch's (doubled middle bins for irfft, for example).
+Every transform composes three primitives of the core, each the unnormalized DFT along one
+dim with its gradient: `_C._fft_c2c` (complex to complex, rust/core/src/ops/fft.rs),
+`_C._fft_r2c` (real signal to its n // 2 + 1 bins) and `_C._fft_c2r` (half spectrum to real
+signal, rust/core/src/ops/fft_real.rs), with ember's differentiable ops: `n`/`s` truncate or
+zero-pad, and the `norm` mode scales. Gradients follow from the primitives' adjoints, which
+are PyTorch's (doubled middle bins for irfft, for example).
 """
 
 import math
@@ -212,34 +212,17 @@ def ifft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
 
 
 # ------------------------------------------------------------------ real transforms
-def _half(y, d, n):
-    """The first n // 2 + 1 bins of a full spectrum along d (a contiguous complex tensor)."""
-    torch = _ember()
-    return torch.view_as_complex(torch.view_as_real(y).narrow(d, 0, n // 2 + 1).contiguous())
-
-
 def _rfft_dim(x, d, n, norm):
-    x = _resize(x, d, n)
-    torch = _ember()
-    xc = torch.complex(x, torch.zeros_like(x))
-    return _half(_c2c(xc, d, False, norm, n), d, n)
+    """The n // 2 + 1 bins of the real signal x (resized to n) along d: realfft's r2c."""
+    y = _C._fft_r2c(_resize(x, d, n), d)
+    s = _scale(norm, n, False)
+    return y if s == 1.0 else y * s
 
 
 def _irfft_dim(x, d, n, norm):
-    """Real signal of n points from the half spectrum x along d (Hermitian rebuild)."""
-    torch = _ember()
-    m = n // 2 + 1
-    x = _resize(x, d, m)
-    r = torch.view_as_real(x)
-    # Bins n//2+1 .. n-1 are the conjugates of bins n - k: x[1 : n - n//2] reversed.
-    k = n - m
-    if k > 0:
-        tail = r.narrow(d, 1, k).flip(d)
-        sign = torch.tensor([1.0, -1.0], dtype=r.dtype, device=r.device)
-        r = torch.cat([r, tail * sign], d)
-    full = torch.view_as_complex(r.contiguous())
-    y = _C._fft_c2c(full, d, True)
-    out = torch.view_as_real(y).select(-1, 0)
+    """Real signal of n points from the half spectrum x along d: realfft's c2r (the imaginary
+    parts of the DC and, for even n, Nyquist bins are not read, as PyTorch's)."""
+    out = _C._fft_c2r(_resize(x, d, n // 2 + 1), d, n)
     s = _scale(norm, n, True)
     return out if s == 1.0 else out * s
 

@@ -777,6 +777,14 @@ fn scatter(
     }
     match src.cast::<PyTensor>() {
         Ok(s) => w(t.t.scatter(dim, &index.t, &s.borrow().t)),
+        // A complex number: scatter its value broadcast to the index's shape.
+        Err(_) if src.is_instance_of::<pyo3::types::PyComplex>() => {
+            let v = crate::complex::wrapped_complex(src)?
+                .expand(index.t.shape())
+                .and_then(|v| v.to_device_raw(t.t.device()))
+                .py()?;
+            w(t.t.scatter(dim, &index.t, &v))
+        }
         Err(_) => {
             let v = scalar_of(src)?.ok_or_else(|| {
                 PyTypeError::new_err("scatter: value must be a tensor or a number")

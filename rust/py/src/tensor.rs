@@ -825,9 +825,15 @@ impl PyTensor {
         let v = if let Ok(t) = value.cast::<PyTensor>() {
             t.borrow().t.clone()
         } else if let Some(s) = scalar_of(value)? {
-            Tensor::scalar_tensor(s, self.t.dtype())
-                .cast_raw(self.t.dtype())
-                .py()?
+            if self.t.dtype().is_complex() {
+                // A real number into a complex tensor: the write casts it (no
+                // complex scalar storage is made by a real kernel).
+                crate::convert::tensor_or_scalar(value)?
+            } else {
+                Tensor::scalar_tensor(s, self.t.dtype())
+                    .cast_raw(self.t.dtype())
+                    .py()?
+            }
         } else {
             list_to_tensor(py, value)?
         };

@@ -1,4 +1,5 @@
-//! Fourier transforms of contiguous lines of complex numbers, on rustfft.
+//! Fourier transforms of contiguous lines: complex-to-complex on rustfft,
+//! real-to-complex and complex-to-real on realfft (its companion crate).
 //!
 //! The data is interleaved (re, im) pairs, as ember stores complex tensors:
 //! `lines` lines of `n` complex elements each, one after another. rustfft
@@ -6,6 +7,7 @@
 
 use num_complex::Complex;
 use rayon::prelude::*;
+use realfft::{FftError, RealFftPlanner};
 use rustfft::{FftNum, FftPlanner};
 
 /// In place, unnormalized: forward is sum_j x_j e^{-2 pi i jk/n}, inverse
@@ -36,4 +38,63 @@ pub fn c2c<T: FftNum>(data: &mut [T], n: usize, inverse: bool) {
             }
         }
     });
+}
+
+/// Forward real-to-complex transform (realfft): `input` holds lines of `n`
+/// reals (used as scratch, garbage afterwards); `out` receives lines of
+/// n/2 + 1 interleaved (re, im) pairs, unnormalized.
+pub fn r2c<T: FftNum>(input: &mut [T], n: usize, out: &mut [T]) -> Result<(), String> {
+    if n == 0 || input.is_empty() {
+        return Ok(());
+    }
+    let m = n / 2 + 1;
+    let plan = RealFftPlanner::<T>::new().plan_fft_forward(n);
+    let per_task = (1 << 15) / n + 1;
+    input
+        .par_chunks_mut(n * per_task)
+        .zip(out.par_chunks_mut(2 * m * per_task))
+        .try_for_each(|(ic, oc)| {
+            let mut spec = plan.make_output_vec();
+            let mut scratch = plan.make_scratch_vec();
+            for (line, o) in ic.chunks_exact_mut(n).zip(oc.chunks_exact_mut(2 * m)) {
+                plan.process_with_scratch(line, &mut spec, &mut scratch)
+                    .map_err(|e| e.to_string())?;
+                for (c, p) in spec.iter().zip(o.chunks_exact_mut(2)) {
+                    p[0] = c.re;
+                    p[1] = c.im;
+                }
+            }
+            Ok(())
+        })
+}
+
+/// Inverse complex-to-real transform (realfft): `input` holds lines of
+/// n/2 + 1 (re, im) pairs of a Hermitian half spectrum, `out` receives lines
+/// of `n` reals, unnormalized. The imaginary parts of the DC bin and (even n)
+/// the Nyquist bin do not enter the result, as in PyTorch's c2r.
+pub fn c2r<T: FftNum>(input: &[T], n: usize, out: &mut [T]) -> Result<(), String> {
+    if n == 0 || out.is_empty() {
+        return Ok(());
+    }
+    let m = n / 2 + 1;
+    let plan = RealFftPlanner::<T>::new().plan_fft_inverse(n);
+    let per_task = (1 << 15) / n + 1;
+    input
+        .par_chunks(2 * m * per_task)
+        .zip(out.par_chunks_mut(n * per_task))
+        .try_for_each(|(ic, oc)| {
+            let mut spec = plan.make_input_vec();
+            let mut scratch = plan.make_scratch_vec();
+            for (line, o) in ic.chunks_exact(2 * m).zip(oc.chunks_exact_mut(n)) {
+                for (c, p) in spec.iter_mut().zip(line.chunks_exact(2)) {
+                    *c = Complex::new(p[0], p[1]);
+                }
+                match plan.process_with_scratch(&mut spec, o, &mut scratch) {
+                    // realfft zeroes those imaginary parts and still transforms.
+                    Ok(()) | Err(FftError::InputValues(..)) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Ok(())
+        })
 }

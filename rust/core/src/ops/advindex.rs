@@ -399,7 +399,9 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
-        crate::ops::complex::refuse("index_put", &[self])?;
+        if self.is_complex() {
+            return crate::ops::complex_index::index_put(self, indices, values, accumulate);
+        }
         if self.is_gpu() {
             if let Some(r) = self.index_put_gpu(indices, values, accumulate)? {
                 return Ok(r);

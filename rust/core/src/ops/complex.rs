@@ -189,7 +189,7 @@ impl Tensor {
 }
 
 /// re + i im from two real tensors of one dtype (broadcast to a common shape).
-fn join(re: &Tensor, im: &Tensor) -> Result<Tensor> {
+pub(crate) fn join(re: &Tensor, im: &Tensor) -> Result<Tensor> {
     let shape = crate::layout::broadcast_shapes(re.shape(), im.shape()).ok_or_else(|| {
         rt_err!(
             "The size of tensor a ({:?}) must match the size of tensor b ({:?})",
@@ -207,7 +207,18 @@ fn join(re: &Tensor, im: &Tensor) -> Result<Tensor> {
     } else {
         im.expand(&shape)?
     };
-    Tensor::stack(&[&re, &im], -1)?.view_as_complex()
+    fresh(Tensor::stack(&[&re, &im], -1)?.view_as_complex()?)
+}
+
+/// A complex result over new storage is no view (view_as_complex marks one):
+/// in-place ops with autograd treat it as a plain tensor, as PyTorch does.
+pub(crate) fn fresh(t: Tensor) -> Result<Tensor> {
+    {
+        let mut m = t.meta();
+        m.is_view = false;
+        m.base = None;
+    }
+    Ok(t)
 }
 
 /// The parts of `t` in real dtype `rt` (imag None for a real tensor).
@@ -247,16 +258,14 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// A copy of a complex tensor (contiguous), through its real view.
 pub fn clone_data(x: &Tensor) -> Result<Tensor> {
-    x.view_as_real()?.detach().clone_data()?.view_as_complex()
+    fresh(x.view_as_real()?.detach().clone_data()?.view_as_complex()?)
 }
 
 pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
     let (re, im) = x.complex_parts()?;
     let (r, i) = match op {
         Unary::Neg => (re.neg()?, im.neg()?),
-        Unary::Abs => {
-            return re.mul(&re)?.add(&im.mul(&im)?)?.unary(Unary::Sqrt);
-        }
+        Unary::Abs => return crate::ops::complex_math::abs_parts(&re, &im),
         Unary::Exp => {
             let m = re.unary(Unary::Exp)?;
             (
@@ -272,7 +281,10 @@ pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
             let t = re.mul(&im)?;
             (re.mul(&re)?.sub(&im.mul(&im)?)?, t.add(&t)?)
         }
-        _ => return Err(not_implemented(op.name(), x.dtype())),
+        _ => match crate::ops::complex_math::unary(&re, &im, op)? {
+            Some(p) => p,
+            None => return Err(not_implemented(op.name(), x.dtype())),
+        },
     };
     join(&r, &i)
 }
@@ -345,6 +357,11 @@ pub fn binary(a: &Tensor, b: &Tensor, op: Binary, ct: DType) -> Result<Tensor> {
                 same.unary(Unary::LogicalNot)
             }
         }
+        Binary::Pow => {
+            let ai = ai.clone().unwrap_or(ar.zeros_like()?);
+            let (r, i) = crate::ops::complex_math::pow(&(ar.clone(), ai), &br, bi.as_ref(), b)?;
+            join(&r, &i)
+        }
         _ => Err(not_implemented(op.name(), ct)),
     }
 }
@@ -416,7 +433,7 @@ pub fn full_on(shape: &[usize], v: Scalar, dtype: DType, dev: crate::Device) -> 
     if v.to_f64() != 0.0 {
         r.select(-1, 0)?.fill_scalar_raw(v)?;
     }
-    r.view_as_complex()
+    fresh(r.view_as_complex()?)
 }
 
 /// The backend `backend::of` hands out for complex tensors: every kernel

@@ -51,7 +51,8 @@ impl Tensor {
             return Ok(self.clone());
         }
         if self.dtype().is_complex() {
-            return self.view_as_real()?.detach().host()?.view_as_complex();
+            let r = self.view_as_real()?.detach().host()?;
+            return crate::ops::complex::fresh(r.view_as_complex()?);
         }
         let whole = {
             let g = self.storage().read();
@@ -84,7 +85,7 @@ impl Tensor {
         }
         if self.dtype().is_complex() {
             let r = self.view_as_real()?.detach();
-            return r.to_device_raw(dev)?.view_as_complex();
+            return crate::ops::complex::fresh(r.to_device_raw(dev)?.view_as_complex()?);
         }
         match dev {
             Device::Cpu => self.host(),
@@ -130,7 +131,9 @@ impl Tensor {
             return Ok(self.clone());
         }
         let out = self.to_device_raw(dev)?;
-        if !self.dtype().is_float() || !any_requires_grad(&[self]) {
+        // complex moves are differentiable too (grad moves back the same way)
+        let dt = self.dtype();
+        if !(dt.is_float() || dt.is_complex()) || !any_requires_grad(&[self]) {
             return Ok(out);
         }
         let src = self.device();

@@ -875,8 +875,16 @@ fn binary_record(op: Binary, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()>
             Pow => {
                 let (x, y) = (&c.saved[0], &c.saved[1]);
                 let ga = if na {
-                    // exponent == 0 -> 0, else g * y * x^(y-1)
-                    let d = y.mul(&x.binary(&y.add_s(-1.0)?, Pow)?)?;
+                    // exponent == 0 -> 0, else g * y * x^(y-1). A wrapped float
+                    // exponent stays a float64 wrapped number: wrapped + wrapped
+                    // would compute y - 1 in float32 (x ** (1/3) lost 1e-7).
+                    let ym1 = if crate::tensor::is_wrapped(y) && y.dtype().is_float() {
+                        let v = y.to_f64_vec()?.first().copied().unwrap_or(0.0);
+                        Tensor::wrapped_scalar(Scalar::Float(v - 1.0), DType::F64)
+                    } else {
+                        y.add_s(-1.0)?
+                    };
+                    let d = y.mul(&x.binary(&ym1, Pow)?)?;
                     let z = d.zeros_like()?;
                     // y may be a wrapped float64 scalar on the host: compare it
                     // there and move only the mask (no float64 on the gpu).

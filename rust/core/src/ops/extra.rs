@@ -43,6 +43,10 @@ impl Tensor {
 
     /// std with PyTorch's backward (0 where std == 0 instead of 0/0).
     pub fn std_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
+        if self.is_complex() {
+            return crate::ops::complex_math::var(self, dims, correction, keepdim)?
+                .unary(crate::ops::Unary::Sqrt);
+        }
         let out = no_grad(|| {
             self.var_dims(dims, correction, keepdim)?
                 .unary(crate::ops::Unary::Sqrt)
@@ -180,6 +184,16 @@ impl Tensor {
         reduce: &str,
         include_self: bool,
     ) -> Result<Tensor> {
+        if self.is_complex() || src.is_complex() {
+            return crate::ops::complex_index::scatter_reduce(
+                self,
+                dim,
+                index,
+                src,
+                reduce,
+                include_self,
+            );
+        }
         if crate::ops::device::any_gpu(&[self, index, src]) {
             return crate::ops::device::host_fallback("scatter_reduce", &[self, index, src], |h| {
                 h[0].scatter_reduce(dim, &h[1], &h[2], reduce, include_self)

@@ -367,6 +367,9 @@ impl Tensor {
     }
 
     pub fn scatter_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        if self.is_complex() || src.is_complex() {
+            return crate::ops::complex_index::scatter(self, dim, index, src, true);
+        }
         let out = self.scatter_impl(dim, index, Some(src), None, "add")?;
         if out.dtype().is_float() && any_requires_grad(&[self, src]) {
             let idx = index.clone();
@@ -392,6 +395,9 @@ impl Tensor {
     }
 
     pub fn scatter(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        if self.is_complex() || src.is_complex() {
+            return crate::ops::complex_index::scatter(self, dim, index, src, false);
+        }
         let out = self.scatter_impl(dim, index, Some(src), None, "")?;
         if out.dtype().is_float() && any_requires_grad(&[self, src]) {
             let idx = index.clone();
@@ -420,6 +426,9 @@ impl Tensor {
     }
 
     pub fn scatter_value(&self, dim: i64, index: &Tensor, value: Scalar) -> Result<Tensor> {
+        if self.is_complex() {
+            return crate::ops::complex_index::scatter_value(self, dim, index, value);
+        }
         let out = self.scatter_impl(dim, index, None, Some(value), "")?;
         if out.dtype().is_float() && any_requires_grad(&[self]) {
             let idx = index.clone();
@@ -599,7 +608,9 @@ impl Tensor {
         alpha: f64,
     ) -> Result<Tensor> {
         check_index_dtype(index, "index_add")?;
-        crate::ops::complex::refuse("index_add", &[self, source])?;
+        if self.is_complex() || source.is_complex() {
+            return crate::ops::complex_index::index_add(self, dim, index, source, alpha);
+        }
         let d = wrap_dim(dim, self.ndim(), "index_add")?;
         let iv_len = index.numel();
         let src = if alpha != 1.0 {

@@ -61,7 +61,12 @@ impl Tensor {
             // Replay the write on the view's base so autograd records it there.
             let base = self.meta().base.clone();
             match base {
-                Some(root) if root.is_contiguous() && root.layout().offset == 0 => {
+                // (a complex view of a real base, view_as_complex, cannot replay there)
+                Some(root)
+                    if root.is_contiguous()
+                        && root.layout().offset == 0
+                        && root.dtype() == self.dtype() =>
+                {
                     let lv = self.layout().clone();
                     let vf: crate::ops::shape::ViewFn =
                         std::sync::Arc::new(move |t: &Tensor| t.contiguous()?.as_strided(&lv.shape, &lv.strides, lv.offset));
@@ -85,7 +90,7 @@ impl Tensor {
             }
         }
         self.copy_raw_from(&result.detach(), false)?;
-        if needs_history && self.dtype().is_float() {
+        if needs_history && (self.dtype().is_float() || self.dtype().is_complex()) {
             let result = if result.dtype() != self.dtype() {
                 result.to_dtype(self.dtype())?
             } else {

@@ -2,11 +2,14 @@
 
 pub mod advindex;
 pub mod complex;
+pub mod complex_index;
+pub mod complex_math;
 pub mod create;
 pub mod device;
 pub mod elementwise;
 pub mod extra;
 pub mod fft;
+pub mod fft_real;
 pub mod index;
 pub mod inplace;
 pub mod linalg;

@@ -351,6 +351,9 @@ impl Tensor {
     }
 
     pub fn var_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
+        if self.is_complex() {
+            return crate::ops::complex_math::var(self, dims, correction, keepdim);
+        }
         if !self.dtype().is_float() {
             bail!(
                 "std and var only support floating point and complex dtypes (got {})",
@@ -429,6 +432,9 @@ impl Tensor {
             Some(dt) => self.to_dtype(dt)?,
             None => self.clone(),
         };
+        if x.is_complex() {
+            return crate::ops::complex_math::vector_norm(&x, p, dims, keepdim);
+        }
         if !x.dtype().is_float() {
             bail!(
                 "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
