@@ -31,36 +31,8 @@ T = lambda shape, seed: {"T": [shape, "float64", "normal", seed, False]}  # noqa
 # the category the reproducer gives while the bug is there). The random run tolerates them;
 # test_known_rust_findings_still_reproduce fails once one is fixed, so it moves out of here.
 KNOWN_RUST = {
-    "copysign_hypot_second_derivative": (
-        "copysign/hypot backward saves the output detached: create_graph second derivatives "
-        "miss its dependence on the inputs (rust/core/src/ops/special.rs)",
-        lambda spec, cat, detail: (
-            cat == "fd2" and spec["op"].split(":")[1] in ("copysign", "hypot")
-        ),
-        {"op": "fn:hypot", "args": [T([3], 1), T([3], 2)], "second": True},
-        "fd2",
-    ),
-    "conv_dilation_im2col_panic": (
-        "conv with dilation > 1 and padding >= the input width panics in im2col "
-        "(rust/core/src/ops/nn/im2col.rs:164)",
-        lambda spec, cat, detail: cat == "panic" and "range start index" in detail,
-        {
-            "op": "F:conv2d",
-            "args": [T([2, 1, 7, 1], 3), T([1, 1, 3, 3], 4)],
-            "kwargs": {"padding": 2, "dilation": 2},
-        },
-        "panic",
-    ),
-    "empty_select_backward_panic": (
-        "the backward of x[i] = v on an empty-width x panics when the incoming gradient is "
-        "a real (non-broadcast) empty tensor: a select at an offset past its 0-length storage",
-        lambda spec, cat, detail: cat == "panic" and "out of range for slice of length 0" in detail,
-        {
-            "op": "setitem_clone:",
-            "args": [{"T": [[3, 0], "float64", "normal", 5, False]}, {"U": [2]}, T([], 6)],
-        },
-        "panic",
-    ),
+    # (empty: the three found so far, conv dilation and empty-select panics and the
+    # hypot/copysign second derivatives, are fixed in the engine; tests/test_grad_fixes_rust.py)
 }
 
 
