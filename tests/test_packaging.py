@@ -106,3 +106,29 @@ def test_sdist_contents(tmp_path):
         assert line in fields, (line, fields)
     # the readme is the long description
     assert pkg_info.split("\n\n", 1)[1].startswith("# ember")
+
+
+def test_python_floor():
+    """requires-python, the abi3 floor of the wheel tag and the classifiers name one minimum
+    Python, and the package's source needs no newer one. CI runs only the machine's Python
+    (3.11), so the floor is checked statically: vermin finds the newest syntax, stdlib name
+    or keyword argument the code uses (zip(strict=) is 3.10, for one)."""
+    project = _toml("pyproject.toml")["project"]
+    floor = project["requires-python"]
+    major, minor = (int(v) for v in floor.removeprefix(">=").split("."))
+    features = _toml("rust/py/Cargo.toml")["dependencies"]["pyo3"]["features"]
+    assert f"abi3-py{major}{minor}" in features, (floor, features)
+    for c in project["classifiers"]:
+        if c.startswith(f"Programming Language :: Python :: {major}."):
+            assert int(c.rsplit(".", 1)[1]) >= minor, c
+    vermin = os.path.join(os.path.dirname(sys.executable), "vermin")
+    if not os.path.exists(vermin):
+        pytest.fail("vermin (a PYDEPS dependency) is not installed")
+    r = subprocess.run(
+        [vermin, "--no-tips", "--eval-annotations", "--violations", f"-t={major}.{minor}-"]
+        + [os.path.join(ROOT, "python", "ember")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
