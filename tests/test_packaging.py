@@ -48,7 +48,11 @@ def test_wheel_options():
     maturin = _toml("pyproject.toml")["tool"]["maturin"]
     assert maturin["module-name"] == "ember._C"
     assert maturin["strip"] is True
-    assert maturin["compatibility"] == "manylinux_2_28"
+    # No fixed manylinux tag: a build from the sdist links the build machine's glibc (2.35
+    # symbols on Debian 12), and a pinned manylinux_2_28 made maturin refuse that build, so
+    # `pip install ember-*.tar.gz` failed on every newer distribution. maturin tags such a
+    # wheel by what it needs; release wheels pass --compatibility manylinux_2_28 --zig (README).
+    assert "compatibility" not in maturin
     with open(os.path.join(ROOT, "README.md")) as f:
         assert "Platforms:" in f.read()
 
