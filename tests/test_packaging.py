@@ -54,7 +54,10 @@ def test_wheel_options():
     # wheel by what it needs; release wheels pass --compatibility manylinux_2_28 --zig (README).
     assert "compatibility" not in maturin
     with open(os.path.join(ROOT, "README.md")) as f:
-        assert "Platforms:" in f.read()
+        readme = f.read()
+    assert "Platforms:" in readme
+    # the release wheel's tag lives on its command line (tests/test_sdist_wheel.py RELEASE_TAG)
+    assert "maturin build --release --compatibility manylinux_2_28 --zig" in readme
 
 
 def _maturin():
