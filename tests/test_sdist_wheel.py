@@ -47,7 +47,7 @@ RELEASE_GLIBC = (2, 28)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("EMBER_TEST_SDIST_WHEEL") != "1",
-    reason="builds a release wheel from the sdist (minutes); set EMBER_TEST_SDIST_WHEEL=1 "
+    reason="builds wheels from the sdist (minutes of Rust); set EMBER_TEST_SDIST_WHEEL=1 "
     "(.ci/run does)",
 )
 
@@ -191,10 +191,11 @@ def test_wheel_from_sdist(tmp_path):
         kw = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tar.extractall(build, **kw)
     src = build / f"ember-{version}"
-    # The sdist stores a fixed 2006 mtime for every file. Cargo would then take the checkout's
-    # own build of ember-core (same crate, same file names in the shared target dir) as fresh
-    # and never compile the sdist's sources, so a missing shader would go unnoticed. Files
-    # dated now make it compile what the sdist holds.
+    # The sdist stores a fixed 2006 mtime for every file, and cargo judges a crate fresh by its
+    # sources' mtimes: it could take the checkout's own build of ember-core (same crate, same
+    # file names in the shared target dir) as up to date and never compile the sdist's sources,
+    # so a missing shader would go unnoticed. Files dated now make it compile what the sdist
+    # holds; the "Compiling ... (<unpacked sdist>)" lines below check that it did.
     now = time.time()
     for d, _, files in os.walk(src):
         for n in files:
