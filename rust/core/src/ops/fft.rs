@@ -13,6 +13,21 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
+/// The transform dim of `x`, wrapped; a 0-dim tensor has none (PyTorch's
+/// IndexError text, without the op prefix of `layout::wrap_dim`).
+pub(crate) fn fft_dim(x: &Tensor, dim: i64) -> Result<usize> {
+    let nd = x.ndim() as i64;
+    if nd == 0 || dim < -nd || dim >= nd {
+        return Err(Error::Index(format!(
+            "Dimension out of range (expected to be in range of [{}, {}], but got {})",
+            -nd.max(1),
+            nd.max(1) - 1,
+            dim
+        )));
+    }
+    Ok(if dim < 0 { dim + nd } else { dim } as usize)
+}
+
 impl Tensor {
     /// Unnormalized DFT of a complex tensor along `dim` (forward: e^{-2 pi i jk/n}).
     pub fn fft_c2c(&self, dim: i64, inverse: bool) -> Result<Tensor> {
@@ -22,16 +37,7 @@ impl Tensor {
                 self.dtype()
             )));
         }
-        let nd = self.ndim() as i64;
-        if nd == 0 || dim < -nd || dim >= nd {
-            return Err(Error::Index(format!(
-                "Dimension out of range (expected to be in range of [{}, {}], but got {})",
-                -nd.max(1),
-                nd.max(1) - 1,
-                dim
-            )));
-        }
-        let d = if dim < 0 { dim + nd } else { dim } as usize;
+        let d = fft_dim(self, dim)?;
         let out = no_grad(|| -> Result<Tensor> {
             if self.device().is_host() {
                 return self.detach().fft_c2c_host(d, inverse);

@@ -16,21 +16,9 @@
 use crate::autograd::{any_requires_grad, no_grad, record, BackCtx};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::ops::fft::fft_dim;
 use crate::tensor::Tensor;
 use crate::Device;
-
-fn fft_dim(x: &Tensor, dim: i64) -> Result<usize> {
-    let nd = x.ndim() as i64;
-    if nd == 0 || dim < -nd || dim >= nd {
-        return Err(Error::Index(format!(
-            "Dimension out of range (expected to be in range of [{}, {}], but got {})",
-            -nd.max(1),
-            nd.max(1) - 1,
-            dim
-        )));
-    }
-    Ok(if dim < 0 { dim + nd } else { dim } as usize)
-}
 
 /// A real tensor broadcasting along `d` of an `nd`-dim tensor: 1 at each bin
 /// of a half spectrum of n points, `k` at the bins 1..=n-m that stand for
