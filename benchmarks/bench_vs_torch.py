@@ -81,6 +81,31 @@ def w_softmax(T):
     return lambda: a.softmax(-1)
 
 
+def w_embedding(T):
+    # a language model's token lookup and its gradient (rows added back per id)
+    T.manual_seed(0)
+    emb = T.nn.Embedding(10000, 256)
+    ids = T.randint(0, 10000, (32, 128))
+
+    def step():
+        emb.weight.grad = None
+        emb(ids).sum().backward()
+
+    return step
+
+
+def np_embedding():
+    w = np.random.randn(10000, 256).astype(np.float32)
+    ids = np.random.randint(0, 10000, (32, 128))
+
+    def step():
+        out = w[ids]
+        g = np.zeros_like(w)
+        np.add.at(g, ids.reshape(-1), np.ones_like(out).reshape(-1, 256))
+
+    return step
+
+
 def w_mlp(T):
     nn = T.nn
     T.manual_seed(0)
@@ -188,6 +213,7 @@ WORKLOADS = [
     ("(a*b + a).relu().sum(), 4M", w_chain, np_chain, 5),
     ("exp, 4M f32", w_exp, np_exp, 5),
     ("softmax 128x10000", w_softmax, None, 10),
+    ("embedding 10000x256, 32x128 ids, fwd+bwd", w_embedding, np_embedding, 10),
     ("MLP 784-512-512-10 b128 SGD-mom step", w_mlp, None, 10),
     ("CNN 2xconv3x3+2xfc b64 Adam step", w_cnn, None, 2),
     ("transformer 4L d128 h4 s64 b16 AdamW", w_transformer, None, 2),

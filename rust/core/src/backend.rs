@@ -135,6 +135,26 @@ pub trait Backend: Sync {
 
     /// Inclusive cumulative sum (or product) along `dim`, keeping the dtype.
     fn scan(&self, x: &Tensor, dim: usize, prod: bool) -> Result<Tensor>;
+
+    /// `x.index_select(dim, idx)` with every index in range: the rows of
+    /// `dim` picked in order. `Ok(None)` when the device has no kernel for
+    /// this layout or dtype (the op then composes it).
+    fn index_select(&self, _x: &Tensor, _dim: usize, _idx: &[usize]) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
+    /// `x.index_add(dim, idx, src)` with every index in range and `src` of
+    /// x's dtype and shape except `dim` (of size `idx.len()`): a new tensor,
+    /// repeated indices adding up. `Ok(None)` as for `index_select`.
+    fn index_add(
+        &self,
+        _x: &Tensor,
+        _dim: usize,
+        _idx: &[usize],
+        _src: &Tensor,
+    ) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
 }
 
 /// The backend that runs kernels for tensors on `dev`.

@@ -248,6 +248,38 @@ impl Backend for Cpu {
     fn scan(&self, x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
         super::reduce::scan(x, dim, prod)
     }
+
+    fn index_select(&self, x: &Tensor, dim: usize, idx: &[usize]) -> Result<Option<Tensor>> {
+        if !x.is_contiguous() {
+            return Ok(None);
+        }
+        super::index::index_select(x, dim, idx).map(Some)
+    }
+
+    fn index_add(
+        &self,
+        x: &Tensor,
+        dim: usize,
+        idx: &[usize],
+        src: &Tensor,
+    ) -> Result<Option<Tensor>> {
+        let fits = matches!(x.dtype(), DType::F32 | DType::F64)
+            && src.dtype() == x.dtype()
+            && !src.is_gpu()
+            && src.ndim() == x.ndim()
+            && (0..x.ndim()).all(|q| q == dim || src.shape()[q] == x.shape()[q]);
+        if !fits {
+            return Ok(None);
+        }
+        // The row kernel reads src contiguous; a gradient often arrives
+        // expanded (the backward of `sum`), so materialise it first.
+        let src = if src.is_contiguous() {
+            src.clone()
+        } else {
+            src.contiguous()?
+        };
+        super::index::index_add(x, dim, idx, &src).map(Some)
+    }
 }
 
 #[inline(always)]

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod binary;
 pub mod fft;
 pub mod gemm;
+pub mod index;
 pub mod linalg;
 pub mod norm;
 pub mod reduce;

@@ -560,14 +560,19 @@ impl Tensor {
         let l = xs.layout().clone();
         let mut shape = l.shape.clone();
         shape[d] = iv.len();
-        let mut offs = crate::layout::try_vec(
-            crate::layout::checked_numel(&shape, 8, "index_select")?,
-            "index_select",
-        )?;
         let idx: Vec<usize> = iv
             .iter()
             .map(|&i| wrap_index(i, n, "index_select", d))
             .collect::<Result<_>>()?;
+        crate::layout::checked_numel(&shape, xs.dtype().size(), "index_select")?;
+        if let Some(o) = crate::backend::of(&xs).index_select(&xs, d, &idx)? {
+            let out = if self.ndim() == 0 { o.reshape(&[])? } else { o };
+            return self.index_select_record(d, index, out);
+        }
+        let mut offs = crate::layout::try_vec(
+            crate::layout::checked_numel(&shape, 8, "index_select")?,
+            "index_select",
+        )?;
         for_each_index(&shape, |ix| {
             let mut o = l.offset;
             for (q, &v) in ix.iter().enumerate() {
@@ -630,6 +635,18 @@ impl Tensor {
                 src_b.shape()[d]
             );
         }
+        if !self.is_gpu() && self.ndim() > 0 && src_b.ndim() == self.ndim() {
+            // Whole rows added by the backend's kernel when it has one.
+            let n = self.shape()[d];
+            let idx: Vec<usize> = index_values(index)?
+                .iter()
+                .map(|&i| wrap_index(i, n, "index_add", d))
+                .collect::<Result<_>>()?;
+            let src_c = src_b.detach();
+            if let Some(out) = crate::backend::of(self).index_add(self, d, &idx, &src_c)? {
+                return self.index_add_record(d, index, &src_b, out);
+            }
+        }
         // Expand the 1-d index into a full index tensor for scatter_add.
         let mut ishape = vec![1usize; src_b.ndim()];
         ishape[d] = iv_len;
@@ -665,6 +682,38 @@ impl Tensor {
                         if c.needs[0] { Some(g.clone()) } else { None },
                         if c.needs[1] {
                             Some(g.gather(d as i64, &idx2)?)
+                        } else {
+                            None
+                        },
+                    ])
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Autograd of an index_add computed by the backend's row kernel: the
+    /// gradient of `source` is `index_select` of the output's gradient.
+    fn index_add_record(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        out: Tensor,
+    ) -> Result<Tensor> {
+        if out.dtype().is_float() && any_requires_grad(&[self, src]) {
+            let index = index.clone();
+            record(
+                "IndexAddBackward0",
+                &[&out],
+                &[self, src],
+                vec![],
+                move |c: &BackCtx| {
+                    let g = c.grad(0)?;
+                    Ok(vec![
+                        if c.needs[0] { Some(g.clone()) } else { None },
+                        if c.needs[1] {
+                            Some(g.index_select(d as i64, &index)?)
                         } else {
                             None
                         },
