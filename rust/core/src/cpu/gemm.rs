@@ -9,7 +9,8 @@ use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 
 /// dst (m x n, contiguous) = alpha * dst + beta * a @ b with strided a and b;
-/// `alpha: None` means dst is not read (it may hold anything).
+/// `alpha: None` means dst is not read (it may hold anything). `par: false`
+/// keeps the product on the calling thread (the caller runs several at once).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_f<T: CpuElement + std::ops::Mul<Output = T> + 'static>(
     m: usize,
@@ -26,15 +27,8 @@ pub fn gemm_f<T: CpuElement + std::ops::Mul<Output = T> + 'static>(
     b_cs: usize,
     alpha: Option<T>,
     beta: T,
+    par: bool,
 ) {
-    let par = if m * n * k >= 48 * 48 * 48
-        && crate::cpu::parallel_ok()
-        && crate::cpu::num_threads() > 1
-    {
-        gemm::Parallelism::Rayon(crate::cpu::num_threads())
-    } else {
-        gemm::Parallelism::None
-    };
     if m == 0 || n == 0 {
         return;
     }
@@ -62,8 +56,17 @@ pub fn gemm_f<T: CpuElement + std::ops::Mul<Output = T> + 'static>(
         } else {
             (b, b_off, b_rs, b_cs)
         };
+    let par = if par
+        && m * n * k >= 48 * 48 * 48
+        && crate::cpu::parallel_ok()
+        && crate::cpu::num_threads() > 1
+    {
+        gemm::Parallelism::Rayon(crate::cpu::num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: offsets and strides come from valid layouts of these slices;
-    // dst is a fresh contiguous m x n buffer.
+    // dst is a contiguous m x n buffer.
     unsafe {
         gemm::gemm(
             m,
@@ -87,6 +90,17 @@ pub fn gemm_f<T: CpuElement + std::ops::Mul<Output = T> + 'static>(
             par,
         );
     }
+}
+
+/// Whether `items` products of `work` multiply-adds each run in parallel
+/// over the items (rather than one after another, each threaded).
+fn batch_par(items: usize, work: usize) -> bool {
+    let t = crate::cpu::num_threads();
+    items >= 2 * t
+        && t > 1
+        && items * work >= 48 * 48 * 48
+        && work <= 256 * 256 * 256
+        && crate::cpu::parallel_ok()
 }
 
 /// The row-major k x n copy of a column-major matrix `b` (element (p, j) at
@@ -179,10 +193,23 @@ pub fn matmul(
     let data = match dt {
         DType::F32 | DType::F64 => crate::dispatch_float!(dt, T => {
             let (sa, sb) = (T::slice(ga.cpu()), T::slice(gb.cpu()));
-            let mut out = vec![T::zero_v(); offs_a.len() * m * n];
-            for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
-                gemm_f::<T>(m, n, k, &mut out[bi * m * n..(bi + 1) * m * n], sa, oa, ars, acs, sb, ob, brs, bcs, None, T::one_v());
-            }
+            let item = |(bi, d): (usize, &mut [T]), par: bool| {
+                gemm_f::<T>(m, n, k, d, sa, offs_a[bi], ars, acs, sb, offs_b[bi], brs, bcs, None, T::one_v(), par)
+            };
+            let out = crate::cpu::fill_new(offs_a.len() * m * n, |d| {
+                // SAFETY: gemm_f with `alpha: None` writes every element of
+                // its m x n block and reads none (no zeroing pass needed).
+                let d = unsafe { &mut *(d as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
+                if batch_par(offs_a.len(), m * n * k) {
+                    // Batch items on the threads, each product on one: the
+                    // attention products (64 heads x 64x32x64) are too small
+                    // for the crate to split and too many to run in turn.
+                    use rayon::prelude::*;
+                    d.par_chunks_mut((m * n).max(1)).enumerate().for_each(|x| item(x, false));
+                } else {
+                    d.chunks_mut((m * n).max(1)).enumerate().for_each(|x| item(x, true));
+                }
+            });
             T::wrap(out)
         }, unreachable!()),
         DType::Bool => crate::bail!("\"addmm_impl_cpu_\" not implemented for 'Bool'"),

@@ -27,29 +27,7 @@ pub fn layer_norm<T: Element + Float + Send + Sync>(
         let rs = 1.0 / (var + eps).sqrt();
         *m = T::from_f64(mu);
         *r = T::from_f64(rs);
-        let (mt, rt) = (T::from_f64(mu), T::from_f64(rs));
-        match (w, b) {
-            (Some(w), Some(b)) => {
-                for (((o, &v), &wi), &bi) in o.iter_mut().zip(xi).zip(w).zip(b) {
-                    *o = (v - mt) * rt * wi + bi;
-                }
-            }
-            (Some(w), None) => {
-                for ((o, &v), &wi) in o.iter_mut().zip(xi).zip(w) {
-                    *o = (v - mt) * rt * wi;
-                }
-            }
-            (None, Some(b)) => {
-                for ((o, &v), &bi) in o.iter_mut().zip(xi).zip(b) {
-                    *o = (v - mt) * rt + bi;
-                }
-            }
-            (None, None) => {
-                for (o, &v) in o.iter_mut().zip(xi) {
-                    *o = (v - mt) * rt;
-                }
-            }
-        }
+        normalize_row(o, xi, w, b, T::from_f64(mu), T::from_f64(rs));
     };
     if super::use_par(x.len()) && rows > 1 {
         out.par_chunks_mut(n)
@@ -63,6 +41,48 @@ pub fn layer_norm<T: Element + Float + Send + Sync>(
             .for_each(row);
     }
     (mean, rstd)
+}
+
+/// Element types a layer-norm row runs on.
+pub trait NormElem: Element + Float {}
+impl<T: Element + Float> NormElem for T {}
+
+#[inline(always)]
+fn normalize_body<T: NormElem>(
+    o: &mut [T],
+    xi: &[T],
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    mt: T,
+    rt: T,
+) {
+    match (w, b) {
+        (Some(w), Some(b)) => {
+            for (((o, &v), &wi), &bi) in o.iter_mut().zip(xi).zip(w).zip(b) {
+                *o = (v - mt) * rt * wi + bi;
+            }
+        }
+        (Some(w), None) => {
+            for ((o, &v), &wi) in o.iter_mut().zip(xi).zip(w) {
+                *o = (v - mt) * rt * wi;
+            }
+        }
+        (None, Some(b)) => {
+            for ((o, &v), &bi) in o.iter_mut().zip(xi).zip(b) {
+                *o = (v - mt) * rt + bi;
+            }
+        }
+        (None, None) => {
+            for (o, &v) in o.iter_mut().zip(xi) {
+                *o = (v - mt) * rt;
+            }
+        }
+    }
+}
+
+simd::multiversion! {
+    /// o = (x - mean) * rstd (* w) (+ b) for one row, in the CPU's widest vectors.
+    fn normalize_row<T: NormElem>(o: &mut [T], xi: &[T], w: Option<&[T]>, b: Option<&[T]>, mt: T, rt: T) via normalize_body
 }
 
 /// Mean and biased variance of a row (two passes, f64 between blocks).

@@ -10,6 +10,7 @@ use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 use num_traits::Float;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Element types a softmax line runs on.
 pub trait SoftmaxElem: Float + Element + FastMath {}
@@ -39,7 +40,7 @@ fn line_max<T: SoftmaxElem>(i: &[T]) -> T {
 }
 
 #[inline(always)]
-fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
+fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [MaybeUninit<T>], log: bool) {
     let mut m = line_max(i);
     if m == T::neg_infinity() {
         // All -inf: exp(x - 0) = 0 everywhere and 0/0 gives PyTorch's NaN row.
@@ -53,13 +54,13 @@ fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
         for (oo, ii) in (&mut oc).zip(&mut ic) {
             for k in 0..16 {
                 let e = (ii[k] - m).fexp();
-                oo[k] = e;
+                oo[k].write(e);
                 lanes[k] = lanes[k] + e;
             }
         }
         for (oo, &x) in oc.into_remainder().iter_mut().zip(ic.remainder()) {
             let e = (x - m).fexp();
-            *oo = e;
+            oo.write(e);
             lanes[0] = lanes[0] + e;
         }
     }
@@ -69,19 +70,21 @@ fn softmax_body<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) {
         // log(s) against a large m (a row of 1000s lost 3e-5).
         let ls = T::from_f64(s.ln());
         for (oo, &x) in o.iter_mut().zip(i) {
-            *oo = (x - m) - ls;
+            oo.write((x - m) - ls);
         }
     } else {
         let inv = T::from_f64(1.0 / s);
         for oo in o.iter_mut() {
-            *oo = *oo * inv;
+            // SAFETY: the exp loop above wrote every element of `o`.
+            let e = unsafe { oo.assume_init() };
+            oo.write(e * inv);
         }
     }
 }
 
 multiversion! {
     /// Softmax (or log-softmax) of the line `i` into `o` (same length).
-    pub fn softmax_line<T: SoftmaxElem>(i: &[T], o: &mut [T], log: bool) via softmax_body
+    pub fn softmax_line<T: SoftmaxElem>(i: &[T], o: &mut [MaybeUninit<T>], log: bool) via softmax_body
 }
 
 /// Softmax (or log-softmax) along `d` of a host float tensor: a new contiguous tensor.
@@ -93,26 +96,30 @@ pub fn softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     let off = xc.layout().offset;
     let dt = xc.dtype();
     let data = dispatch_float!(dt, T => {
-        let mut out = vec![T::zero_v(); xc.numel()];
-        xc.with_cpu(|dd, _| {
-            let s = &T::slice(dd)[off..off + xc.numel()];
-            if stride == 1 {
-                let work = |(o, i): (&mut [T], &[T])| softmax_line(i, o, log);
-                if super::use_par(xc.numel()) {
-                    out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
+        let n = xc.numel();
+        let out = xc.with_cpu(|dd, _| {
+            let s = &T::slice(dd)[off..off + n];
+            // Every element is written once (no zeroing pass first, which
+            // ran on one thread before the parallel lines).
+            super::fill_new(n, |out| {
+                if stride == 1 {
+                    let work = |(o, i): (&mut [MaybeUninit<T>], &[T])| softmax_line(i, o, log);
+                    if super::use_par(n) {
+                        out.par_chunks_mut(len.max(1)).zip(s.par_chunks(len.max(1))).for_each(work);
+                    } else {
+                        out.chunks_mut(len.max(1)).zip(s.chunks(len.max(1))).for_each(work);
+                    }
                 } else {
-                    out.chunks_mut(len.max(1)).zip(s.chunks(len.max(1))).for_each(work);
+                    let bases = super::line_bases(&Layout::contiguous(&shape), d);
+                    let mut line = vec![T::zero_v(); len];
+                    let mut res = vec![MaybeUninit::new(T::zero_v()); len];
+                    for &b in &bases {
+                        for k in 0..len { line[k] = s[b + k * stride]; }
+                        softmax_line(&line, &mut res, log);
+                        for k in 0..len { out[b + k * stride] = res[k]; }
+                    }
                 }
-            } else {
-                let bases = super::line_bases(&Layout::contiguous(&shape), d);
-                let mut line = vec![T::zero_v(); len];
-                let mut res = vec![T::zero_v(); len];
-                for &b in &bases {
-                    for k in 0..len { line[k] = s[b + k * stride]; }
-                    softmax_line(&line, &mut res, log);
-                    for k in 0..len { out[b + k * stride] = res[k]; }
-                }
-            }
+            })
         })?;
         T::wrap(out)
     }, unreachable!());

@@ -208,7 +208,7 @@ impl Tensor {
             };
             cpu::gemm::gemm_f::<T>(
                 m, n, k, &mut out, sa, la.offset, la.strides[0], la.strides[1],
-                sb, lb.offset, lb.strides[0], lb.strides[1], Some(T::one_v()), at,
+                sb, lb.offset, lb.strides[0], lb.strides[1], Some(T::one_v()), at, true,
             );
             T::wrap(out)
         }, unreachable!());
