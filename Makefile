@@ -20,8 +20,11 @@ $(VENV)/.deps-ok: pyproject.toml Makefile
 build: venv
 	$(VENV)/bin/maturin develop --release -q
 
+# --workspace: the engine tests resolve dependency features as the extension's build did
+# (pyo3 turns on some in shared crates), so they link the ember-core that `build` compiled
+# instead of compiling ember-core and part of its tree a second time (9 minutes of CI).
 test: build
-	cargo test --release -p ember-core
+	cargo test --release --workspace --tests
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 demo: build
