@@ -157,3 +157,15 @@ def test_index_add_expanded_source(device):
     want[0] = [1, 2, 3]
     want[4] = [3, 6, 9]
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fill", [0.0, -0.0, 2.5])
+def test_index_add_into_broadcast_scalar(device, fill):
+    # the embedding gradient adds into a broadcast zero; other broadcast values keep theirs
+    x = ember.tensor(fill, device=device).expand(4, 2)
+    src = ember.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
+    got = x.index_add(0, ember.tensor([3, 3], device=device), src).cpu().numpy()
+    want = np.full((4, 2), fill, np.float32)
+    want[3] += [4.0, 6.0]
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got[0, 0]) == np.signbit(np.float32(fill))

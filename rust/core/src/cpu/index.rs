@@ -57,7 +57,20 @@ pub fn index_select(x: &Tensor, d: usize, idx: &[usize]) -> Result<Tensor> {
 pub fn index_add(x: &Tensor, d: usize, idx: &[usize], src: &Tensor) -> Result<Tensor> {
     let (outer, n, inner) = split(x.shape(), d);
     let k = idx.len();
-    let out = x.clone_data()?;
+    let one = crate::layout::Layout {
+        shape: vec![],
+        strides: vec![],
+        offset: x.layout().offset,
+    };
+    let bcast_zero = x.numel() > 0
+        && x.strides().iter().all(|&s| s == 0)
+        && x.view_of(one).item()?.to_f64().to_bits() == 0;
+    let out = if bcast_zero {
+        // A broadcast zero (the gradient of index_select): a zeroed table.
+        Tensor::zeros_on(x.shape(), x.dtype(), x.device())?
+    } else {
+        x.clone_data()?
+    };
     let soff = src.layout().offset;
     {
         let sg = src.storage().read();

@@ -596,7 +596,13 @@ impl Tensor {
                 vec![],
                 move |c: &BackCtx| {
                     let g = c.grad(0)?;
-                    let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
+                    let z = if !g.is_gpu() && matches!(g.dtype(), DType::F32 | DType::F64) {
+                        // A broadcast zero: the row kernel starts from a fresh
+                        // zeroed table instead of copying a materialised one.
+                        Tensor::zeros_on(&[], g.dtype(), g.device())?.expand(&in_shape)?
+                    } else {
+                        Tensor::zeros_on(&in_shape, g.dtype(), g.device())?
+                    };
                     Ok(vec![Some(z.index_add(d as i64, &index, g, 1.0)?)])
                 },
             );
