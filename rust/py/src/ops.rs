@@ -991,6 +991,22 @@ fn _cpu_capability() -> &'static str {
     ember_core::cpu::simd::level_name()
 }
 
+/// The kernel CPU bfloat16/float16 matmuls run: "avx512bf16" or
+/// "f32-panels" (EMBER_DISABLE_AVX512BF16=1 forces the latter); for tests.
+#[pyfunction]
+fn _half_gemm_path(dtype: &str) -> PyResult<&'static str> {
+    let dt = match dtype {
+        "bfloat16" => ember_core::dtype::DType::BF16,
+        "float16" => ember_core::dtype::DType::F16,
+        _ => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "_half_gemm_path: expected 'bfloat16' or 'float16', got '{dtype}'"
+            )))
+        }
+    };
+    Ok(ember_core::cpu::gemm_half::half_gemm_path(dt))
+}
+
 /// Kernels detect a fork()ed child and run single-threaded there
 /// (ember_core::cpu::parallel_ok), so DataLoader workers may use fork.
 #[pyfunction]
@@ -1090,6 +1106,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         get_num_threads,
         get_num_interop_threads,
         _cpu_capability,
+        _half_gemm_path,
         _cpu_cache_stats,
         _cpu_empty_cache,
         promote_types,

@@ -173,11 +173,8 @@ pub fn matmul(
 ) -> Result<Tensor> {
     let dt = a.dtype();
     if matches!(dt, DType::F16 | DType::BF16) {
-        // Float32 products, rounded once to the half type.
-        let (a32, b32) = (a.cast_raw(DType::F32)?, b.cast_raw(DType::F32)?);
-        let la32 = a32.layout().broadcast_to(&la.shape)?;
-        let lb32 = b32.layout().broadcast_to(&lb.shape)?;
-        return matmul(&a32, &la32, &b32, &lb32, nb, out_shape)?.cast_raw(dt);
+        // Float32 accumulation, one rounding to the half type.
+        return super::gemm_half::matmul(a, la, b, lb, nb, out_shape);
     }
     let (m, k, n) = (la.shape[nb], la.shape[nb + 1], lb.shape[nb + 1]);
     let batch_layout = |l: &Layout| Layout {

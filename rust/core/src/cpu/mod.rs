@@ -12,6 +12,8 @@ pub mod backend;
 pub mod binary;
 pub mod fft;
 pub mod gemm;
+pub mod gemm_half;
+pub mod half_cvt;
 pub mod index;
 pub mod linalg;
 pub mod norm;
@@ -375,6 +377,11 @@ pub fn cast(src: &CpuData, l: &Layout, to: DType) -> CpuData {
             v.copy_from_slice(&T::slice(src)[l.offset..l.offset + n]);
             T::wrap(v)
         });
+    }
+    if l.is_contiguous() {
+        if let Some(d) = half_cvt::cast_contiguous(src, l, to) {
+            return d;
+        }
     }
     dispatch!(from, T => dispatch!(to, U => U::wrap(map1::<T, U>(src, l, cast_elem::<T, U>))))
 }
