@@ -298,6 +298,7 @@ fn product_panels<T: Half>(
             b_cs,
             if p0 == 0 { None } else { Some(1.0) },
             1.0,
+            true,
         );
     }
     if ldc != n {
