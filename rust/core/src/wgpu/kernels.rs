@@ -186,7 +186,14 @@ impl<'a> Bufs<'a> {
                 let mut p: Params = [0; 64];
                 p[0] = u32_of(d.len, "gpu tensor size")?;
                 p[2] = (d.dtype == DType::BF16) as u32;
-                run("half", "u32", "", &p, &[wide.raw(), d.buf.raw()], grid(d.len))?;
+                run(
+                    "half",
+                    "u32",
+                    "",
+                    &p,
+                    &[wide.raw(), d.buf.raw()],
+                    grid(d.len),
+                )?;
             }
             b.wide = Some(wide);
         }
