@@ -1,8 +1,10 @@
 // Shared prelude of every ember kernel. The Rust side (rust/core/src/wgpu)
 // compiles each shader as `common.wgsl` + `<kernel>.wgsl`, after replacing the
 // kernel's `alias T = f32;` line by the storage type of the dtype it runs
-// (f32 for float32/float16, i32 for int32/int64, u32 for bool/uint8).
-// Every GPU element is one 32-bit word.
+// (f32 for float32/float16/bfloat16, i32 for int32/int64/int16/int8, u32 for
+// bool/uint8). Every element a kernel sees is one 32-bit word: float16 and
+// bfloat16 storages (two values per word) are widened to f32 words before a
+// kernel runs and packed back after it (half.wgsl).
 //
 // Binding 0 of group 0 is a 256-byte uniform block of 64 u32 "slots"; each
 // kernel documents which slot holds what. Strided operands are described by
@@ -85,6 +87,15 @@ fn round_f16(x: f32) -> f32 {
     return bitcast<f32>(sign | m);
 }
 
+// Round an f32 to the nearest bfloat16 value (ties to even), kept as f32.
+fn round_bf16(x: f32) -> f32 {
+    let b = bitcast<u32>(x);
+    if (b & 0x7fffffffu) > 0x7f800000u {
+        return x;
+    }
+    return bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);
+}
+
 // Flags slot (3) of the elementwise kernels.
 const F_CONTIG: u32 = 1u;
 const F_SCALAR: u32 = 2u;
@@ -92,6 +103,7 @@ const F_ROUND16: u32 = 4u;
 const F_U8: u32 = 8u;
 const F_I8: u32 = 16u;
 const F_I16: u32 = 32u;
+const F_ROUNDBF: u32 = 64u;
 
 fn ew_off_out(i: u32) -> u32 {
     if (pu(3u) & F_CONTIG) != 0u {
@@ -111,6 +123,9 @@ fn ew_off_in(i: u32, k: u32) -> u32 {
 fn fin(v: f32) -> f32 {
     if (pu(3u) & F_ROUND16) != 0u {
         return round_f16(v);
+    }
+    if (pu(3u) & F_ROUNDBF) != 0u {
+        return round_bf16(v);
     }
     return v;
 }

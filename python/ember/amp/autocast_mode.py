@@ -188,13 +188,6 @@ class autocast:
                     "GPU autocast: no GPU adapter is available. Disabling autocast.", stacklevel=2
                 )
                 enabled = False
-            elif self.fast_dtype == _dtype.bfloat16:
-                # ember's GPU backend has no bfloat16 storage yet (PyTorch raises the same way
-                # on a CUDA device without bfloat16).
-                raise RuntimeError(
-                    "autocast: the gpu device does not support bfloat16 yet. "
-                    "Please switch dtype to float16."
-                )
             elif self.fast_dtype not in allowed:
                 warnings.warn(
                     "In GPU autocast, but the target dtype is not supported. Disabling autocast.\n"

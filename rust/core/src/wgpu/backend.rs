@@ -126,11 +126,12 @@ impl Backend for Wgpu {
     ) -> Result<Tensor> {
         match a.dtype() {
             DType::F32 => matmul_f32(a, la, b, lb, nb, out_shape),
-            DType::F16 => {
+            dt @ (DType::F16 | DType::BF16) => {
+                // Through f32 (accumulated in f32, rounded once at the end).
                 let (a32, b32) = (a.cast_raw(DType::F32)?, b.cast_raw(DType::F32)?);
                 let la32 = a32.layout().broadcast_to(&la.shape)?;
                 let lb32 = b32.layout().broadcast_to(&lb.shape)?;
-                matmul_f32(&a32, &la32, &b32, &lb32, nb, out_shape)?.cast_raw(DType::F16)
+                matmul_f32(&a32, &la32, &b32, &lb32, nb, out_shape)?.cast_raw(dt)
             }
             _ => {
                 // Integer words: the host GEMM.

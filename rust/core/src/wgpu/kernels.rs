@@ -31,6 +31,7 @@ fn shader_text(name: &str) -> &'static str {
         "optim" => include_str!("../../../../shaders/optim.wgsl"),
         "scan" => include_str!("../../../../shaders/scan.wgsl"),
         "sort" => include_str!("../../../../shaders/sort.wgsl"),
+        "half" => include_str!("../../../../shaders/half.wgsl"),
         _ => panic!("unknown shader {name}"),
     }
 }
@@ -90,13 +91,62 @@ fn u32_of(v: usize, what: &str) -> Result<u32> {
     })
 }
 
-/// Read guards over the GPU storages of some tensors.
-pub struct Bufs<'a>(Vec<RwLockReadGuard<'a, Storage>>);
+/// How a kernel uses a bound tensor (what `Bufs` does for a 16-bit storage).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    /// Read only.
+    In,
+    /// Every element of the view is written: its old values are not read
+    /// (not unpacked when the view covers its whole storage).
+    Out,
+    /// Read and written (accumulations, optimizer states, partial writes).
+    InOut,
+}
+
+/// One bound storage: its read guard and, for a float16/bfloat16 storage,
+/// the f32-word temporary the kernels see instead, and whether it is packed
+/// back when the guards are released.
+struct Bound<'a> {
+    guard: RwLockReadGuard<'a, Storage>,
+    wide: Option<super::GpuBuffer>,
+    write: bool,
+}
+
+/// Read guards over the GPU storages of some tensors; the one place kernels
+/// bind a tensor's storage. A float16/bfloat16 storage (two 16-bit values per
+/// word) is widened into a pooled f32-word temporary by an unpack dispatch
+/// (skipped for an `Out` view covering the whole storage), and, when written,
+/// packed back into the storage (rounded to nearest even) when the `Bufs` is
+/// dropped, i.e. after the kernels recorded while it was alive. A storage
+/// bound twice shares one temporary.
+pub struct Bufs<'a> {
+    bound: Vec<Bound<'a>>,
+    /// Index into `bound` of each tensor passed.
+    slot: Vec<usize>,
+}
 
 impl<'a> Bufs<'a> {
+    /// `ts[0]` is the kernel's output (`Io::Out`), the others inputs.
     pub fn of(ts: &[&'a Tensor]) -> Result<Bufs<'a>> {
-        let mut v = Vec::with_capacity(ts.len());
-        for t in ts {
+        let io: Vec<Io> = (0..ts.len())
+            .map(|i| if i == 0 { Io::Out } else { Io::In })
+            .collect();
+        Bufs::io(ts, &io)
+    }
+
+    /// Bind `ts`, each used as `io` says.
+    pub fn io(ts: &[&'a Tensor], io: &[Io]) -> Result<Bufs<'a>> {
+        let mut bound: Vec<Bound<'a>> = Vec::with_capacity(ts.len());
+        let mut slot = Vec::with_capacity(ts.len());
+        let mut cells: Vec<*const StorageCell> = Vec::with_capacity(ts.len());
+        for (k, t) in ts.iter().enumerate() {
+            let cell = Arc::as_ptr(t.storage());
+            let mode = io.get(k).copied().unwrap_or(Io::In);
+            if let Some(j) = cells.iter().position(|&c| c == cell) {
+                bound[j].write |= mode != Io::In;
+                slot.push(j);
+                continue;
+            }
             let g = t.storage().read();
             if !matches!(&*g, Storage::Gpu(_)) {
                 return Err(Error::Runtime(format!(
@@ -104,14 +154,90 @@ impl<'a> Bufs<'a> {
                     t.device()
                 )));
             }
-            v.push(g);
+            cells.push(cell);
+            slot.push(bound.len());
+            bound.push(Bound {
+                guard: g,
+                wide: None,
+                write: mode != Io::In,
+            });
         }
-        Ok(Bufs(v))
+        // Widen the 16-bit storages (after the dedup, so that a storage bound
+        // as output and input is unpacked).
+        for (k, t) in ts.iter().enumerate() {
+            let j = slot[k];
+            let b = &mut bound[j];
+            let Storage::Gpu(d) = &*b.guard else {
+                continue;
+            };
+            if !super::is_half(d.dtype) || b.wide.is_some() {
+                continue;
+            }
+            let shared = slot.iter().filter(|&&s| s == j).count() > 1;
+            let l = t.layout();
+            let whole = io.get(k) == Some(&Io::Out)
+                && !shared
+                && l.offset == 0
+                && t.numel() == d.len
+                && t.is_contiguous();
+            let c = ctx()?;
+            let wide = c.alloc(d.len.max(1))?;
+            if !whole {
+                let mut p: Params = [0; 64];
+                p[0] = u32_of(d.len, "gpu tensor size")?;
+                p[2] = (d.dtype == DType::BF16) as u32;
+                run(
+                    "half",
+                    "u32",
+                    "",
+                    &p,
+                    &[wide.raw(), d.buf.raw()],
+                    grid(d.len),
+                )?;
+            }
+            b.wide = Some(wide);
+        }
+        Ok(Bufs { bound, slot })
     }
+
     pub fn get(&self, i: usize) -> &::wgpu::Buffer {
-        match &*self.0[i] {
+        let b = &self.bound[self.slot[i]];
+        if let Some(w) = &b.wide {
+            return w.raw();
+        }
+        match &*b.guard {
             Storage::Gpu(g) => g.buf.raw(),
             Storage::Cpu(_) => unreachable!(),
+        }
+    }
+
+    /// Pack the written 16-bit temporaries back into their storages.
+    fn pack_back(&self) -> Result<()> {
+        for b in &self.bound {
+            let (Some(w), true, Storage::Gpu(d)) = (&b.wide, b.write, &*b.guard) else {
+                continue;
+            };
+            let nw = super::words(d.len, d.dtype);
+            let mut p: Params = [0; 64];
+            p[0] = u32_of(d.len, "gpu tensor size")?;
+            p[1] = nw as u32;
+            p[2] = 2 + (d.dtype == DType::BF16) as u32;
+            run("half", "u32", "", &p, &[d.buf.raw(), w.raw()], grid(nw))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Bufs<'_> {
+    fn drop(&mut self) {
+        // Recorded after the kernels that used the temporaries, before the
+        // storages' guards are released. The pack shader is fixed text, so
+        // this fails only when the device does; such an error is raised at
+        // the next check, like the device's own errors.
+        if let Err(e) = self.pack_back() {
+            if let Ok(c) = ctx() {
+                super::lock(&c.errors).push(e.to_string());
+            }
         }
     }
 }
@@ -121,7 +247,7 @@ pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
     let n = crate::layout::checked_numel(shape, 4, "empty")?;
     u32_of(n, "gpu tensor size")?;
     let c = ctx()?;
-    let buf = c.alloc(n)?;
+    let buf = c.alloc(super::words(n, dtype))?;
     Ok(Tensor::from_parts(
         Arc::new(StorageCell::new_gpu(GpuData { buf, len: n, dtype })),
         Layout::contiguous(shape),
@@ -210,12 +336,15 @@ const F_ROUND16: u32 = 4;
 const F_U8: u32 = 8;
 const F_I8: u32 = 16;
 const F_I16: u32 = 32;
+const F_ROUNDBF: u32 = 64;
 
-/// Result flags of the elementwise kernels: the narrow types live in 32-bit
-/// words and wrap to their width after each op (as their C arithmetic does).
+/// Result flags of the elementwise kernels: results of the narrow types are
+/// rounded (float16, bfloat16) or wrapped (as their C arithmetic does) to
+/// their width in the f32/i32 words the kernels compute on.
 fn out_flags(dt: DType) -> u32 {
     match dt {
         DType::F16 => F_ROUND16,
+        DType::BF16 => F_ROUNDBF,
         DType::U8 => F_U8,
         DType::I8 => F_I8,
         DType::I16 => F_I16,
@@ -338,6 +467,7 @@ fn cast_op(from: DType, to: DType) -> u32 {
         DType::Bool => 1,
         DType::U8 if from != DType::Bool && from != DType::U8 => 2,
         DType::F16 if from != DType::F16 => 3,
+        DType::BF16 if from != DType::BF16 => 7,
         DType::I8 if !matches!(from, DType::Bool | DType::I8) => 5,
         DType::I16 if !matches!(from, DType::Bool | DType::U8 | DType::I8 | DType::I16) => 6,
         _ => 0,
@@ -384,6 +514,9 @@ pub fn fill(dst: &Tensor, v: Scalar) -> Result<()> {
     p[52] = scalar_word(v, dst.dtype());
     if dst.dtype() == DType::F16 {
         p[52] = half::f16::from_f64(v.to_f64()).to_f32().to_bits();
+    }
+    if dst.dtype() == DType::BF16 {
+        p[52] = half::bf16::from_f64(v.to_f64()).to_f32().to_bits();
     }
     let g = Bufs::of(&[dst])?;
     run("fill", "u32", "", &p, &[g.get(0)], grid(dst.numel()))
@@ -757,7 +890,7 @@ pub fn scatter_add_into(
         p[32 + d] = lidx.strides[d] as u32;
     }
     p[40] = out.shape()[dim] as u32;
-    let g = Bufs::of(&[out, src, idx])?;
+    let g = Bufs::io(&[out, src, idx], &[Io::InOut, Io::In, Io::In])?;
     run(
         "scatter_add",
         wgsl_type(src.dtype()),
@@ -801,7 +934,8 @@ pub fn optim_step(
         }
     }
     ts.push(grad);
-    let g = Bufs::of(&ts)?;
+    let io = [Io::InOut, Io::InOut, Io::InOut, Io::InOut, Io::In];
+    let g = Bufs::io(&ts, &io)?;
     run(
         "optim",
         "f32",
@@ -891,7 +1025,14 @@ pub fn sort(x: &Tensor, d: usize, descending: bool, k: usize) -> Result<(Tensor,
     let (lines, si, so) = line_slots(&mut p, x, d, &out_shape, "sort")?;
     let p2 = len.next_power_of_two();
     let b = p2.min(SORT_BLOCK);
-    let keys = empty(&[lines * p2], x.dtype())?;
+    // The scratch keys live in f32 words for float16/bfloat16 too (the same
+    // shader type): nothing to pack.
+    let kdt = if super::is_half(x.dtype()) {
+        DType::F32
+    } else {
+        x.dtype()
+    };
+    let keys = empty(&[lines * p2], kdt)?;
     let kidx = empty(&[lines * p2], DType::I32)?;
     u32_of(lines * p2, "sort")?;
     p[0] = lines as u32;
@@ -902,7 +1043,8 @@ pub fn sort(x: &Tensor, d: usize, descending: bool, k: usize) -> Result<(Tensor,
     p[40] = p2 as u32;
     p[41] = b as u32;
     p[44] = k as u32;
-    let g = Bufs::of(&[&keys, &kidx, &vals, &idx, x])?;
+    let io = [Io::Out, Io::Out, Io::Out, Io::Out, Io::In];
+    let g = Bufs::io(&[&keys, &kidx, &vals, &idx, x], &io)?;
     let bufs = [g.get(0), g.get(1), g.get(2), g.get(3), g.get(4)];
     let t = wgsl_type(x.dtype());
     let blocks = grid_groups(lines * (p2 / b));

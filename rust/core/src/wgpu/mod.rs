@@ -4,10 +4,13 @@
 //! command batch: dispatches are recorded into one encoder and submitted in
 //! batches; only reads to the host wait.
 //!
-//! Every GPU element is one 32-bit word: f32 for float32/float16 (float16
-//! values are rounded after each op), i32 for int32/int64 (int64 values must
-//! fit in 32 bits), u32 for bool/uint8. WGSL has no 64-bit types, so float64
-//! on the GPU is an error, as on PyTorch's MPS.
+//! Storage words: f32 for float32; i32 for int32/int64 (int64 values must
+//! fit in 32 bits), int16 and int8; u32 for bool/uint8. float16 and bfloat16
+//! are stored as real 16-bit values, two per u32 word (element i in word
+//! i / 2, the low half for even i); the kernels compute on f32 words, so
+//! `kernels::Bufs` widens such a storage into a temporary before a kernel and
+//! packs written ones back after it (shaders/half.wgsl). WGSL has no 64-bit
+//! types, so float64 on the GPU is an error, as on PyTorch's MPS.
 
 pub mod backend;
 pub mod kernels;
@@ -283,11 +286,27 @@ impl Drop for GpuBuffer {
     }
 }
 
-/// The data of a GPU storage: `len` elements of `dtype`, one word each.
+/// The data of a GPU storage: `len` elements of `dtype` in
+/// `words(len, dtype)` words.
 pub struct GpuData {
     pub buf: GpuBuffer,
     pub len: usize,
     pub dtype: DType,
+}
+
+/// Whether a dtype is stored as packed 16-bit halves of u32 words.
+pub fn is_half(dt: DType) -> bool {
+    matches!(dt, DType::F16 | DType::BF16)
+}
+
+/// Words of a GPU storage of `len` elements of `dt` (the one place that
+/// knows the packing: two float16/bfloat16 per word, else one element each).
+pub fn words(len: usize, dt: DType) -> usize {
+    if is_half(dt) {
+        len.div_ceil(2)
+    } else {
+        len
+    }
 }
 
 /// Dtypes the GPU stores, and the word each uses.
@@ -295,6 +314,7 @@ pub fn check_dtype(dt: DType, what: &str) -> Result<()> {
     match dt {
         DType::F32
         | DType::F16
+        | DType::BF16
         | DType::I32
         | DType::I64
         | DType::I16
@@ -305,7 +325,7 @@ pub fn check_dtype(dt: DType, what: &str) -> Result<()> {
             "{what}: float64 is not supported on the gpu device (WGSL has no 64-bit floats); use float32"
         ))),
         other => Err(gpu_err(format!(
-            "{what}: dtype {other} is not supported on the gpu device (supported: float32, float16, int64, int32, int16, int8, uint8, bool)"
+            "{what}: dtype {other} is not supported on the gpu device (supported: float32, float16, bfloat16, int64, int32, int16, int8, uint8, bool)"
         ))),
     }
 }
@@ -705,7 +725,9 @@ fn index_error(rec: &[u32]) -> Error {
 pub fn to_words(d: &CpuData, what: &str) -> Result<Vec<u32>> {
     Ok(match d {
         CpuData::F32(v) => v.iter().map(|x| x.to_bits()).collect(),
-        CpuData::F16(v) => v.iter().map(|x| x.to_f32().to_bits()).collect(),
+        // Bits copied as they are (no rounding): element i in half i % 2 of word i / 2.
+        CpuData::F16(v) => pack_halves(v.iter().map(|x| x.to_bits())),
+        CpuData::BF16(v) => pack_halves(v.iter().map(|x| x.to_bits())),
         CpuData::I32(v) => v.iter().map(|&x| x as u32).collect(),
         CpuData::I64(v) => {
             let mut out = Vec::with_capacity(v.len());
@@ -731,15 +753,25 @@ pub fn to_words(d: &CpuData, what: &str) -> Result<Vec<u32>> {
     })
 }
 
-/// GPU words -> host data of `dtype`.
-pub fn from_words(w: &[u32], dtype: DType) -> CpuData {
+/// 16-bit patterns packed two per word, the first in the low half.
+fn pack_halves(h: impl Iterator<Item = u16>) -> Vec<u32> {
+    let h: Vec<u16> = h.collect();
+    h.chunks(2)
+        .map(|c| c[0] as u32 | (c.get(1).copied().unwrap_or(0) as u32) << 16)
+        .collect()
+}
+
+/// The first `len` 16-bit patterns of packed words.
+fn unpack_halves(w: &[u32], len: usize) -> impl Iterator<Item = u16> + '_ {
+    (0..len.min(2 * w.len())).map(move |i| (w[i / 2] >> (16 * (i % 2))) as u16)
+}
+
+/// GPU words -> `len` elements of host data of `dtype`.
+pub fn from_words(w: &[u32], dtype: DType, len: usize) -> CpuData {
     match dtype {
         DType::F32 => CpuData::F32(w.iter().map(|&x| f32::from_bits(x)).collect()),
-        DType::F16 => CpuData::F16(
-            w.iter()
-                .map(|&x| half::f16::from_f32(f32::from_bits(x)))
-                .collect(),
-        ),
+        DType::F16 => CpuData::F16(unpack_halves(w, len).map(half::f16::from_bits).collect()),
+        DType::BF16 => CpuData::BF16(unpack_halves(w, len).map(half::bf16::from_bits).collect()),
         DType::I32 => CpuData::I32(w.iter().map(|&x| x as i32).collect()),
         DType::I64 => CpuData::I64(w.iter().map(|&x| x as i32 as i64).collect()),
         DType::U8 => CpuData::U8(w.iter().map(|&x| x as u8).collect()),
@@ -766,8 +798,8 @@ pub fn upload(d: &CpuData, what: &str) -> Result<GpuData> {
 /// Download GPU storage to host data.
 pub fn download(g: &GpuData) -> Result<CpuData> {
     let c = ctx()?;
-    let w = c.read_words(&g.buf, g.len)?;
-    Ok(from_words(&w, g.dtype))
+    let w = c.read_words(&g.buf, words(g.len, g.dtype))?;
+    Ok(from_words(&w, g.dtype, g.len))
 }
 
 /// Adapter description for ember.gpu.info().
