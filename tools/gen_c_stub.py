@@ -252,6 +252,7 @@ BY_FUNC = {
     "trace": {"input": "Tensor"},
     "kron": {"input": "Tensor", "other": "Tensor"},
     "_to": {"dtype": "_DType"},
+    "_half_gemm_path": {"dtype": "_str"},
 }
 
 # Return types of module functions and Tensor methods (methods first look at TENSOR_RETURNS).
@@ -275,6 +276,7 @@ MODULE_RETURNS = {
     "gpu_fallbacks": "Dict[_str, Any]",
     "_cpu_cache_stats": "Tuple[_int, ...]",
     "_cpu_capability": "_str",
+    "_half_gemm_path": "_str",
     "_fork_safe": "_bool",
     "get_num_threads": "_int",
     "get_num_interop_threads": "_int",
