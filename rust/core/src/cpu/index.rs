@@ -82,7 +82,7 @@ pub fn index_add(x: &Tensor, d: usize, idx: &[usize], src: &Tensor) -> Result<Te
                 for (j, &i) in idx.iter().enumerate() {
                     let src = &s[(b * k + j) * inner..(b * k + j + 1) * inner];
                     for (o, &v) in o[i * inner..(i + 1) * inner].iter_mut().zip(src) {
-                        *o = *o + v;
+                        *o += v;
                     }
                 }
             };
