@@ -650,7 +650,10 @@ impl Tensor {
                 .collect::<Result<_>>()?;
             let src_c = src_b.detach();
             if let Some(out) = crate::backend::of(self).index_add(self, d, &idx, &src_c)? {
-                return self.index_add_record(d, index, &src_b, out);
+                // The source's gradient: the output's gradient at the indices.
+                let index = index.clone();
+                return self
+                    .index_add_record(&src_b, out, move |g| g.index_select(d as i64, &index));
             }
         }
         // Expand the 1-d index into a full index tensor for scatter_add.
@@ -675,40 +678,19 @@ impl Tensor {
                 self.scatter_impl(d as i64, &idx, Some(&src_b.detach()), None, "add")
             }
         })?;
-        if out.dtype().is_float() && any_requires_grad(&[self, &src_b]) {
-            let idx2 = idx.clone();
-            record(
-                "IndexAddBackward0",
-                &[&out],
-                &[self, &src_b],
-                vec![],
-                move |c: &BackCtx| {
-                    let g = c.grad(0)?;
-                    Ok(vec![
-                        if c.needs[0] { Some(g.clone()) } else { None },
-                        if c.needs[1] {
-                            Some(g.gather(d as i64, &idx2)?)
-                        } else {
-                            None
-                        },
-                    ])
-                },
-            );
-        }
-        Ok(out)
+        // The source's gradient: the output's gradient at the (expanded) indices.
+        self.index_add_record(&src_b, out, move |g| g.gather(d as i64, &idx))
     }
 
-    /// Autograd of an index_add computed by the backend's row kernel: the
-    /// gradient of `source` is `index_select` of the output's gradient.
+    /// Autograd of an index_add: the gradient passes to `self` unchanged and
+    /// `src_grad(g)` picks the source's from the output's.
     fn index_add_record(
         &self,
-        d: usize,
-        index: &Tensor,
         src: &Tensor,
         out: Tensor,
+        src_grad: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
     ) -> Result<Tensor> {
         if out.dtype().is_float() && any_requires_grad(&[self, src]) {
-            let index = index.clone();
             record(
                 "IndexAddBackward0",
                 &[&out],
@@ -718,11 +700,7 @@ impl Tensor {
                     let g = c.grad(0)?;
                     Ok(vec![
                         if c.needs[0] { Some(g.clone()) } else { None },
-                        if c.needs[1] {
-                            Some(g.index_select(d as i64, &index)?)
-                        } else {
-                            None
-                        },
+                        if c.needs[1] { Some(src_grad(g)?) } else { None },
                     ])
                 },
             );
